@@ -1,0 +1,107 @@
+//! One run's work shared by the commands: read the campaign data and the logs, attribute campaigns, settle
+//! outcomes, replay, and tell the user on stderr what could not be read.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{Result, bail};
+
+use crate::domain::campaign::CampaignResolver;
+use crate::domain::engagement::Engagement;
+use crate::domain::outcome::{Outcome, settle};
+use crate::domain::replay::{Replay, replay};
+use crate::input::campaign_data::{CampaignData, CampaignInfo};
+use crate::input::{FileStats, load_logs};
+
+use super::args::RunConfig;
+
+/// Everything the reports are made from.
+pub struct Analysis {
+    /// Outcomes in time order.
+    pub outcomes: Vec<Outcome>,
+    /// Their replay.
+    pub replay: Replay,
+    /// Campaigns from the campaigns file.
+    pub campaigns: HashMap<String, CampaignInfo>,
+    /// Engagement from the contacts file.
+    pub engagement: Engagement,
+    /// The accounting of every input.
+    pub files: Vec<FileStats>,
+}
+
+/// Reads the campaign data of a run.
+pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
+    let mut data = CampaignData::default();
+    if let Some(p) = &config.sends {
+        data.load_sends(p)?;
+    }
+    if let Some(p) = &config.campaigns {
+        data.load_campaigns(p)?;
+    }
+    if let Some(p) = &config.contacts {
+        data.load_contacts(p)?;
+    }
+    Ok(data)
+}
+
+impl Analysis {
+    /// Runs the whole pipeline.
+    pub fn run(config: &RunConfig) -> Result<Analysis> {
+        let mut data = load_campaign_data(config)?;
+        let mut logs = load_logs(&config.logs, &config.log_options)?;
+        let mut files = std::mem::take(&mut data.files);
+        files.append(&mut logs.files);
+        account(&files, config.stats, config.strict)?;
+        let resolver =
+            CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
+                .map_err(anyhow::Error::msg)?;
+        for a in &mut logs.attempts {
+            a.campaign = resolver.resolve(a);
+        }
+        let outcomes = settle(logs.attempts, &config.classifier);
+        let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
+        let replay = replay(&outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
+        Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files })
+    }
+}
+
+/// Shows the accounting (with `--stats`), warns of malformed lines and damaged files, and fails under `--strict`.
+pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
+    if strict {
+        if let Some((f, (line, why))) = files.iter().find_map(|f| f.malformed_lines.first().map(|m| (f, m))) {
+            bail!("{}:{line}: {why} (--strict stops at the first malformed line)", f.name);
+        }
+        if let Some((f, why)) = files.iter().find_map(|f| f.warnings.first().map(|w| (f, w))) {
+            bail!("{}: {why} (--strict)", f.name);
+        }
+    }
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for f in files {
+        for w in &f.warnings {
+            let _ = writeln!(err, "bounces: warning: {}: {w}", f.name);
+        }
+        for (line, why) in &f.malformed_lines {
+            let _ = writeln!(err, "bounces: warning: {}:{line}: {why}", f.name);
+        }
+        let more = f.malformed - f.malformed_lines.len() as u64;
+        if more > 0 {
+            let _ = writeln!(err, "bounces: warning: {}: {more} more malformed lines", f.name);
+        }
+    }
+    if show {
+        let _ = writeln!(
+            err,
+            "{:<40} {:<12} {:>10} {:>10} {:>10} {:>10}",
+            "file", "read as", "read", "used", "ignored", "malformed"
+        );
+        for f in files {
+            let _ = writeln!(
+                err,
+                "{:<40} {:<12} {:>10} {:>10} {:>10} {:>10}",
+                f.name, f.kind, f.read, f.used, f.ignored, f.malformed
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The flags every command shares, and their conversion into plain configuration, once, at the edge.
+//!
+//! Nothing below `cmd/` sees a clap type: [`InputArgs::config`] and [`OutputArgs::config`] turn the flags into
+//! [`RunConfig`] and [`OutputConfig`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use regex::Regex;
+
+use crate::domain::classify::Classifier;
+use crate::domain::reason::{HardPolicy, Reason};
+use crate::domain::replay::{ReplayPolicy, Thresholds};
+use crate::domain::rules;
+use crate::domain::time::Timestamp;
+use crate::input::{KeepLines, LogFormat, LogOptions};
+use crate::output::Format;
+
+/// Where the logs and the campaign data come from, and how to read them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InputArgs {
+    /// The platform's sends file (CSV: campaign_id, email, sent_at, message_id): ties log lines to campaigns by
+    /// message-id.
+    #[arg(long, value_name = "CSV")]
+    pub sends: Option<PathBuf>,
+
+    /// The campaigns file (CSV: campaign_id, name, sent_at): names and dates in reports.
+    #[arg(long, value_name = "CSV")]
+    pub campaigns: Option<PathBuf>,
+
+    /// The contacts file (CSV: email, and engaged or last_engaged_at / last_open_at / last_click_at). Contacts not
+    /// in it are unengaged.
+    #[arg(long, value_name = "CSV")]
+    pub contacts: Option<PathBuf>,
+
+    /// The format of every log file instead of detecting it from each file's first lines.
+    #[arg(long, value_name = "FORMAT", value_parser = ["postfix", "sending-log"])]
+    pub log_format: Option<String>,
+
+    /// The year of the first line of syslog files, whose timestamps have no year. Without it, a file's last line is
+    /// taken to be at or before the file's modification time.
+    #[arg(long, value_name = "YEAR")]
+    pub year: Option<i32>,
+
+    /// A regular expression with a named group `campaign`, matched against the message-id and then the envelope
+    /// sender, e.g. 'bounce\+(?P<campaign>[^@-]+)@'.
+    #[arg(long, value_name = "REGEX")]
+    pub campaign_pattern: Option<String>,
+
+    /// A contact who opened or clicked within this many days before a send counts as engaged at that send.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub engaged_within: u32,
+
+    /// Print the accounting of every input file (lines read, used, ignored, malformed) on stderr.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Stop at the first malformed line instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The platform's deactivation rules.
+#[derive(Args, Debug, Clone)]
+pub struct ReplayArgs {
+    /// Hard bounces that deactivate a contact (0: never).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub hard: u32,
+
+    /// Consecutive soft bounces that deactivate an engaged contact (0: never).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub soft_engaged: u32,
+
+    /// Consecutive soft bounces that deactivate an unengaged contact (0: never).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub soft_unengaged: u32,
+
+    /// The reasons that count as hard bounces, comma-separated.
+    #[arg(
+        long,
+        value_name = "REASONS",
+        value_delimiter = ',',
+        default_value = "userunknown,hostunknown,hasmoved,notaccept"
+    )]
+    pub hard_reasons: Vec<String>,
+
+    /// Sender-side soft bounces (blocks, reputation, authentication) do not count toward deactivation.
+    #[arg(long)]
+    pub ignore_sender_faults: bool,
+}
+
+/// Where and how to print.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Output format: table for people, csv or json (JSON Lines) for programs.
+    #[arg(long, short = 'f', value_name = "FORMAT", default_value = "table", value_parser = ["table", "csv", "json"])]
+    pub format: String,
+
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// In CSV, leave cells that start like a spreadsheet formula (=, +, -, @) as they are.
+    #[arg(long)]
+    pub raw_csv: bool,
+}
+
+/// Everything a run needs to read its inputs and replay them.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Log files in the order given.
+    pub logs: Vec<PathBuf>,
+    /// How to read them.
+    pub log_options: LogOptions,
+    /// The sends file.
+    pub sends: Option<PathBuf>,
+    /// The campaigns file.
+    pub campaigns: Option<PathBuf>,
+    /// The contacts file.
+    pub contacts: Option<PathBuf>,
+    /// The campaign pattern.
+    pub campaign_pattern: Option<Regex>,
+    /// Days an open or click keeps a contact engaged.
+    pub engaged_within: u32,
+    /// How replay counts.
+    pub replay: ReplayPolicy,
+    /// The classifier.
+    pub classifier: Classifier,
+    /// Print the accounting.
+    pub stats: bool,
+    /// Fail on the first malformed line.
+    pub strict: bool,
+}
+
+impl InputArgs {
+    /// The plain configuration of a run over `logs`.
+    pub fn config(&self, logs: Vec<PathBuf>, replay: Option<&ReplayArgs>, keep: KeepLines) -> Result<RunConfig> {
+        let campaign_pattern = match &self.campaign_pattern {
+            Some(p) => Some(
+                Regex::new(p).with_context(|| format!("--campaign-pattern '{p}' is not a valid regular expression"))?,
+            ),
+            None => None,
+        };
+        if let Some(p) = &campaign_pattern
+            && !p.capture_names().any(|n| n == Some("campaign"))
+        {
+            bail!("--campaign-pattern '{p}' needs a named group: (?P<campaign>...)");
+        }
+        let defaults = ReplayArgs {
+            hard: 1,
+            soft_engaged: 20,
+            soft_unengaged: 10,
+            hard_reasons: vec![],
+            ignore_sender_faults: false,
+        };
+        let r = replay.unwrap_or(&defaults);
+        let policy = if r.hard_reasons.is_empty() {
+            HardPolicy::default()
+        } else {
+            let reasons = r
+                .hard_reasons
+                .iter()
+                .map(|s| {
+                    s.parse::<Reason>()
+                        .map_err(|e| anyhow::anyhow!("--hard-reasons: {e}; see `bounces classify --help` for the list"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            HardPolicy::new(reasons)
+        };
+        let classifier = Classifier::new(rules::builtin(), policy).context("the built-in rules do not compile")?;
+        Ok(RunConfig {
+            logs,
+            log_options: LogOptions {
+                format: self
+                    .log_format
+                    .as_deref()
+                    .map(|f| f.parse::<LogFormat>())
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                year: self.year,
+                keep,
+                now: now(),
+            },
+            sends: self.sends.clone(),
+            campaigns: self.campaigns.clone(),
+            contacts: self.contacts.clone(),
+            campaign_pattern,
+            engaged_within: self.engaged_within,
+            replay: ReplayPolicy {
+                thresholds: Thresholds { hard: r.hard, soft_engaged: r.soft_engaged, soft_unengaged: r.soft_unengaged },
+                ignore_sender_faults: r.ignore_sender_faults,
+            },
+            classifier,
+            stats: self.stats,
+            strict: self.strict,
+        })
+    }
+}
+
+/// The current time, read once at the edge.
+pub fn now() -> Timestamp {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_millis(d.as_millis() as i64)
+}
+
+/// Where and how to print, as plain values.
+#[derive(Clone, Debug)]
+pub struct OutputConfig {
+    /// The format.
+    pub format: Format,
+    /// The file, or standard output.
+    pub path: Option<PathBuf>,
+    /// Leave formula-like CSV cells alone.
+    pub raw_csv: bool,
+}
+
+impl OutputArgs {
+    /// The plain configuration.
+    pub fn config(&self) -> Result<OutputConfig> {
+        Ok(OutputConfig {
+            format: self.format.parse().map_err(anyhow::Error::msg)?,
+            path: self.output.clone(),
+            raw_csv: self.raw_csv,
+        })
+    }
+}
+
+/// Lower-cased, trimmed emails.
+pub fn email_set<'a>(emails: impl IntoIterator<Item = &'a String>) -> HashSet<String> {
+    emails.into_iter().map(|e| crate::domain::attempt::normalize_address(e)).collect()
+}

@@ -1,0 +1,174 @@
+//! `bounces contact`: a contact's activity report, every send with its outcome, the counters after it and the
+//! server's own log lines as proof, then whether the contact is active or deactivated and why.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::domain::outcome::OutcomeKind;
+use crate::domain::replay::{Cause, Event};
+use crate::input::KeepLines;
+use crate::output::{Block, Cell, Output, Table};
+
+use super::NothingFound;
+use super::analysis::Analysis;
+use super::args::{InputArgs, OutputArgs, ReplayArgs, email_set};
+use super::emit::{clip, emit};
+
+/// Show what happened to contacts: each send, its outcome, the soft-bounce count after it, and the server log.
+#[derive(Args, Debug)]
+pub struct ContactArgs {
+    /// One or more email addresses (case-insensitive), then the log files. An argument that names an existing file
+    /// is a log file; one with an `@` is an address.
+    #[arg(value_name = "EMAIL... FILES", required = true)]
+    pub args: Vec<String>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Runs `bounces contact`.
+pub fn run(args: &ContactArgs) -> Result<()> {
+    let out = args.output.config()?;
+    let (emails, files): (Vec<String>, Vec<String>) =
+        args.args.iter().cloned().partition(|a| a.contains('@') && !Path::new(a).exists());
+    if emails.is_empty() {
+        anyhow::bail!("give at least one email address before the log files");
+    }
+    let wanted = email_set(&emails);
+    let config = args.input.config(
+        files.into_iter().map(PathBuf::from).collect(),
+        Some(&args.replay),
+        KeepLines::For(wanted.clone()),
+    )?;
+    let analysis = Analysis::run(&config)?;
+
+    let mut machine = Table::new(&[
+        "email",
+        "time",
+        "campaign_id",
+        "outcome",
+        "reason",
+        "fault",
+        "reply_code",
+        "enhanced_status",
+        "consecutive_soft",
+        "hard_bounces",
+        "event",
+        "response",
+        "proof",
+    ]);
+    let mut human = Vec::new();
+    let mut order: Vec<&String> = wanted.iter().collect();
+    order.sort();
+    let mut found = 0;
+    for email in order {
+        let rows: Vec<usize> =
+            analysis.outcomes.iter().enumerate().filter(|(_, o)| &o.recipient == email).map(|(i, _)| i).collect();
+        if rows.is_empty() {
+            human.push(Block::Line(format!("{email}: no messages in the logs")));
+            continue;
+        }
+        found += 1;
+        let engaged = analysis.replay.steps[rows[rows.len() - 1]].engaged;
+        human.push(Block::Line(format!("{email} ({})", if engaged { "engaged" } else { "unengaged" })));
+        let mut table = Table::new(&["#", "time", "campaign", "outcome", "reason", "soft", "hard", "note", "response"]);
+        let mut proof = Vec::new();
+        for (n, &i) in rows.iter().enumerate() {
+            let o = &analysis.outcomes[i];
+            let step = &analysis.replay.steps[i];
+            let reason =
+                if o.kind == OutcomeKind::Delivered { String::new() } else { o.verdict.reason.as_str().to_string() };
+            let note = match step.event {
+                Some(Event::Deactivated) => "deactivated".to_string(),
+                Some(Event::SentAfterDeactivation) => "sent after deactivation".to_string(),
+                None if o.kind == OutcomeKind::Soft && !step.counted => "not counted (sender fault)".to_string(),
+                None if o.attempts > 1 => format!("{} tries", o.attempts),
+                None => String::new(),
+            };
+            let response = o.reply.display();
+            table.push(vec![
+                Cell::int(n + 1),
+                Cell::text(o.time.rfc3339()),
+                Cell::text(o.campaign.clone().unwrap_or_else(|| "-".into())),
+                Cell::text(o.kind.as_str()),
+                Cell::text(reason.clone()),
+                Cell::int(step.consecutive_soft),
+                Cell::int(step.hard_bounces),
+                Cell::text(note),
+                Cell::text(clip(&response, 60)),
+            ]);
+            for line in &o.proof {
+                proof.push(format!("  #{:<3} {line}", n + 1));
+            }
+            machine.push(vec![
+                Cell::text(email.clone()),
+                Cell::text(o.time.rfc3339()),
+                Cell::opt(o.campaign.clone()),
+                Cell::text(o.kind.as_str()),
+                Cell::text(reason),
+                Cell::text(if o.kind == OutcomeKind::Delivered { "" } else { o.verdict.fault.as_str() }),
+                Cell::opt(o.reply.code.map(|c| c.to_string())),
+                Cell::opt(o.reply.enhanced.map(|e| e.to_string())),
+                Cell::int(step.consecutive_soft),
+                Cell::int(step.hard_bounces),
+                Cell::opt(step.event.map(|e| e.as_str())),
+                Cell::text(response),
+                Cell::text(o.proof.join("\n")),
+            ]);
+        }
+        human.push(Block::Table(table));
+        if !proof.is_empty() {
+            human.push(Block::Line("server log:".into()));
+            human.extend(proof.into_iter().map(Block::Line));
+        }
+        human.push(Block::Line(status_line(&analysis, email)));
+        human.push(Block::Line(String::new()));
+    }
+    if found == 0 {
+        return Err(NothingFound(format!("no messages to {} in the logs", emails.join(", "))).into());
+    }
+    emit(&Output { human, machine }, &out)
+}
+
+/// Why the contact is active or deactivated.
+fn status_line(analysis: &Analysis, email: &str) -> String {
+    let state = &analysis.replay.contacts[email];
+    let t = analysis.replay.deactivations.get(state.deactivation.unwrap_or(usize::MAX));
+    match t {
+        Some(d) => {
+            let o = &analysis.outcomes[d.outcome];
+            let why = match d.cause {
+                Cause::Hard => format!(
+                    "{} hard bounce{} ({})",
+                    d.hard_bounces,
+                    if d.hard_bounces == 1 { "" } else { "s" },
+                    o.verdict.reason
+                ),
+                Cause::SoftThreshold => format!(
+                    "{} consecutive soft bounces, the threshold for {} contacts (last: {})",
+                    d.consecutive_soft,
+                    if d.engaged { "engaged" } else { "unengaged" },
+                    o.verdict.reason
+                ),
+            };
+            format!(
+                "status: deactivated at {} by campaign {}: {why}; the server said: {}",
+                d.at.rfc3339(),
+                d.campaign.as_deref().unwrap_or("-"),
+                o.reply.display()
+            )
+        }
+        None => format!(
+            "status: active ({} consecutive soft bounces, {} hard bounces)",
+            state.consecutive_soft, state.hard_bounces
+        ),
+    }
+}

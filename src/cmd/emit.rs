@@ -1,0 +1,44 @@
+//! Printing a command's output once, on one thread, to standard output or a file.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+
+use anyhow::{Context, Result};
+
+use crate::output::{self, Format, Output, Style};
+
+use super::args::OutputConfig;
+
+/// Writes `output` where the configuration says.
+pub fn emit(output: &Output, config: &OutputConfig) -> Result<()> {
+    let mut style = Style { raw_csv: config.raw_csv, ..Style::default() };
+    match &config.path {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("{}: cannot create the output file", path.display()))?;
+            let mut w = BufWriter::new(file);
+            output::write(output, config.format, &mut w, &style)
+                .and_then(|_| w.flush())
+                .with_context(|| format!("{}: cannot write", path.display()))
+        }
+        None => {
+            let stdout = io::stdout();
+            style.terminal = config.format == Format::Table && stdout.is_terminal();
+            style.width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+            let mut w = BufWriter::new(stdout.lock());
+            output::write(output, config.format, &mut w, &style)
+                .and_then(|_| w.flush())
+                .context("cannot write to standard output")
+        }
+    }
+}
+
+/// Shortens text for a table cell; programs get the whole text in csv and json.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}

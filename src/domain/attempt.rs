@@ -1,0 +1,99 @@
+//! One delivery try of one message to one recipient, as a log records it.
+//!
+//! Every log format is turned into [`Attempt`]s; nothing below this point knows which MTA wrote them.
+
+use serde::Serialize;
+
+use super::smtp::Reply;
+use super::time::Timestamp;
+
+/// What the MTA did with the message at this try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepted by the receiving server.
+    Delivered,
+    /// Refused for now; the MTA will try again.
+    Deferred,
+    /// Refused for good; the MTA returns the message.
+    Bounced,
+    /// Given up on after too long in the queue.
+    Expired,
+}
+
+impl Status {
+    /// The lower-case name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Delivered => "delivered",
+            Status::Deferred => "deferred",
+            Status::Bounced => "bounced",
+            Status::Expired => "expired",
+        }
+    }
+
+    /// Whether this try settles the message.
+    pub fn is_final(self) -> bool {
+        self != Status::Deferred
+    }
+}
+
+/// Where a record came from: the index of its file in the run's file list, and its 1-based line number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Source {
+    /// Index of the file in the run's list of inputs.
+    pub file: u32,
+    /// 1-based line (or record) number in that file.
+    pub line: u64,
+}
+
+/// One delivery try.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// When the try ended.
+    pub time: Timestamp,
+    /// The line that recorded it.
+    pub source: Source,
+    /// The recipient, lower-cased and trimmed.
+    pub recipient: String,
+    /// The envelope sender, where known (empty for notifications).
+    pub sender: Option<String>,
+    /// The message-id header, without angle brackets, where known.
+    pub message_id: Option<String>,
+    /// What ties the tries of one message together (queue id and host, or a row number).
+    pub message_key: String,
+    /// A campaign named by the log itself (the sending log's `campaign_id`).
+    pub campaign_hint: Option<String>,
+    /// The campaign the attempt belongs to, once attributed.
+    pub campaign: Option<String>,
+    /// What happened.
+    pub status: Status,
+    /// The server's response (for an expiry: the last deferral's).
+    pub reply: Reply,
+    /// The receiving server's host name, where the log names it.
+    pub relay: Option<String>,
+    /// The log line itself, kept when the run wants proof.
+    pub line: Option<String>,
+}
+
+/// Lower-cases and trims an address, dropping angle brackets.
+pub fn normalize_address(raw: &str) -> String {
+    raw.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
+}
+
+/// The domain of an address (after the last `@`), or the empty string.
+pub fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(normalize_address(" <Anna.Smith@Gmail.COM> "), "anna.smith@gmail.com");
+        assert_eq!(domain_of("a@b@example.org"), "example.org");
+        assert_eq!(domain_of("nobody"), "");
+    }
+}

@@ -1,0 +1,258 @@
+//! The classifier: an ordered list of rules, first match wins.
+//!
+//! A rule is data: an id, optional patterns for the reply code, the enhanced status code, the SMTP command and the
+//! text, and the reason it gives. All text patterns are compiled into one [`RegexSet`], so a response is scanned once
+//! however many rules there are; the rules' order then decides. The built-in list (in [`super::rules`]) puts text
+//! rules first, since a server's words are more precise than its codes, then enhanced codes, then reply codes.
+//! Users' rules go in front of it.
+
+use std::fmt;
+
+use regex::{RegexSet, RegexSetBuilder};
+
+use super::reason::{Class, Fault, HardPolicy, Reason};
+use super::smtp::{EnhancedCode, Reply, SmtpCommand};
+
+/// A pattern over a three-digit reply code: digits, or `x` for any digit (`550`, `55x`, `5xx`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeGlob(String);
+
+impl CodeGlob {
+    /// Checks and keeps a pattern.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let p = pattern.trim().to_ascii_lowercase();
+        if p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit() || b == b'x') {
+            Ok(CodeGlob(p))
+        } else {
+            Err(format!("reply-code pattern '{pattern}' is not three digits or x (550, 55x, 5xx)"))
+        }
+    }
+
+    fn matches(&self, code: u16) -> bool {
+        let digits = [(code / 100) as u8, (code / 10 % 10) as u8, (code % 10) as u8];
+        self.0.bytes().zip(digits).all(|(p, d)| p == b'x' || p - b'0' == d)
+    }
+}
+
+/// A pattern over an enhanced status code: three dot-separated parts of digits and `x` (`5.1.1`, `x.1.1`,
+/// `x.7.2x`), a part of `*` matching anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnhancedGlob([String; 3]);
+
+impl EnhancedGlob {
+    /// Checks and keeps a pattern.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let p = pattern.trim().to_ascii_lowercase();
+        let parts: Vec<&str> = p.split('.').collect();
+        let ok = parts.len() == 3
+            && parts.iter().all(|s| {
+                *s == "*" || (!s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit() || b == b'x'))
+            });
+        if !ok {
+            return Err(format!("enhanced-code pattern '{pattern}' is not like 5.1.1, x.1.1 or x.7.2x"));
+        }
+        Ok(EnhancedGlob([parts[0].to_string(), parts[1].to_string(), parts[2].to_string()]))
+    }
+
+    fn matches(&self, code: EnhancedCode) -> bool {
+        let values = [u16::from(code.class), code.subject, code.detail];
+        self.0.iter().zip(values).all(|(p, v)| {
+            if p == "*" {
+                return true;
+            }
+            let v = v.to_string();
+            p.len() == v.len() && p.bytes().zip(v.bytes()).all(|(a, b)| a == b'x' || a == b)
+        })
+    }
+}
+
+/// One classification rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// A stable name, shown by `--explain` (`gmail.nosuchuser`).
+    pub id: String,
+    /// One line saying what the rule recognises.
+    pub description: String,
+    /// The reply code must match, where given.
+    pub reply: Option<CodeGlob>,
+    /// The enhanced status code must match, where given.
+    pub enhanced: Option<EnhancedGlob>,
+    /// The reply must answer this command, where given.
+    pub command: Option<SmtpCommand>,
+    /// A regular expression that must match the text (matched against the lower-cased text), where given.
+    pub text: Option<String>,
+    /// The reason the rule gives.
+    pub reason: Reason,
+    /// The fault, where it differs from the reason's usual one.
+    pub fault: Option<Fault>,
+}
+
+/// A rule that could not be compiled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    /// The rule's id.
+    pub id: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule '{}': {}", self.id, self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// What the classifier says of one response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Delivered, hard, soft, or not a bounce.
+    pub class: Class,
+    /// Why.
+    pub reason: Reason,
+    /// Whose side.
+    pub fault: Fault,
+    /// The index of the rule that decided, in [`Classifier::rules`].
+    pub rule: u32,
+}
+
+/// The compiled rule list.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    rules: Vec<Rule>,
+    texts: RegexSet,
+    /// For each rule, the index of its text pattern in `texts`.
+    text_slot: Vec<Option<usize>>,
+    policy: HardPolicy,
+}
+
+/// The id of the rule used when nothing else matches.
+pub const FALLBACK_RULE: &str = "fallback";
+
+impl Classifier {
+    /// Compiles `rules` (users' rules first, then the built-in ones) with a hard/soft policy. A fallback rule giving
+    /// `undefined` is added at the end.
+    pub fn new(mut rules: Vec<Rule>, policy: HardPolicy) -> Result<Self, RuleError> {
+        rules.push(Rule {
+            id: FALLBACK_RULE.into(),
+            description: "no rule matched: the reply code decides (4xx soft, 5xx hard)".into(),
+            reply: None,
+            enhanced: None,
+            command: None,
+            text: None,
+            reason: Reason::Undefined,
+            fault: None,
+        });
+        let mut patterns = Vec::new();
+        let mut text_slot = Vec::with_capacity(rules.len());
+        for rule in &rules {
+            match &rule.text {
+                Some(t) => {
+                    regex::Regex::new(t).map_err(|e| RuleError { id: rule.id.clone(), message: e.to_string() })?;
+                    text_slot.push(Some(patterns.len()));
+                    patterns.push(t.as_str());
+                }
+                None => text_slot.push(None),
+            }
+        }
+        let texts = RegexSetBuilder::new(&patterns)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RuleError { id: "(all rules)".into(), message: e.to_string() })?;
+        Ok(Classifier { rules, texts, text_slot, policy })
+    }
+
+    /// The built-in rules with the default policy.
+    pub fn builtin() -> Self {
+        Classifier::new(super::rules::builtin(), HardPolicy::default()).expect("the built-in rules compile")
+    }
+
+    /// The rules in the order they are tried.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule a verdict names.
+    pub fn rule(&self, verdict: &Verdict) -> &Rule {
+        &self.rules[verdict.rule as usize]
+    }
+
+    /// The hard/soft policy.
+    pub fn policy(&self) -> &HardPolicy {
+        &self.policy
+    }
+
+    /// The verdict for a status the log states outright (delivered, expired): the first rule giving that reason.
+    pub fn status_verdict(&self, reason: Reason, fault: Fault) -> Verdict {
+        let rule = self.rules.iter().position(|r| r.reason == reason).unwrap_or(self.rules.len() - 1);
+        Verdict { class: self.policy.class_of(reason, None), reason, fault, rule: rule as u32 }
+    }
+
+    /// Classifies one response.
+    pub fn classify(&self, reply: &Reply) -> Verdict {
+        let lower = reply.text.to_lowercase();
+        let matched = self.texts.matches(&lower);
+        let index = self
+            .rules
+            .iter()
+            .enumerate()
+            .position(|(i, rule)| {
+                rule.reply.as_ref().is_none_or(|g| reply.code.is_some_and(|c| g.matches(c)))
+                    && rule.enhanced.as_ref().is_none_or(|g| reply.enhanced.is_some_and(|e| g.matches(e)))
+                    && rule.command.is_none_or(|c| reply.command == Some(c))
+                    && self.text_slot[i].is_none_or(|slot| matched.matched(slot))
+            })
+            .unwrap_or(self.rules.len() - 1);
+        let rule = &self.rules[index];
+        Verdict {
+            class: self.policy.class_of(rule.reason, reply.code_class()),
+            reason: rule.reason,
+            fault: rule.fault.unwrap_or(rule.reason.fault()),
+            rule: index as u32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let g = CodeGlob::new("55x").unwrap();
+        assert!(g.matches(552) && !g.matches(450));
+        assert!(CodeGlob::new("5x").is_err());
+        let e = EnhancedGlob::new("x.7.2x").unwrap();
+        assert!(e.matches(EnhancedCode::parse("5.7.26").unwrap()));
+        assert!(!e.matches(EnhancedCode::parse("5.7.2").unwrap()));
+        assert!(!e.matches(EnhancedCode::parse("5.7.1").unwrap()));
+        assert!(EnhancedGlob::new("5.*.*").unwrap().matches(EnhancedCode::parse("5.4.7").unwrap()));
+        assert!(EnhancedGlob::new("5.1").is_err());
+    }
+
+    #[test]
+    fn first_match_wins_and_users_rules_go_first() {
+        let rule = |id: &str, text: &str, reason| Rule {
+            id: id.into(),
+            description: String::new(),
+            reply: None,
+            enhanced: None,
+            command: None,
+            text: Some(text.into()),
+            reason,
+            fault: None,
+        };
+        let c = Classifier::new(
+            vec![rule("mine", "out of office", Reason::Vacation), rule("a", "user", Reason::UserUnknown)],
+            HardPolicy::default(),
+        )
+        .unwrap();
+        let v = c.classify(&Reply::parse("550 5.1.1 User out of office"));
+        assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::Vacation, Class::None, "mine"));
+        let v = c.classify(&Reply::parse("550 nothing known"));
+        assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::Undefined, Class::Hard, FALLBACK_RULE));
+        let bad = Classifier::new(vec![rule("broken", "(", Reason::Blocked)], HardPolicy::default());
+        assert_eq!(bad.unwrap_err().id, "broken");
+    }
+}

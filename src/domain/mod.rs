@@ -1,0 +1,19 @@
+//! The pure core: attempts and outcomes, SMTP responses, the classifier and its rules, replay and summaries.
+//!
+//! Everything here takes values and returns values. No files, no printing, no command-line types, no threads and
+//! no clock (callers pass "now" where it matters), so that it is what the tests exercise most and what any other
+//! front end could reuse.
+
+pub mod attempt;
+pub mod campaign;
+pub mod classify;
+pub mod engagement;
+pub mod outcome;
+pub mod provider;
+pub mod reason;
+pub mod replay;
+pub mod rules;
+pub mod smtp;
+pub mod summary;
+pub mod template;
+pub mod time;

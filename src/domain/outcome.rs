@@ -1,0 +1,203 @@
+//! From attempts to outcomes: what finally happened to each message for each recipient.
+//!
+//! A message deferred five times and then delivered is one delivery; deferred and then expired is one soft bounce;
+//! only deferrals is pending (still queued when the log ends), which is not a bounce. An outcome's time is the time
+//! of the line that settled it. Outcomes come out in time order, ties broken by file and line, so that everything
+//! after this point is deterministic whatever order the inputs were read in.
+
+use serde::Serialize;
+
+use super::attempt::{Attempt, Source, Status};
+use super::classify::{Classifier, Verdict};
+use super::reason::{Class, Fault, Reason};
+use super::smtp::Reply;
+use super::time::Timestamp;
+
+/// The final state of one message to one recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    /// Accepted by the receiving server.
+    Delivered,
+    /// Refused for good for a hard reason.
+    Hard,
+    /// Refused for a soft reason, or expired.
+    Soft,
+    /// Only deferrals seen: still in the queue when the log ends.
+    Pending,
+}
+
+impl OutcomeKind {
+    /// The lower-case name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Delivered => "delivered",
+            OutcomeKind::Hard => "hard",
+            OutcomeKind::Soft => "soft",
+            OutcomeKind::Pending => "pending",
+        }
+    }
+}
+
+/// One message to one recipient, settled.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// When it was settled (for a pending message: its last try).
+    pub time: Timestamp,
+    /// Its first try, the best estimate of when it was sent.
+    pub first_time: Timestamp,
+    /// The recipient, lower-cased.
+    pub recipient: String,
+    /// The campaign, where known.
+    pub campaign: Option<String>,
+    /// Delivered, hard, soft or pending.
+    pub kind: OutcomeKind,
+    /// The classifier's verdict on the deciding response.
+    pub verdict: Verdict,
+    /// The deciding response (for an expiry: the last deferral's).
+    pub reply: Reply,
+    /// The receiving server, where known.
+    pub relay: Option<String>,
+    /// The line that settled it.
+    pub source: Source,
+    /// How many tries it took.
+    pub attempts: u32,
+    /// The log lines of its tries, in order, when the run keeps them.
+    pub proof: Vec<String>,
+}
+
+/// Groups attempts by message and recipient and settles each group. Attempts must carry their campaign already.
+pub fn settle(mut attempts: Vec<Attempt>, classifier: &Classifier) -> Vec<Outcome> {
+    attempts.sort_by(|a, b| {
+        (&a.message_key, &a.recipient, a.time, a.source).cmp(&(&b.message_key, &b.recipient, b.time, b.source))
+    });
+    let mut outcomes = Vec::new();
+    let mut rest = attempts.as_mut_slice();
+    while !rest.is_empty() {
+        let n = rest
+            .iter()
+            .take_while(|a| a.message_key == rest[0].message_key && a.recipient == rest[0].recipient)
+            .count();
+        let (group, tail) = rest.split_at_mut(n);
+        outcomes.push(settle_one(group, classifier));
+        rest = tail;
+    }
+    outcomes.sort_by_key(|a| (a.time, a.source));
+    outcomes
+}
+
+fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {
+    // The first final try settles the message; later lines for it (a duplicate, a notification) change nothing.
+    let last = group.iter().position(|a| a.status.is_final()).unwrap_or(group.len() - 1);
+    let decided = &group[last];
+    let (time, source, status) = (decided.time, decided.source, decided.status);
+    let (kind, verdict) = match status {
+        Status::Delivered => (OutcomeKind::Delivered, classifier.status_verdict(Reason::Delivered, Fault::Unknown)),
+        Status::Deferred => (OutcomeKind::Pending, classifier.classify(&decided.reply)),
+        Status::Expired => {
+            let fault = if decided.reply.text.is_empty() && decided.reply.code.is_none() {
+                Fault::Network
+            } else {
+                classifier.classify(&decided.reply).fault
+            };
+            (OutcomeKind::Soft, classifier.status_verdict(Reason::Expired, fault))
+        }
+        Status::Bounced => {
+            let mut v = classifier.classify(&decided.reply);
+            if !matches!(v.class, Class::Hard | Class::Soft) {
+                // The MTA says it bounced even though the words do not read like it: the code decides.
+                v.class = classifier.policy().class_of(Reason::Undefined, decided.reply.code_class().or(Some(5)));
+            }
+            let kind = if v.class == Class::Hard { OutcomeKind::Hard } else { OutcomeKind::Soft };
+            (kind, v)
+        }
+    };
+    let proof = group[..=last].iter_mut().filter_map(|a| a.line.take()).collect();
+    Outcome {
+        time,
+        first_time: group[0].time,
+        recipient: std::mem::take(&mut group[last].recipient),
+        campaign: group[last].campaign.take().or_else(|| group.iter().find_map(|a| a.campaign.clone())),
+        kind,
+        verdict,
+        reply: std::mem::take(&mut group[last].reply),
+        relay: group[last].relay.take(),
+        source,
+        attempts: (last + 1) as u32,
+        proof,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(key: &str, secs: i64, status: Status, reply: &str) -> Attempt {
+        Attempt {
+            time: Timestamp::from_secs(secs),
+            source: Source { file: 0, line: secs as u64 },
+            recipient: "a@example.org".into(),
+            sender: None,
+            message_id: None,
+            message_key: key.into(),
+            campaign_hint: None,
+            campaign: Some("c1".into()),
+            status,
+            reply: Reply::parse(reply),
+            relay: None,
+            line: Some(format!("line {secs}")),
+        }
+    }
+
+    #[test]
+    fn deferrals_then_delivery_is_one_delivery() {
+        let c = Classifier::builtin();
+        let out = settle(
+            vec![
+                attempt("q1", 3, Status::Delivered, "250 ok"),
+                attempt("q1", 1, Status::Deferred, "450 4.2.0 Greylisted"),
+                attempt("q1", 2, Status::Deferred, "450 4.2.0 Greylisted"),
+            ],
+            &c,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].kind, out[0].attempts, out[0].time.millis()), (OutcomeKind::Delivered, 3, 3000));
+        assert_eq!(out[0].first_time, Timestamp::from_secs(1));
+        assert_eq!(out[0].proof, ["line 1", "line 2", "line 3"]);
+    }
+
+    #[test]
+    fn expiry_is_one_soft_bounce_and_deferrals_alone_are_pending() {
+        let c = Classifier::builtin();
+        let out = settle(
+            vec![
+                attempt("q1", 1, Status::Deferred, "452 4.2.2 Mailbox over quota"),
+                attempt("q1", 9, Status::Expired, "452 4.2.2 Mailbox over quota"),
+                attempt("q2", 5, Status::Deferred, "421 4.7.0 Try again later"),
+            ],
+            &c,
+        );
+        assert_eq!(out.iter().map(|o| o.kind).collect::<Vec<_>>(), [OutcomeKind::Pending, OutcomeKind::Soft]);
+        assert_eq!(out[1].verdict.reason, Reason::Expired);
+        assert_eq!(out[1].verdict.fault, Fault::Recipient);
+    }
+
+    #[test]
+    fn bounces_are_classified_by_their_words() {
+        let c = Classifier::builtin();
+        let out = settle(
+            vec![
+                attempt("q1", 1, Status::Bounced, "552 5.2.2 Mailbox full"),
+                attempt(
+                    "q2",
+                    2,
+                    Status::Bounced,
+                    "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown",
+                ),
+            ],
+            &c,
+        );
+        assert_eq!((out[0].kind, out[0].verdict.reason), (OutcomeKind::Soft, Reason::MailboxFull));
+        assert_eq!((out[1].kind, out[1].verdict.reason), (OutcomeKind::Hard, Reason::UserUnknown));
+    }
+}

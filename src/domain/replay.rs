@@ -1,0 +1,306 @@
+//! Replay: walking each contact's outcomes in time order, as the sending platform does, to find who must be
+//! deactivated and why.
+//!
+//! A delivery ends the run of consecutive soft bounces; a soft bounce extends it, and the contact is deactivated when
+//! the run reaches the threshold for its engagement (20 engaged, 10 unengaged by default); hard bounces are counted
+//! in total and deactivate at their own threshold (1). Pending messages change nothing. A message sent to a contact
+//! that is already deactivated is flagged, since it hurts the sender's reputation. A threshold of 0 never deactivates.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::outcome::{Outcome, OutcomeKind};
+use super::reason::Fault;
+use super::time::Timestamp;
+
+/// The three thresholds of the platform's rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Hard bounces (in total) that deactivate a contact.
+    pub hard: u32,
+    /// Consecutive soft bounces that deactivate an engaged contact.
+    pub soft_engaged: u32,
+    /// Consecutive soft bounces that deactivate an unengaged contact.
+    pub soft_unengaged: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { hard: 1, soft_engaged: 20, soft_unengaged: 10 }
+    }
+}
+
+/// How replay counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayPolicy {
+    /// The thresholds.
+    pub thresholds: Thresholds,
+    /// Sender-side soft bounces (blocks, reputation, authentication) do not count toward deactivation.
+    pub ignore_sender_faults: bool,
+}
+
+/// Why a contact was deactivated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// It reached the hard-bounce threshold.
+    Hard,
+    /// It reached the consecutive soft-bounce threshold.
+    SoftThreshold,
+}
+
+impl Cause {
+    /// The name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Hard => "hard",
+            Cause::SoftThreshold => "soft_threshold",
+        }
+    }
+}
+
+/// A contact's deactivation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deactivation {
+    /// The contact.
+    pub email: String,
+    /// The time of the outcome that triggered it.
+    pub at: Timestamp,
+    /// That outcome's campaign.
+    pub campaign: Option<String>,
+    /// Hard bounces or the soft threshold.
+    pub cause: Cause,
+    /// Hard bounces at that moment.
+    pub hard_bounces: u32,
+    /// Consecutive soft bounces at that moment.
+    pub consecutive_soft: u32,
+    /// Whether the contact counted as engaged at that send.
+    pub engaged: bool,
+    /// The index of the triggering outcome in the replayed slice.
+    pub outcome: usize,
+}
+
+/// Something replay noticed at one outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// This outcome deactivated the contact.
+    Deactivated,
+    /// The contact was already deactivated when this message was sent.
+    SentAfterDeactivation,
+}
+
+impl Event {
+    /// The name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Deactivated => "deactivated",
+            Event::SentAfterDeactivation => "sent_after_deactivation",
+        }
+    }
+}
+
+/// The contact's counters after one outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Consecutive soft bounces after this outcome.
+    pub consecutive_soft: u32,
+    /// Hard bounces so far.
+    pub hard_bounces: u32,
+    /// Whether the contact counted as engaged at this send.
+    pub engaged: bool,
+    /// Whether this soft bounce counted (not when sender faults are ignored).
+    pub counted: bool,
+    /// What happened, if anything.
+    pub event: Option<Event>,
+}
+
+/// A contact's state between outcomes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactState {
+    /// Consecutive soft bounces.
+    pub consecutive_soft: u32,
+    /// Hard bounces in total.
+    pub hard_bounces: u32,
+    /// The index of its deactivation in [`Replay::deactivations`], if deactivated.
+    pub deactivation: Option<usize>,
+}
+
+/// The result of a replay.
+#[derive(Clone, Debug, Default)]
+pub struct Replay {
+    /// One step per outcome, in the same order.
+    pub steps: Vec<Step>,
+    /// Deactivations in time order.
+    pub deactivations: Vec<Deactivation>,
+    /// Every contact's final state.
+    pub contacts: HashMap<String, ContactState>,
+}
+
+/// Replays outcomes, which must be in time order; `engaged` says whether a contact counts as engaged at a time.
+pub fn replay(outcomes: &[Outcome], engaged: impl Fn(&str, Timestamp) -> bool, policy: ReplayPolicy) -> Replay {
+    let t = policy.thresholds;
+    let mut result = Replay { steps: Vec::with_capacity(outcomes.len()), ..Replay::default() };
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let is_engaged = engaged(&outcome.recipient, outcome.first_time);
+        let state = result.contacts.entry(outcome.recipient.clone()).or_default();
+        if state.deactivation.is_some() {
+            result.steps.push(Step {
+                consecutive_soft: state.consecutive_soft,
+                hard_bounces: state.hard_bounces,
+                engaged: is_engaged,
+                counted: false,
+                event: Some(Event::SentAfterDeactivation),
+            });
+            continue;
+        }
+        let mut counted = false;
+        let mut cause = None;
+        match outcome.kind {
+            OutcomeKind::Delivered => state.consecutive_soft = 0,
+            OutcomeKind::Pending => {}
+            OutcomeKind::Hard => {
+                state.hard_bounces += 1;
+                counted = true;
+                if t.hard > 0 && state.hard_bounces >= t.hard {
+                    cause = Some(Cause::Hard);
+                }
+            }
+            OutcomeKind::Soft => {
+                if !(policy.ignore_sender_faults && outcome.verdict.fault == Fault::Sender) {
+                    counted = true;
+                    state.consecutive_soft += 1;
+                    let limit = if is_engaged { t.soft_engaged } else { t.soft_unengaged };
+                    if limit > 0 && state.consecutive_soft >= limit {
+                        cause = Some(Cause::SoftThreshold);
+                    }
+                }
+            }
+        }
+        if let Some(cause) = cause {
+            state.deactivation = Some(result.deactivations.len());
+            result.deactivations.push(Deactivation {
+                email: outcome.recipient.clone(),
+                at: outcome.time,
+                campaign: outcome.campaign.clone(),
+                cause,
+                hard_bounces: state.hard_bounces,
+                consecutive_soft: state.consecutive_soft,
+                engaged: is_engaged,
+                outcome: index,
+            });
+        }
+        result.steps.push(Step {
+            consecutive_soft: state.consecutive_soft,
+            hard_bounces: state.hard_bounces,
+            engaged: is_engaged,
+            counted,
+            event: cause.map(|_| Event::Deactivated),
+        });
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::attempt::Source;
+    use crate::domain::classify::Verdict;
+    use crate::domain::reason::{Class, Reason};
+
+    fn outcome(email: &str, day: i64, kind: OutcomeKind, fault: Fault) -> Outcome {
+        let (class, reason) = match kind {
+            OutcomeKind::Delivered => (Class::Delivered, Reason::Delivered),
+            OutcomeKind::Hard => (Class::Hard, Reason::UserUnknown),
+            OutcomeKind::Soft => (Class::Soft, Reason::MailboxFull),
+            OutcomeKind::Pending => (Class::Soft, Reason::OnHold),
+        };
+        Outcome {
+            time: Timestamp::from_secs(day * 86_400),
+            first_time: Timestamp::from_secs(day * 86_400),
+            recipient: email.into(),
+            campaign: Some(format!("c{day}")),
+            kind,
+            verdict: Verdict { class, reason, fault, rule: 0 },
+            reply: Default::default(),
+            relay: None,
+            source: Source { file: 0, line: day as u64 },
+            attempts: 1,
+            proof: vec![],
+        }
+    }
+
+    fn softs(email: &str, days: std::ops::Range<i64>) -> Vec<Outcome> {
+        days.map(|d| outcome(email, d, OutcomeKind::Soft, Fault::Recipient)).collect()
+    }
+
+    #[test]
+    fn unengaged_deactivated_at_ten_consecutive_soft() {
+        let r = replay(&softs("a@x", 1..13), |_, _| false, ReplayPolicy::default());
+        assert_eq!(r.deactivations.len(), 1);
+        let d = &r.deactivations[0];
+        assert_eq!(
+            (d.cause, d.consecutive_soft, d.campaign.as_deref(), d.outcome),
+            (Cause::SoftThreshold, 10, Some("c10"), 9)
+        );
+        assert_eq!(r.steps[9].event, Some(Event::Deactivated));
+        assert_eq!(r.steps[10].event, Some(Event::SentAfterDeactivation));
+    }
+
+    #[test]
+    fn engaged_needs_twenty() {
+        let r = replay(&softs("a@x", 1..20), |_, _| true, ReplayPolicy::default());
+        assert!(r.deactivations.is_empty());
+        assert_eq!(r.contacts["a@x"].consecutive_soft, 19);
+        let r = replay(&softs("a@x", 1..21), |_, _| true, ReplayPolicy::default());
+        assert_eq!(r.deactivations[0].consecutive_soft, 20);
+    }
+
+    #[test]
+    fn delivery_resets_and_pending_changes_nothing() {
+        let mut o = softs("a@x", 1..10);
+        o.push(outcome("a@x", 10, OutcomeKind::Pending, Fault::Unknown));
+        o.push(outcome("a@x", 11, OutcomeKind::Delivered, Fault::Unknown));
+        o.extend(softs("a@x", 12..21));
+        let r = replay(&o, |_, _| false, ReplayPolicy::default());
+        assert!(r.deactivations.is_empty());
+        assert_eq!(r.steps[9].consecutive_soft, 9);
+        assert_eq!(r.steps[10].consecutive_soft, 0);
+        assert_eq!(r.contacts["a@x"].consecutive_soft, 9);
+    }
+
+    #[test]
+    fn hard_deactivates_at_once_and_leaves_soft_count() {
+        let mut o = softs("a@x", 1..4);
+        o.push(outcome("a@x", 4, OutcomeKind::Hard, Fault::Recipient));
+        let r = replay(&o, |_, _| false, ReplayPolicy::default());
+        let d = &r.deactivations[0];
+        assert_eq!((d.cause, d.hard_bounces, d.consecutive_soft), (Cause::Hard, 1, 3));
+    }
+
+    #[test]
+    fn thresholds_can_change() {
+        let policy = ReplayPolicy {
+            thresholds: Thresholds { hard: 2, soft_engaged: 3, soft_unengaged: 0 },
+            ..Default::default()
+        };
+        let o = vec![
+            outcome("a@x", 1, OutcomeKind::Hard, Fault::Recipient),
+            outcome("a@x", 2, OutcomeKind::Hard, Fault::Recipient),
+        ];
+        assert_eq!(replay(&o, |_, _| false, policy).deactivations[0].hard_bounces, 2);
+        assert!(replay(&softs("a@x", 1..30), |_, _| false, policy).deactivations.is_empty());
+        assert_eq!(replay(&softs("a@x", 1..30), |_, _| true, policy).deactivations[0].consecutive_soft, 3);
+    }
+
+    #[test]
+    fn sender_faults_can_be_ignored() {
+        let o: Vec<_> = (1..15).map(|d| outcome("a@x", d, OutcomeKind::Soft, Fault::Sender)).collect();
+        assert_eq!(replay(&o, |_, _| false, ReplayPolicy::default()).deactivations.len(), 1);
+        let ignore = ReplayPolicy { ignore_sender_faults: true, ..Default::default() };
+        let r = replay(&o, |_, _| false, ignore);
+        assert!(r.deactivations.is_empty());
+        assert!(!r.steps[0].counted);
+    }
+}

@@ -1,0 +1,343 @@
+//! Server responses as MTAs log them, taken apart into reply code, enhanced status code (RFC 3463), text and the
+//! SMTP command they answered.
+//!
+//! MTAs wrap the remote reply in their own words (`host X said: ... (in reply to RCPT TO command)`,
+//! `SMTP error from remote mail server after RCPT TO:<..>: ...`) and flatten multi-line replies in their own way
+//! (`550-5.1.1 a 550-5.1.1 b 550 5.1.1 c`, or with a literal `\n`). The classifier wants only the server's words,
+//! once, so this module undoes all of that; the raw line stays with the attempt as proof.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An RFC 3463 enhanced status code such as `5.1.1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EnhancedCode {
+    /// 2 (success), 4 (persistent transient) or 5 (permanent).
+    pub class: u8,
+    /// The subject: 0 other, 1 addressing, 2 mailbox, 3 mail system, 4 network, 5 protocol, 6 content, 7 security.
+    pub subject: u16,
+    /// The detail within the subject.
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    /// Parses a whole string such as `5.1.1`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match EnhancedCode::parse_prefix(s.trim()) {
+            Some((code, "")) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Parses a code at the start of `s`, which must end there or before a space or punctuation: the code and the rest.
+    pub fn parse_prefix(s: &str) -> Option<(Self, &str)> {
+        let b = s.as_bytes();
+        if b.len() < 5 || !matches!(b[0], b'2' | b'4' | b'5') || b[1] != b'.' {
+            return None;
+        }
+        let (subject, n1) = number(&b[2..], 3)?;
+        if b.get(2 + n1) != Some(&b'.') {
+            return None;
+        }
+        let (detail, n2) = number(&b[3 + n1..], 3)?;
+        let end = 3 + n1 + n2;
+        if b.get(end)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit))
+        {
+            return None;
+        }
+        Some((EnhancedCode { class: b[0] - b'0', subject, detail }, &s[end..]))
+    }
+}
+
+/// Up to `max` leading ASCII digits: their value and count.
+fn number(b: &[u8], max: usize) -> Option<(u16, usize)> {
+    let n = b.iter().take(max + 1).take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 || n > max {
+        return None;
+    }
+    Some((b[..n].iter().fold(0u16, |acc, c| acc * 10 + u16::from(c - b'0')), n))
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// The SMTP command a reply answered, where the MTA logged it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpCommand {
+    /// The greeting, before any command.
+    Connect,
+    /// `HELO` or `EHLO`.
+    Helo,
+    /// `STARTTLS`.
+    StartTls,
+    /// `MAIL FROM`.
+    MailFrom,
+    /// `RCPT TO`.
+    RcptTo,
+    /// `DATA`.
+    Data,
+    /// The final dot after the message content.
+    EndOfData,
+}
+
+impl SmtpCommand {
+    /// Recognises the command in an MTA's wording (`RCPT TO`, `end of DATA`, `pipelined MAIL FROM:<a@b>`, ...).
+    pub fn from_words(words: &str) -> Option<Self> {
+        let w = words.trim().to_ascii_lowercase();
+        let w = w.strip_prefix("pipelined ").unwrap_or(&w);
+        Some(if w.starts_with("rcpt") {
+            SmtpCommand::RcptTo
+        } else if w.starts_with("mail") {
+            SmtpCommand::MailFrom
+        } else if w.starts_with("end of data") || w.starts_with("end of message") || w == "." {
+            SmtpCommand::EndOfData
+        } else if w.starts_with("data") {
+            SmtpCommand::Data
+        } else if w.starts_with("ehlo") || w.starts_with("helo") || w.starts_with("lhlo") {
+            SmtpCommand::Helo
+        } else if w.starts_with("starttls") {
+            SmtpCommand::StartTls
+        } else if w.starts_with("initial") || w.starts_with("connect") || w.contains("greeting") {
+            SmtpCommand::Connect
+        } else {
+            return None;
+        })
+    }
+
+    /// A short name for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpCommand::Connect => "CONNECT",
+            SmtpCommand::Helo => "EHLO",
+            SmtpCommand::StartTls => "STARTTLS",
+            SmtpCommand::MailFrom => "MAIL FROM",
+            SmtpCommand::RcptTo => "RCPT TO",
+            SmtpCommand::Data => "DATA",
+            SmtpCommand::EndOfData => "end of DATA",
+        }
+    }
+}
+
+/// A server response taken apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The three-digit reply code, where there was one.
+    pub code: Option<u16>,
+    /// The enhanced status code, where there was one.
+    pub enhanced: Option<EnhancedCode>,
+    /// The server's words without codes, continuation prefixes or the MTA's wrapping; whitespace collapsed.
+    pub text: String,
+    /// The command the reply answered, where the MTA said.
+    pub command: Option<SmtpCommand>,
+}
+
+impl Reply {
+    /// Takes a logged response apart. Never fails: what is not recognised stays in the text.
+    pub fn parse(raw: &str) -> Reply {
+        let mut s = raw.trim();
+        s = strip_failed(s);
+        let mut command = None;
+
+        // Postfix: "host mx.example.com[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
+        if let Some(open) = s.rfind("(in reply to ") {
+            let tail = &s[open + "(in reply to ".len()..];
+            if let Some(words) = tail.strip_suffix(')').and_then(|t| t.strip_suffix(" command")) {
+                command = SmtpCommand::from_words(words);
+                s = s[..open].trim_end();
+            }
+        }
+        if let Some(said) = s.find(" said: ").filter(|_| s.starts_with("host ")) {
+            s = &s[said + " said: ".len()..];
+        }
+        // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...".
+        const EXIM: &str = "SMTP error from remote mail server after ";
+        if let Some(at) = s.find(EXIM) {
+            let after = &s[at + EXIM.len()..];
+            if let Some(split) = find_reply_start(after) {
+                command = SmtpCommand::from_words(&after[..split]).or(command);
+                s = &after[split + 2..];
+            }
+        }
+
+        let mut code = None;
+        let b = s.as_bytes();
+        if b.len() >= 3
+            && matches!(b[0], b'2'..=b'5')
+            && b[1].is_ascii_digit()
+            && b[2].is_ascii_digit()
+            && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
+        {
+            code = Some(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'));
+            s = s.get(4..).unwrap_or("");
+        }
+        let mut enhanced = None;
+        if let Some((e, rest)) = EnhancedCode::parse_prefix(s.trim_start()) {
+            enhanced = Some(e);
+            s = rest;
+        }
+        let text = collapse(s, code, enhanced);
+        Reply { code, enhanced, text, command }
+    }
+
+    /// The class digit (2, 4 or 5) of the reply code, or else of the enhanced code.
+    pub fn code_class(&self) -> Option<u8> {
+        self.code.map(|c| (c / 100) as u8).or(self.enhanced.map(|e| e.class))
+    }
+
+    /// The response as one line: `550 5.1.1 text`.
+    pub fn display(&self) -> String {
+        let mut out = String::with_capacity(self.text.len() + 12);
+        if let Some(c) = self.code {
+            out.push_str(&c.to_string());
+        }
+        if let Some(e) = self.enhanced {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&e.to_string());
+        }
+        if !self.text.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&self.text);
+        }
+        out
+    }
+}
+
+/// Drops the sending log's `FAILED` marker (`FAILED 550 ...`, `FAILED: 550 ...`).
+fn strip_failed(s: &str) -> &str {
+    match s.get(..6) {
+        Some(p) if p.eq_ignore_ascii_case("failed") => s[6..].trim_start_matches([':', ' ', '\t']),
+        _ => s,
+    }
+}
+
+/// The position of the `: ` that precedes a reply code in Exim's wording.
+fn find_reply_start(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(4)).find(|&i| {
+        b[i] == b':'
+            && b[i + 1] == b' '
+            && matches!(b[i + 2], b'2'..=b'5')
+            && b[i + 3].is_ascii_digit()
+            && b.get(i + 4).is_some_and(u8::is_ascii_digit)
+    })
+}
+
+/// Collapses whitespace and Exim's literal `\n`, and drops the continuation prefixes of a multi-line reply.
+fn collapse(s: &str, code: Option<u16>, enhanced: Option<EnhancedCode>) -> String {
+    let code_str = code.map(|c| c.to_string());
+    let enh_str = enhanced.map(|e| e.to_string());
+    let mut out = String::with_capacity(s.len());
+    let mut tokens =
+        s.split(|c: char| c.is_whitespace()).flat_map(|t| t.split("\\n")).filter(|t| !t.is_empty()).peekable();
+    while let Some(tok) = tokens.next() {
+        let mut tok = tok;
+        if let Some(code) = &code_str
+            && let Some(rest) = tok.strip_prefix(code.as_str())
+        {
+            if rest.is_empty() {
+                // "550 5.1.1 more": a continuation written with a space.
+                if enh_str.is_some() && tokens.peek().map(|t| Some(*t) == enh_str.as_deref()).unwrap_or(false) {
+                    tokens.next();
+                    continue;
+                }
+            } else if let Some(after) = rest.strip_prefix('-') {
+                if after.is_empty() || Some(after) == enh_str.as_deref() {
+                    continue;
+                }
+                tok = after;
+            }
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(tok);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(s: &str) -> Option<EnhancedCode> {
+        EnhancedCode::parse(s)
+    }
+
+    #[test]
+    fn enhanced_codes() {
+        assert_eq!(e("5.1.1").unwrap().to_string(), "5.1.1");
+        assert_eq!(e("4.7.650").unwrap().detail, 650);
+        assert_eq!(e("5.1.10").unwrap().detail, 10);
+        assert!(e("5.1").is_none());
+        assert!(e("6.1.1").is_none());
+        assert!(e("5.1.1x").is_none());
+        assert!(e("1.2.3.4").is_none());
+    }
+
+    #[test]
+    fn postfix_wrapped_gmail_multiline() {
+        let r = Reply::parse(
+            "host gmail-smtp-in.l.google.com[142.250.102.26] said: 550-5.1.1 The email account that you tried to \
+             reach does not exist. Please try 550-5.1.1 double-checking the recipient's email address for typos or \
+             550 5.1.1  https://support.google.com/mail/?p=NoSuchUser x - gsmtp (in reply to RCPT TO command)",
+        );
+        assert_eq!(r.code, Some(550));
+        assert_eq!(r.enhanced, e("5.1.1"));
+        assert_eq!(r.command, Some(SmtpCommand::RcptTo));
+        assert_eq!(
+            r.text,
+            "The email account that you tried to reach does not exist. Please try double-checking the recipient's \
+             email address for typos or https://support.google.com/mail/?p=NoSuchUser x - gsmtp"
+        );
+        assert_eq!(r.display(), format!("550 5.1.1 {}", r.text));
+    }
+
+    #[test]
+    fn exim_wrapped_with_literal_newlines() {
+        let r = Reply::parse(
+            "SMTP error from remote mail server after RCPT TO:<s@gmail.com>: 552-5.2.2 The recipient's inbox is out \
+             of storage space and inactive. Please direct\\n552-5.2.2 the recipient to\\n552 5.2.2  https://x - gsmtp",
+        );
+        assert_eq!((r.code, r.enhanced, r.command), (Some(552), e("5.2.2"), Some(SmtpCommand::RcptTo)));
+        assert_eq!(
+            r.text,
+            "The recipient's inbox is out of storage space and inactive. Please direct the recipient to https://x - gsmtp"
+        );
+        let r = Reply::parse(
+            "SMTP error from remote mail server after end of data: 554 delivery error: dd Not a valid recipient",
+        );
+        assert_eq!((r.code, r.enhanced, r.command), (Some(554), None, Some(SmtpCommand::EndOfData)));
+        let r = Reply::parse(
+            "SMTP error from remote mail server after pipelined MAIL FROM:<b@n.example> SIZE=55790: 421 4.7.0 [TSS04] x",
+        );
+        assert_eq!((r.code, r.command), (Some(421), Some(SmtpCommand::MailFrom)));
+        assert_eq!(r.text, "[TSS04] x");
+    }
+
+    #[test]
+    fn sending_log_and_bare_forms() {
+        let r = Reply::parse("FAILED 550 5.4.4 Host or domain name not found. Name service error");
+        assert_eq!((r.code, r.enhanced), (Some(550), e("5.4.4")));
+        assert_eq!(r.text, "Host or domain name not found. Name service error");
+        let r = Reply::parse("250 ok");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(250), None, "ok"));
+        let r = Reply::parse("Connection timed out");
+        assert_eq!((r.code, r.text.as_str()), (None, "Connection timed out"));
+        let r = Reply::parse("550-Mailbox unknown 550 continued");
+        assert_eq!(r.text, "Mailbox unknown 550 continued");
+        assert_eq!(Reply::parse("").text, "");
+        assert_eq!(Reply::parse("5").code, None);
+        let r = Reply::parse("552 5.2.2");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(552), e("5.2.2"), ""));
+    }
+}

@@ -1,0 +1,85 @@
+//! Server responses reduced to templates, so that "the top responses" groups the same reply sent to different
+//! addresses, from different IPs, with different trace ids.
+
+/// Replaces addresses, IPs, numbers and long ids with placeholders and collapses whitespace.
+pub fn template_of(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&template_word(word));
+    }
+    out
+}
+
+fn template_word(word: &str) -> String {
+    let core = word
+        .trim_matches(|c: char| matches!(c, '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '.' | '"' | '\''));
+    if core.is_empty() {
+        return word.to_string();
+    }
+    let (start, end) = match word.find(core) {
+        Some(s) => (s, s + core.len()),
+        None => (0, word.len()),
+    };
+    let replacement = if core.contains('@') && core.contains('.') {
+        Some("<email>")
+    } else if core.starts_with("http://") || core.starts_with("https://") {
+        None
+    } else if is_ip(core) {
+        Some("<ip>")
+    } else if looks_like_id(core) {
+        Some("<id>")
+    } else {
+        None
+    };
+    match replacement {
+        Some(r) => format!("{}{}{}", &word[..start], r, &word[end..]),
+        None => word.to_string(),
+    }
+}
+
+fn is_ip(s: &str) -> bool {
+    let v4 = s.split('.').count() == 4
+        && s.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+    let v6 = s.contains(':') && s.split(':').count() > 2 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+    v4 || v6
+}
+
+/// A word made mostly of digits, or a long mix of letters and digits: a trace id, a queue id, a number.
+fn looks_like_id(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    let alnum = s.bytes().filter(u8::is_ascii_alphanumeric).count();
+    // Enhanced status codes and versions such as 5.7.1 are part of the wording, not ids.
+    if s.split('.').count() == 3
+        && s.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    // Providers' own error codes (S3150, TSS04, AS12) are part of the wording too.
+    let letters = s.bytes().take_while(u8::is_ascii_uppercase).count();
+    if (1..=3).contains(&letters) && s.len() <= 8 && s[letters..].bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    digits > 0 && (digits * 2 >= alnum || (alnum >= 12 && digits >= 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(
+            template_of("Service unavailable; Client host [203.0.113.10] blocked using zen.spamhaus.org"),
+            "Service unavailable; Client host [<ip>] blocked using zen.spamhaus.org"
+        );
+        assert_eq!(template_of("<Bob@x.example>: Recipient address rejected"), "<<email>>: Recipient address rejected");
+        assert_eq!(
+            template_of("OK  1763629201 3bda028ef385-3767708ae4d03bdsi8336840.174 - gsmtp"),
+            "OK <id> <id> - gsmtp"
+        );
+        assert_eq!(template_of("see 5.7.1 and S3150"), "see 5.7.1 and S3150");
+    }
+}

@@ -1,0 +1,242 @@
+//! Reading inputs into domain values: opening files, detecting their format, one parser per log format, the
+//! campaign CSVs, and the accounting of every line read.
+//!
+//! Every line of every input is counted as used, ignored (well formed but not about delivery) or malformed, so that
+//! nothing is lost silently. This layer never prints: warnings travel in [`FileStats`] for the command to show.
+
+pub mod campaign_data;
+pub mod columns;
+pub mod lines;
+pub mod postfix;
+pub mod sending_log;
+pub mod source;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::{Result, bail};
+
+use crate::domain::attempt::{Attempt, Source};
+use crate::domain::time::{LineYear, Timestamp, YearCounter, infer_first_year};
+
+use lines::Parsed;
+use postfix::LineTime;
+
+/// A sending-log format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Postfix syslog lines.
+    Postfix,
+    /// The platform's CSV export: `campaign_id,email,timestamp,log`.
+    SendingLog,
+}
+
+impl LogFormat {
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Postfix => "postfix",
+            LogFormat::SendingLog => "sending-log",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "postfix" => Ok(LogFormat::Postfix),
+            "sending-log" => Ok(LogFormat::SendingLog),
+            _ => Err(format!("unknown log format '{s}' (postfix, sending-log)")),
+        }
+    }
+}
+
+/// Which log lines to keep as proof.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum KeepLines {
+    /// None: reports that do not show proof keep memory small.
+    #[default]
+    None,
+    /// Every line.
+    All,
+    /// Only those about these recipients (lower-cased).
+    For(HashSet<String>),
+}
+
+/// How to read the logs.
+#[derive(Clone, Debug, Default)]
+pub struct LogOptions {
+    /// The format of every log, instead of detecting each file's.
+    pub format: Option<LogFormat>,
+    /// The year of the first line of each syslog file without years.
+    pub year: Option<i32>,
+    /// Which lines to keep as proof.
+    pub keep: KeepLines,
+    /// The time to count syslog years back from when a file has no modification time (standard input).
+    pub now: Timestamp,
+}
+
+/// The accounting of one input file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// The file as named by the user.
+    pub name: String,
+    /// What the file was read as (`postfix`, `sending-log`, `sends`, ...).
+    pub kind: String,
+    /// Lines (CSV: rows, header included) read.
+    pub read: u64,
+    /// Lines that gave a record.
+    pub used: u64,
+    /// Lines well formed but not about delivery.
+    pub ignored: u64,
+    /// Lines that could not be read.
+    pub malformed: u64,
+    /// The first malformed lines: line number and why.
+    pub malformed_lines: Vec<(u64, String)>,
+    /// Other problems with the file as a whole.
+    pub warnings: Vec<String>,
+}
+
+/// How many malformed lines of a file are kept for messages.
+const MALFORMED_KEPT: usize = 5;
+
+impl FileStats {
+    /// Empty accounting for a file.
+    pub fn new(name: String, kind: &str) -> Self {
+        FileStats { name, kind: kind.into(), ..Default::default() }
+    }
+
+    /// Counts a malformed line.
+    pub fn malformed(&mut self, line: u64, why: String) {
+        self.malformed += 1;
+        if self.malformed_lines.len() < MALFORMED_KEPT {
+            self.malformed_lines.push((line, why));
+        }
+    }
+
+    /// Notes a problem with the file as a whole.
+    pub fn warn(&mut self, why: String) {
+        self.warnings.push(why);
+    }
+}
+
+/// The logs of a run, read.
+#[derive(Debug, Default)]
+pub struct Logs {
+    /// Every attempt found, in no particular order.
+    pub attempts: Vec<Attempt>,
+    /// The accounting of each file, in the order given.
+    pub files: Vec<FileStats>,
+}
+
+/// Detects a log's format from its first lines.
+pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
+    let mut lines = head.lines().map(str::trim).filter(|l| !l.is_empty()).take(50);
+    let first = lines.next()?;
+    let lower = first.to_ascii_lowercase();
+    if lower.contains(',') && lower.contains("log") && (lower.contains("email") || lower.contains("recipient")) {
+        return Some(LogFormat::SendingLog);
+    }
+    std::iter::once(first)
+        .chain(lines)
+        .any(|l| postfix::parse_syslog(l).is_some_and(|s| s.program.starts_with("postfix")))
+        .then_some(LogFormat::Postfix)
+}
+
+/// Reads every log file. Files are numbered in the order given; that number is the `file` of each [`Source`].
+pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
+    let mut logs = Logs::default();
+    let mut postfix_records = Vec::new();
+    for (index, path) in paths.iter().enumerate() {
+        let input = source::read_input(path)?;
+        let format = match options.format.or_else(|| detect(&input.bytes)) {
+            Some(f) => f,
+            None if input.bytes.iter().all(u8::is_ascii_whitespace) => LogFormat::Postfix,
+            None => bail!(
+                "{}: cannot tell the log format from its first lines; give it with --log-format (postfix, sending-log)",
+                input.name
+            ),
+        };
+        let mut stats = FileStats::new(input.name.clone(), format.as_str());
+        if let Some(why) = &input.truncated {
+            stats.warn(why.clone());
+        }
+        let file = index as u32;
+        match format {
+            LogFormat::SendingLog => {
+                logs.attempts.extend(sending_log::parse(&input.bytes, file, &mut stats, &options.keep)?)
+            }
+            LogFormat::Postfix => {
+                let parsed = lines::parse_lines(&input.bytes, |_, line| postfix::parse_line(line, &options.keep));
+                let mut records = Vec::with_capacity(parsed.len());
+                for (line, p) in parsed {
+                    stats.read += 1;
+                    match p {
+                        Parsed::Used(r) => {
+                            stats.used += 1;
+                            records.push((Source { file, line }, r));
+                        }
+                        Parsed::Ignored => stats.ignored += 1,
+                        Parsed::Malformed(why) => stats.malformed(line, why),
+                    }
+                }
+                let yearless: Vec<_> = records
+                    .iter()
+                    .filter_map(|(_, r)| match r.time {
+                        LineTime::Yearless(t) => Some(t),
+                        LineTime::Full(_) => None,
+                    })
+                    .collect();
+                let first_year =
+                    options.year.unwrap_or_else(|| infer_first_year(&yearless, input.modified.unwrap_or(options.now)));
+                let mut years = YearCounter::new(first_year);
+                for (source, record) in records {
+                    let time = match record.time {
+                        LineTime::Full(t) => t,
+                        LineTime::Yearless(t) => match t.resolve(&mut years) {
+                            LineYear::Valid(ts) => ts,
+                            LineYear::NoSuchDay => {
+                                stats.used -= 1;
+                                stats.malformed(
+                                    source.line,
+                                    format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day),
+                                );
+                                continue;
+                            }
+                        },
+                    };
+                    postfix_records.push((source, time, record));
+                }
+            }
+        }
+        logs.files.push(stats);
+    }
+    logs.attempts.extend(postfix::join(postfix_records));
+    Ok(logs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(
+            detect(b"campaign_id,email,timestamp,log\nc1,a@b,2026-01-01T00:00:00Z,250 ok\n"),
+            Some(LogFormat::SendingLog)
+        );
+        assert_eq!(detect(b"Nov 20 09:00:00 mta1 postfix/qmgr[1]: A: removed\n"), Some(LogFormat::Postfix));
+        assert_eq!(detect(b"\x00\x01garbage"), None);
+    }
+}

@@ -1,0 +1,441 @@
+//! Postfix logs: syslog lines of `postfix/smtp`, `lmtp`, `local`, `virtual`, `pipe`, `error`, `qmgr`, `cleanup`,
+//! `pickup` and `bounce`.
+//!
+//! Postfix writes one message's story across many lines tied by a queue id: `cleanup` gives the message-id, `qmgr`
+//! the envelope sender, each delivery agent one line per recipient and try (`to=<..>, dsn=.., status=..`), `qmgr`
+//! the expiry. Lines are parsed independently (in parallel), then joined by host and queue id after a sort, which
+//! also copes with queue ids that Postfix reuses over time. Non-delivery notifications (sender `<>`) are the MTA's
+//! own messages, not a contact's, and are left out.
+
+use std::collections::HashSet;
+
+use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
+use crate::domain::smtp::{EnhancedCode, Reply};
+use crate::domain::time::{Timestamp, YearlessTime, month_from_abbrev, parse_clock};
+
+use super::KeepLines;
+use super::lines::Parsed;
+
+/// A line's time: complete, or a syslog time whose year is found from the whole file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineTime {
+    /// The line carried its year (RFC 3339, `YYYY Mon DD ...`).
+    Full(Timestamp),
+    /// `Mon DD HH:MM:SS`.
+    Yearless(YearlessTime),
+}
+
+/// The parts of a syslog line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SyslogLine<'a> {
+    /// When.
+    pub time: LineTime,
+    /// The host that logged it.
+    pub host: &'a str,
+    /// The program, without its pid (`postfix/smtp`).
+    pub program: &'a str,
+    /// The text after `program[pid]: `.
+    pub message: &'a str,
+}
+
+/// Reads the syslog frame of a line: traditional (`Nov 26 03:30:13 host prog[pid]: msg`), RFC 3339
+/// (`2026-11-26T03:30:13.123+00:00 host prog[pid]: msg`) or `2013 Jun 16 16:05:06.123 host prog[pid]: msg`.
+pub fn parse_syslog(line: &str) -> Option<SyslogLine<'_>> {
+    let b = line.as_bytes();
+    let (time, rest) = if b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
+        let end = line.find(' ')?;
+        (LineTime::Full(Timestamp::parse(&line[..end])?), &line[end + 1..])
+    } else if b.len() > 20 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b' ' {
+        let year: i32 = line[..4].parse().ok()?;
+        let (t, rest) = yearless(&line[5..])?;
+        (LineTime::Full(t.in_year(year)?), rest)
+    } else {
+        let (t, rest) = yearless(line)?;
+        (LineTime::Yearless(t), rest)
+    };
+    let rest = rest.trim_start();
+    let (host, rest) = rest.split_once(' ')?;
+    let colon = rest.find(": ")?;
+    let tag = &rest[..colon];
+    let program = tag.split_once('[').map_or(tag, |(p, _)| p);
+    if program.is_empty() || program.contains(' ') {
+        return None;
+    }
+    Some(SyslogLine { time, host, program, message: &rest[colon + 2..] })
+}
+
+/// `Mon DD HH:MM:SS[.fff]` (day space-padded or not) at the start of `s`.
+fn yearless(s: &str) -> Option<(YearlessTime, &str)> {
+    let b = s.as_bytes();
+    let month = month_from_abbrev(b.get(..3)?)?;
+    let rest = s.get(3..)?.trim_start_matches(' ');
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=2).contains(&day_len) {
+        return None;
+    }
+    let day: u8 = rest[..day_len].parse().ok()?;
+    let rest = rest[day_len..].strip_prefix(' ')?;
+    let (ms, tail) = parse_clock(rest.as_bytes())?;
+    if day == 0 || day > 31 {
+        return None;
+    }
+    let consumed = rest.len() - tail.len();
+    Some((YearlessTime { month, day, ms_of_day: ms as u32 }, &rest[consumed..]))
+}
+
+/// What one Postfix line says about a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `cleanup`: the message-id.
+    MessageId(String),
+    /// `qmgr` or `pickup`: the envelope sender (empty for notifications).
+    Sender(String),
+    /// `qmgr`: the message expired in the queue.
+    Expired(String),
+    /// `bounce`: this other queue id is a notification the MTA sends itself.
+    Notification(String),
+    /// A delivery agent's try for one recipient.
+    Delivery {
+        /// The recipient as logged.
+        to: String,
+        /// What happened.
+        status: Status,
+        /// The response.
+        reply: Reply,
+        /// The receiving host, if any.
+        relay: Option<String>,
+    },
+    /// A hand-off to a local content filter that re-queued the message under another queue id.
+    Handoff,
+}
+
+/// One Postfix line's record, before the join.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// When (the year may be missing until the whole file is read).
+    pub time: LineTime,
+    /// The host that logged it.
+    pub host: String,
+    /// The queue id.
+    pub queue_id: String,
+    /// What it says.
+    pub event: Event,
+    /// The line, when proof is kept for it.
+    pub line: Option<String>,
+}
+
+/// A Postfix queue id: 5 or more upper-case hex digits (short ids), or 12 or more letters and digits (long ids).
+fn queue_id(message: &str) -> Option<(&str, &str)> {
+    let (id, rest) = message.split_once(": ")?;
+    let short = (5..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+    let long = (12..=20).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        && id.bytes().any(|b| b.is_ascii_digit());
+    (short || long).then_some((id, rest))
+}
+
+/// The value of `key=` in a Postfix `key=value, key=value` list, up to the next `, ` (angle brackets removed).
+fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key) {
+        let at = from + i;
+        if at == 0 || text.as_bytes()[at - 1] == b' ' {
+            let value = &text[at + key.len()..];
+            let end = if value.starts_with('<') {
+                value.find('>').map_or(value.len(), |e| e + 1)
+            } else {
+                value.find(", ").unwrap_or(value.len())
+            };
+            return Some(&value[..end]);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+/// Parses one line.
+pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
+    let Some(syslog) = parse_syslog(line) else {
+        return Parsed::Malformed("not a syslog line (expected a timestamp, a host and `program[pid]: `)".into());
+    };
+    if !syslog.program.starts_with("postfix") {
+        return Parsed::Ignored;
+    }
+    let daemon = syslog.program.rsplit('/').next().unwrap_or("");
+    let Some((qid, rest)) = queue_id(syslog.message) else {
+        return Parsed::Ignored;
+    };
+    let event = match daemon {
+        "cleanup" => match rest.strip_prefix("message-id=") {
+            Some(mid) => Event::MessageId(mid.trim().trim_start_matches('<').trim_end_matches('>').to_string()),
+            None => return Parsed::Ignored,
+        },
+        "qmgr" | "pickup" | "oqmgr" => match field(rest, "from=") {
+            Some(from) => {
+                let sender = normalize_address(from);
+                if rest.contains("status=expired") { Event::Expired(sender) } else { Event::Sender(sender) }
+            }
+            None => return Parsed::Ignored,
+        },
+        "bounce" => match rest.rsplit_once("notification: ") {
+            Some((_, id)) if queue_id(&format!("{id}: ")).is_some() => Event::Notification(id.trim().to_string()),
+            _ => return Parsed::Ignored,
+        },
+        _ => {
+            if !rest.starts_with("to=<") {
+                return Parsed::Ignored;
+            }
+            match delivery(rest) {
+                Ok(Some(e)) => e,
+                Ok(None) => return Parsed::Ignored,
+                Err(why) => return Parsed::Malformed(why),
+            }
+        }
+    };
+    let keep_line = match (&event, keep) {
+        (_, KeepLines::None) => false,
+        (_, KeepLines::All) => true,
+        (Event::Delivery { to, .. }, KeepLines::For(set)) => set.contains(&normalize_address(to)),
+        (Event::Expired(_), KeepLines::For(_)) => true,
+        _ => false,
+    };
+    Parsed::Used(Record {
+        time: syslog.time,
+        host: syslog.host.to_string(),
+        queue_id: qid.to_string(),
+        event,
+        line: keep_line.then(|| line.to_string()),
+    })
+}
+
+/// A delivery agent's `to=<..>, relay=.., dsn=.., status=.. (text)`.
+fn delivery(rest: &str) -> Result<Option<Event>, String> {
+    let to = field(rest, "to=").ok_or("delivery line without a recipient")?;
+    let status_at = rest.find(" status=").ok_or("delivery line without status=")?;
+    let after = &rest[status_at + " status=".len()..];
+    let word_end = after.find([' ', ',']).unwrap_or(after.len());
+    let status = match &after[..word_end] {
+        "sent" => Status::Delivered,
+        "deferred" => Status::Deferred,
+        "bounced" => Status::Bounced,
+        "expired" => Status::Expired,
+        // Address verification probes and the like are not deliveries.
+        _ => return Ok(None),
+    };
+    let tail = after[word_end..].trim_start_matches([',', ' ']);
+    let text = match tail.strip_prefix('(') {
+        Some(t) => t.rfind(')').map_or(t, |e| &t[..e]),
+        None => tail,
+    };
+    let relay = field(rest, "relay=")
+        .map(|r| r.split(['[', ':']).next().unwrap_or(r))
+        .filter(|r| !r.is_empty() && *r != "none")
+        .map(str::to_string);
+    if status == Status::Delivered && is_local_handoff(relay.as_deref(), text) {
+        return Ok(Some(Event::Handoff));
+    }
+    let mut reply = Reply::parse(text);
+    if reply.enhanced.is_none() {
+        reply.enhanced = field(rest, "dsn=").and_then(EnhancedCode::parse);
+    }
+    Ok(Some(Event::Delivery { to: to.to_string(), status, reply, relay }))
+}
+
+/// A `status=sent` to a content filter on this host, which re-queues the message: not a delivery to the recipient.
+fn is_local_handoff(relay: Option<&str>, text: &str) -> bool {
+    let local = relay.is_some_and(|r| {
+        r == "127.0.0.1" || r == "::1" || r.eq_ignore_ascii_case("localhost") || r.starts_with("127.")
+    });
+    local && text.contains("queued as")
+}
+
+/// Joins the records of all Postfix files (with their sources and resolved times) into attempts.
+pub fn join(mut records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
+    let notifications: HashSet<(String, String)> = records
+        .iter()
+        .filter_map(|(_, _, r)| match &r.event {
+            Event::Notification(id) => Some((r.host.clone(), id.clone())),
+            _ => None,
+        })
+        .collect();
+    records.sort_by(|a, b| (&a.2.host, &a.2.queue_id, a.1, a.0).cmp(&(&b.2.host, &b.2.queue_id, b.1, b.0)));
+    let mut attempts = Vec::new();
+    let mut i = 0;
+    while i < records.len() {
+        let n = records[i..]
+            .iter()
+            .take_while(|r| r.2.host == records[i].2.host && r.2.queue_id == records[i].2.queue_id)
+            .count();
+        let group = &mut records[i..i + n];
+        let is_notification = notifications.contains(&(group[0].2.host.clone(), group[0].2.queue_id.clone()));
+        join_queue_id(group, is_notification, &mut attempts);
+        i += n;
+    }
+    attempts
+}
+
+/// The records of one host and queue id, in time order: one or more messages (queue ids are reused).
+fn join_queue_id(group: &mut [(Source, Timestamp, Record)], is_notification: bool, out: &mut Vec<Attempt>) {
+    let mut message_id: Option<String> = None;
+    let mut sender: Option<String> = None;
+    let mut generation = 0u32;
+    // Recipients whose last try in this generation was a deferral: an expiry settles them.
+    let mut deferred: Vec<usize> = Vec::new();
+    for (source, time, record) in group.iter_mut() {
+        match &mut record.event {
+            Event::MessageId(mid) => {
+                if message_id.is_some() || !deferred.is_empty() {
+                    generation += 1;
+                    deferred.clear();
+                }
+                message_id = Some(std::mem::take(mid));
+            }
+            Event::Sender(s) => sender = Some(std::mem::take(s)),
+            Event::Notification(_) | Event::Handoff => {}
+            Event::Expired(s) => {
+                if sender.is_none() {
+                    sender = Some(std::mem::take(s));
+                }
+                for &k in &deferred {
+                    let last: &Attempt = &out[k];
+                    let mut expired = last.clone();
+                    expired.time = *time;
+                    expired.source = *source;
+                    expired.status = Status::Expired;
+                    expired.line = record.line.clone();
+                    out.push(expired);
+                }
+                deferred.clear();
+            }
+            Event::Delivery { to, status, reply, relay } => {
+                if is_notification || sender.as_deref() == Some("") {
+                    continue;
+                }
+                let recipient = normalize_address(to);
+                deferred.retain(|&k| out[k].recipient != recipient);
+                if *status == Status::Deferred {
+                    deferred.push(out.len());
+                }
+                out.push(Attempt {
+                    time: *time,
+                    source: *source,
+                    recipient,
+                    sender: sender.clone(),
+                    message_id: message_id.clone(),
+                    message_key: format!("{}/{}/{}", record.host, record.queue_id, generation),
+                    campaign_hint: None,
+                    campaign: None,
+                    status: *status,
+                    reply: std::mem::take(reply),
+                    relay: relay.take(),
+                    line: record.line.take(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn used(line: &str) -> Record {
+        match parse_line(line, &KeepLines::All) {
+            Parsed::Used(r) => r,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syslog_frames() {
+        let l = parse_syslog("Nov  2 09:00:01 mta1 postfix/smtp[3249]: 6E4F7A6E69: to=<a@b>").unwrap();
+        assert_eq!(l.time, LineTime::Yearless(YearlessTime { month: 11, day: 2, ms_of_day: 32_401_000 }));
+        assert_eq!((l.host, l.program, l.message), ("mta1", "postfix/smtp", "6E4F7A6E69: to=<a@b>"));
+        let l = parse_syslog("2023-03-14T00:08:33.579644+01:00 helga postfix/smtpd[297535]: x: y").unwrap();
+        assert_eq!(l.time, LineTime::Full(Timestamp::parse("2023-03-13T23:08:33.579Z").unwrap()));
+        let l = parse_syslog("2013 Jun 16 16:05:06.123 server postfix/qmgr[1]: A: removed").unwrap();
+        assert_eq!(l.time, LineTime::Full(Timestamp::parse("2013-06-16T16:05:06.123Z").unwrap()));
+        assert!(parse_syslog("garbage").is_none());
+        assert!(parse_syslog("Nov 26 03:30:13").is_none());
+    }
+
+    #[test]
+    fn delivery_lines() {
+        let r = used(
+            "Nov 20 09:01:31 mta1 postfix/smtp[3347]: 8C18DEE50C: to=<Elizabeth@Tyrell-corp.com>, relay=mx2.tyrell-corp.com[198.51.100.41]:25, delay=0.34, delays=0.07/0/0.14/0.12, dsn=5.1.1, status=bounced (host mx2.tyrell-corp.com[198.51.100.41] said: 550 5.1.1 <elizabeth@tyrell-corp.com>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
+        );
+        let Event::Delivery { to, status, reply, relay } = r.event else { panic!() };
+        assert_eq!(
+            (to.as_str(), status, relay.as_deref()),
+            ("<Elizabeth@Tyrell-corp.com>", Status::Bounced, Some("mx2.tyrell-corp.com"))
+        );
+        assert_eq!(reply.code, Some(550));
+        assert_eq!(
+            reply.text,
+            "<elizabeth@tyrell-corp.com>: Recipient address rejected: User unknown in virtual mailbox table"
+        );
+        let r = used(
+            "Nov 20 09:00:50 mta1 postfix/smtp[1]: 25C92B5BDB: to=<i@iclod.com>, relay=none, delay=0.2, delays=0.13/0.01/0.07/0, dsn=5.4.4, status=bounced (Host or domain name not found. Name service error for name=iclod.com type=MX: Host not found)",
+        );
+        let Event::Delivery { reply, relay, .. } = r.event else { panic!() };
+        assert_eq!((reply.code, reply.enhanced.map(|e| e.to_string()), relay), (None, Some("5.4.4".into()), None));
+    }
+
+    #[test]
+    fn other_lines() {
+        assert_eq!(
+            used("Nov 20 09:00:00 mta1 postfix/cleanup[3040]: 6E4F7A6E69: message-id=<c0001.1.3b@news.example.com>")
+                .event,
+            Event::MessageId("c0001.1.3b@news.example.com".into())
+        );
+        assert_eq!(used("Nov 20 09:00:00 mta1 postfix/qmgr[1187]: 6E4F7A6E69: from=<Bounce+c0001@news.example.com>, size=48199, nrcpt=1 (queue active)").event, Event::Sender("bounce+c0001@news.example.com".into()));
+        assert_eq!(used("Nov 25 10:29:40 mta1 postfix/qmgr[1187]: FC3B2E263A: from=<b@n.example>, status=expired, returned to sender").event, Event::Expired("b@n.example".into()));
+        assert_eq!(
+            used("Nov 20 09:01:31 mta1 postfix/bounce[3900]: 8C18DEE50C: sender non-delivery notification: 7811399F30")
+                .event,
+            Event::Notification("7811399F30".into())
+        );
+        for ignored in [
+            "Nov 20 09:00:01 mta1 postfix/qmgr[1187]: 6E4F7A6E69: removed",
+            "Nov 20 09:00:15 mta1 postfix/smtpd[3408]: connect from localhost[127.0.0.1]",
+            "Nov 20 09:00:26 mta2 postfix/anvil[3601]: statistics: max connection rate 3/60s for (smtp:127.0.0.1) at Nov 20 09:00:26",
+            "Nov 20 09:00:26 mta2 dovecot[1]: 6E4F7A6E69: to=<a@b>, status=sent",
+        ] {
+            assert!(matches!(parse_line(ignored, &KeepLines::None), Parsed::Ignored), "{ignored}");
+        }
+        assert!(matches!(
+            parse_line("Nov 20 09:00:26 mta2 postfix/smtp[1]: 6E4F7A6E69: to=<a@b>, relay=x", &KeepLines::None),
+            Parsed::Malformed(_)
+        ));
+        assert!(matches!(parse_line("\u{1}\u{2}binary", &KeepLines::None), Parsed::Malformed(_)));
+    }
+
+    #[test]
+    fn join_skips_notifications_and_expires_deferred_recipients() {
+        let lines = [
+            "Nov 20 09:00:00 mta1 postfix/cleanup[1]: AAAAA1: message-id=<m1@x>",
+            "Nov 20 09:00:00 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, size=1, nrcpt=1 (queue active)",
+            "Nov 20 09:00:01 mta1 postfix/smtp[1]: AAAAA1: to=<a@y>, relay=mx.y[192.0.2.1]:25, dsn=4.2.2, status=deferred (host mx.y[192.0.2.1] said: 452 4.2.2 over quota (in reply to RCPT TO command))",
+            "Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, status=expired, returned to sender",
+            "Nov 25 09:00:01 mta1 postfix/bounce[1]: AAAAA1: sender non-delivery notification: BBBBB2",
+            "Nov 25 09:00:01 mta1 postfix/qmgr[1]: BBBBB2: from=<>, size=1, nrcpt=1 (queue active)",
+            "Nov 25 09:00:02 mta1 postfix/smtp[1]: BBBBB2: to=<b@x>, relay=mx.x[192.0.2.2]:25, dsn=2.0.0, status=sent (250 ok)",
+        ];
+        let records = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let r = used(l);
+                let LineTime::Yearless(t) = r.time else { panic!() };
+                (Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r)
+            })
+            .collect();
+        let attempts = join(records);
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[1].status, Status::Expired);
+        assert_eq!(attempts[1].reply.code, Some(452));
+        assert_eq!(attempts[1].message_id.as_deref(), Some("m1@x"));
+        assert_eq!(attempts[1].line.as_deref(), Some(lines[3]));
+        assert_eq!(attempts[0].sender.as_deref(), Some("b@x"));
+    }
+}

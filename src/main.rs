@@ -1,0 +1,24 @@
+//! The `bounces` binary: parse the command line, run, and map the outcome to an exit code (0 success, 1 nothing
+//! found, 2 error). A closed pipe (`bounces classify big.log | head`) ends quietly with 0.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use bounces::cmd::{Cli, NothingFound, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+            {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(io::stderr(), "bounces: {err:#}");
+            if err.downcast_ref::<NothingFound>().is_some() { ExitCode::from(1) } else { ExitCode::from(2) }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! CSV for programs and spreadsheets: a header row, RFC 4180 quoting, and cells that a spreadsheet would run as a
+//! formula (leading `=`, `+`, `-`, `@`, tab, carriage return) prefixed with `'`, as OWASP recommends.
+
+use std::io::{self, Write};
+
+use super::{Cell, Style, Table};
+
+/// The text of a cell in CSV.
+fn text(cell: &Cell, raw: bool) -> String {
+    match cell {
+        Cell::Text(s) if !raw && s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+        Cell::Text(s) => s.clone(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Ratio(r) => format!("{r:.4}"),
+        Cell::Empty => String::new(),
+    }
+}
+
+/// Writes a table as CSV.
+pub fn write(table: &Table, out: &mut dyn Write, style: &Style) -> io::Result<()> {
+    let mut w = ::csv::Writer::from_writer(out);
+    w.write_record(&table.columns)?;
+    for row in &table.rows {
+        w.write_record(row.iter().map(|c| text(c, style.raw_csv)))?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralises_formulas() {
+        let mut t = Table::new(&["a", "b", "c"]);
+        t.push(vec![Cell::text("=HYPERLINK(\"x\")"), Cell::Int(-3), Cell::Ratio(0.12345)]);
+        let mut out = Vec::new();
+        write(&t, &mut out, &Style::default()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a,b,c\n\"'=HYPERLINK(\"\"x\"\")\",-3,0.1235\n");
+        let mut out = Vec::new();
+        write(&t, &mut out, &Style { raw_csv: true, ..Style::default() }).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("\"=HYPERLINK"));
+    }
+}
