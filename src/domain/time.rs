@@ -75,7 +75,8 @@ impl Timestamp {
         Some(Timestamp(date * MS_PER_DAY + ms_of_day - offset))
     }
 
-    /// RFC 3339 in UTC with second precision (`2026-11-26T03:30:13Z`), milliseconds added only when present.
+    /// RFC 3339 in UTC with second precision (`2026-11-26T03:30:13Z`), as the platform's exports write it: the same
+    /// moment reads the same whether it came from a syslog line with microseconds or from a CSV export.
     pub fn rfc3339(self) -> String {
         self.to_string()
     }
@@ -89,11 +90,7 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.civil();
-        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", c.year, c.month, c.day, c.hour, c.minute, c.second)?;
-        if c.ms != 0 {
-            write!(f, ".{:03}", c.ms)?;
-        }
-        f.write_str("Z")
+        write!(f, "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 }
 
@@ -347,7 +344,8 @@ mod tests {
         assert_eq!(Timestamp::parse("2025-11-20 09:00:03 +0000"), Some(t));
         assert_eq!(Timestamp::parse("2025-11-20T09:00:03"), Some(t));
         let micro = Timestamp::parse("2023-03-14T00:08:35.948047+01:00").unwrap();
-        assert_eq!(micro.rfc3339(), "2023-03-13T23:08:35.948Z");
+        assert_eq!(micro.rfc3339(), "2023-03-13T23:08:35Z");
+        assert_eq!(micro.civil().ms, 948);
         assert_eq!(Timestamp::parse("2025-11-20").unwrap().rfc3339(), "2025-11-20T00:00:00Z");
         assert_eq!(Timestamp::parse("2025-02-30T00:00:00Z"), None);
         assert_eq!(Timestamp::parse("yesterday"), None);

@@ -182,7 +182,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
             _ => return Parsed::Ignored,
         },
         _ => {
-            if !rest.starts_with("to=<") {
+            if !rest.starts_with("to=") {
                 return Parsed::Ignored;
             }
             match delivery(rest) {

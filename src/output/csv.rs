@@ -19,11 +19,19 @@ fn text(cell: &Cell, raw: bool) -> String {
 /// Writes a table as CSV.
 pub fn write(table: &Table, out: &mut dyn Write, style: &Style) -> io::Result<()> {
     let mut w = ::csv::Writer::from_writer(out);
-    w.write_record(&table.columns)?;
+    w.write_record(&table.columns).map_err(io_error)?;
     for row in &table.rows {
-        w.write_record(row.iter().map(|c| text(c, style.raw_csv)))?;
+        w.write_record(row.iter().map(|c| text(c, style.raw_csv))).map_err(io_error)?;
     }
     w.flush()
+}
+
+/// Keeps the io::Error inside a csv::Error, so that a closed pipe is still recognised as one.
+fn io_error(e: ::csv::Error) -> io::Error {
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
 }
 
 #[cfg(test)]

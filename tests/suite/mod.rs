@@ -1,0 +1,7 @@
+//! Integration test themes. Each runs the built `bounces` binary as a user would.
+
+mod corpus;
+mod errors;
+mod oracle;
+mod samples;
+mod util;
