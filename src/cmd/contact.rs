@@ -105,7 +105,15 @@ pub fn run(args: &ContactArgs) -> Result<()> {
                 Cell::text(note),
                 Cell::text(clip(&response, 60)),
             ]);
-            for line in &o.proof {
+            // Long retry series: the first try and the last two tell the story; csv and json keep every line.
+            let lines = &o.proof;
+            for (k, line) in lines.iter().enumerate() {
+                if lines.len() > 4 && k > 0 && k < lines.len() - 2 {
+                    if k == 1 {
+                        proof.push(format!("  #{:<3} ... {} more tries ...", n + 1, lines.len() - 3));
+                    }
+                    continue;
+                }
                 proof.push(format!("  #{:<3} {line}", n + 1));
             }
             machine.push(vec![

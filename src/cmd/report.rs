@@ -212,7 +212,12 @@ fn one_campaign(analysis: &Analysis, id: &str) -> Result<Output> {
             Cell::text(clip(&o.reply.display(), 70)),
         ]);
     }
-    human.push(Block::Table(deact));
+    if deact.rows.is_empty() {
+        human.push(Block::Line(String::new()));
+        human.push(Block::Line("This campaign deactivated no contacts.".into()));
+    } else {
+        human.push(Block::Table(deact));
+    }
 
     let mut machine = Table::new(&["section", "key", "detail", "count", "share", "example"]);
     let summary = [

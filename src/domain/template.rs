@@ -49,6 +49,10 @@ fn is_ip(s: &str) -> bool {
 
 /// A word made mostly of digits, or a long mix of letters and digits: a trace id, a queue id, a number.
 fn looks_like_id(s: &str) -> bool {
+    // Reply codes and short numbers are part of the wording.
+    if s.len() <= 3 {
+        return false;
+    }
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
     let alnum = s.bytes().filter(u8::is_ascii_alphanumeric).count();
     // Enhanced status codes and versions such as 5.7.1 are part of the wording, not ids.
@@ -81,5 +85,6 @@ mod tests {
             "OK <id> <id> - gsmtp"
         );
         assert_eq!(template_of("see 5.7.1 and S3150"), "see 5.7.1 and S3150");
+        assert_eq!(template_of("550 5.1.1 user 123456 unknown"), "550 5.1.1 user <id> unknown");
     }
 }

@@ -105,11 +105,12 @@ fn campaign_in_depth() {
     assert_eq!(find("fault", "sender")["count"], "10");
     assert_eq!(find("provider", "Google")["count"], "10");
     let table = bounces(&args("report", MAILLOG, &["--campaign", "c07"])).ok();
-    for title in
-        ["Bounces by reason", "By receiving provider", "Top bounce responses", "Contacts this campaign deactivated"]
-    {
+    for title in ["Bounces by reason", "By receiving provider", "Top bounce responses", "deactivated no contacts"] {
         assert!(table.stdout.contains(title), "{title}\n{}", table.stdout);
     }
+    let c10 = bounces(&args("report", MAILLOG, &["--campaign", "c10"])).ok();
+    assert!(c10.stdout.contains("Contacts this campaign deactivated"), "{}", c10.stdout);
+    assert!(c10.stdout.contains("nora.bennett@acme-corp.example"), "{}", c10.stdout);
     bounces(&args("report", MAILLOG, &["--campaign", "c99"])).code(1);
 }
 
