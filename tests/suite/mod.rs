@@ -1,5 +1,6 @@
 //! Integration test themes. Each runs the built `bounces` binary as a user would.
 
+mod classifier;
 mod corpus;
 mod errors;
 mod oracle;
