@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 
+use crate::domain::attempt::Attempt;
 use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
 use crate::domain::outcome::{Outcome, settle};
@@ -44,21 +45,27 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
     Ok(data)
 }
 
+/// Reads the campaign data and the logs, shows the accounting, and attributes every attempt to its campaign.
+pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
+    let mut data = load_campaign_data(config)?;
+    let mut logs = load_logs(&config.logs, &config.log_options)?;
+    let mut files = std::mem::take(&mut data.files);
+    files.append(&mut logs.files);
+    account(&files, config.stats, config.strict)?;
+    let resolver =
+        CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
+            .map_err(anyhow::Error::msg)?;
+    for a in &mut logs.attempts {
+        a.campaign = resolver.resolve(a);
+    }
+    Ok((logs.attempts, data, files))
+}
+
 impl Analysis {
     /// Runs the whole pipeline.
     pub fn run(config: &RunConfig) -> Result<Analysis> {
-        let mut data = load_campaign_data(config)?;
-        let mut logs = load_logs(&config.logs, &config.log_options)?;
-        let mut files = std::mem::take(&mut data.files);
-        files.append(&mut logs.files);
-        account(&files, config.stats, config.strict)?;
-        let resolver =
-            CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
-                .map_err(anyhow::Error::msg)?;
-        for a in &mut logs.attempts {
-            a.campaign = resolver.resolve(a);
-        }
-        let outcomes = settle(logs.attempts, &config.classifier);
+        let (attempts, mut data, files) = load_attempts(config)?;
+        let outcomes = settle(attempts, &config.classifier);
         let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
         let replay = replay(&outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
         Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files })

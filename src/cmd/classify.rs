@@ -10,10 +10,10 @@ use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::smtp::Reply;
 use crate::input::lines::{Parsed, parse_lines};
 use crate::input::source::read_input;
-use crate::input::{FileStats, KeepLines, load_logs};
+use crate::input::{FileStats, KeepLines};
 use crate::output::{Block, Cell, Output, Table};
 
-use super::analysis::{account, load_campaign_data};
+use super::analysis::{account, load_attempts};
 use super::args::{InputArgs, OutputArgs, ReplayArgs};
 use super::emit::{clip, emit};
 
@@ -119,17 +119,7 @@ fn classify_text(
 
 /// One row per attempt in the logs, in time order.
 fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result<Output> {
-    let mut data = load_campaign_data(config)?;
-    let mut logs = load_logs(&config.logs, &config.log_options)?;
-    let mut files = std::mem::take(&mut data.files);
-    files.append(&mut logs.files);
-    account(&files, config.stats, config.strict)?;
-    let resolver = crate::domain::campaign::CampaignResolver::new(
-        std::mem::take(&mut data.campaign_by_message_id),
-        config.campaign_pattern.clone(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let mut attempts = logs.attempts;
+    let (mut attempts, _, _) = load_attempts(config)?;
     attempts.sort_by_key(|a| (a.time, a.source));
     let verdicts: Vec<Verdict> = attempts.par_iter().map(|a| config.classifier.classify(&a.reply)).collect();
     let columns = [
@@ -152,7 +142,7 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
     });
     for (a, v) in attempts.iter().zip(&verdicts) {
-        let campaign = resolver.resolve(a);
+        let campaign = a.campaign.clone();
         let rule = config.classifier.rule(v);
         let code = a.reply.code.map(|c| c.to_string());
         let enhanced = a.reply.enhanced.map(|e| e.to_string());

@@ -11,6 +11,9 @@ use super::reason::Reason::*;
 use super::reason::{Fault, Reason};
 use super::smtp::SmtpCommand;
 
+/// The words for a mailbox that does not exist, used by two rules: after the message content they are a filter's.
+const USER_UNKNOWN: &str = r"user (is )?unknown|unknown (user|recipient|mailbox|address|local[- ]?part|alias)|no such (user|mailbox|recipient|address|account|person|local user)|(user|mailbox|recipient|address|account|addressee|e-?mail address|local part)( name)? (does not|doesn't|did not|do not|no longer) exists?|(user|mailbox|recipient|account|address)( name)? (was |is )?(not found|not known|invalid|not valid|unavailable|not available|not exist|nonexistent|non-existent)|email account that you tried to reach does not exist|this user doesn't have a [^ ]+ account|not a valid (recipient|user|mailbox|address)|recipient ?not ?found|recipientnotfound|invalid (recipient|mailbox|user|address)|user not found|mailbox not found|no mailbox (here )?by that name|addressee unknown|unknown or illegal alias|recipient (address )?rejected: (user unknown|undeliverable|invalid|unknown|not found|no such)|undeliverable address|no longer (valid|available|active|in use)|does not have an? (account|mailbox)|address lookup failed|not listed in (the )?(domino directory|address book|public name)|account (does not|doesn't) exist|user doesn't exist|mailbox unavailable|invalid address|bad destination mailbox|unknown local part|not our customer|no valid recipients?|resolver\.adr\.";
+
 /// One row of the built-in table: id, reply code, enhanced code, SMTP command, text, reason, fault override,
 /// description.
 type Row = (&'static str, &'static str, &'static str, &'static str, &'static str, Reason, Option<Fault>, &'static str);
@@ -292,21 +295,12 @@ const ROWS: &[Row] = &[
         "",
         "",
         "end of DATA",
-        r"user (is )?unknown|unknown (user|recipient|mailbox|address|local[- ]?part|alias)|no such (user|mailbox|recipient|address|account|person|local user)|(user|mailbox|recipient|address|account|addressee|e-?mail address|local part)( name)? (does not|doesn't|did not|do not|no longer) exists?|(user|mailbox|recipient|account|address)( name)? (was |is )?(not found|not known|invalid|not valid|unavailable|not available|not exist|nonexistent|non-existent)|email account that you tried to reach does not exist|this user doesn't have a [^ ]+ account|not a valid (recipient|user|mailbox|address)|recipient ?not ?found|recipientnotfound|invalid (recipient|mailbox|user|address)|user not found|mailbox not found|no mailbox (here )?by that name|addressee unknown|unknown or illegal alias|recipient (address )?rejected: (user unknown|undeliverable|invalid|unknown|not found|no such)|undeliverable address|no longer (valid|available|active|in use)|does not have an? (account|mailbox)|address lookup failed|not listed in (the )?(domino directory|address book|public name)|account (does not|doesn't) exist|user doesn't exist|mailbox unavailable|invalid address|bad destination mailbox|unknown local part|not our customer|no valid recipients?|resolver\.adr\.",
+        USER_UNKNOWN,
         Filtered,
         None,
         "a mailbox 'unknown' only after the content was sent: a content filter",
     ),
-    (
-        "text.userunknown",
-        "",
-        "",
-        "",
-        r"user (is )?unknown|unknown (user|recipient|mailbox|address|local[- ]?part|alias)|no such (user|mailbox|recipient|address|account|person|local user)|(user|mailbox|recipient|address|account|addressee|e-?mail address|local part)( name)? (does not|doesn't|did not|do not|no longer) exists?|(user|mailbox|recipient|account|address)( name)? (was |is )?(not found|not known|invalid|not valid|unavailable|not available|not exist|nonexistent|non-existent)|email account that you tried to reach does not exist|this user doesn't have a [^ ]+ account|not a valid (recipient|user|mailbox|address)|recipient ?not ?found|recipientnotfound|invalid (recipient|mailbox|user|address)|user not found|mailbox not found|no mailbox (here )?by that name|addressee unknown|unknown or illegal alias|recipient (address )?rejected: (user unknown|undeliverable|invalid|unknown|not found|no such)|undeliverable address|no longer (valid|available|active|in use)|does not have an? (account|mailbox)|address lookup failed|not listed in (the )?(domino directory|address book|public name)|account (does not|doesn't) exist|user doesn't exist|mailbox unavailable|invalid address|bad destination mailbox|unknown local part|not our customer|no valid recipients?|resolver\.adr\.",
-        UserUnknown,
-        None,
-        "the mailbox does not exist",
-    ),
+    ("text.userunknown", "", "", "", USER_UNKNOWN, UserUnknown, None, "the mailbox does not exist"),
     (
         "text.hasmoved",
         "",
