@@ -137,7 +137,7 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result
     ];
     let mut machine = Table::new(&columns);
     let mut human = Table::new(if args.explain {
-        &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule"]
+        &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]
     } else {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
     });
@@ -171,6 +171,7 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result
         ];
         if args.explain {
             h.push(Cell::text(rule.id.clone()));
+            h.push(Cell::text(rule.description.clone()));
         }
         human.push(h);
     }
