@@ -103,27 +103,13 @@ fn all_campaigns(analysis: &Analysis) -> Output {
         let mut h = vec![Cell::text(id.clone().unwrap_or_else(|| "-".into())), Cell::text(clip(&name, 40))];
         h.extend(counts_cells(c));
         human.push(h);
-        for (t, n) in [
-            (&mut total.sent, c.sent),
-            (&mut total.delivered, c.delivered),
-            (&mut total.soft, c.soft),
-            (&mut total.hard, c.hard),
-            (&mut total.pending, c.pending),
-            (&mut total.deactivated, c.deactivated),
-        ] {
-            *t += n;
-        }
+        total.merge(c);
     }
     let mut h = vec![Cell::text("total"), Cell::Empty];
     h.extend(counts_cells(&total));
     human.push(h);
     let mut blocks = vec![Block::Table(human)];
-    let late: u64 = analysis
-        .replay
-        .steps
-        .iter()
-        .filter(|s| s.event == Some(crate::domain::replay::Event::SentAfterDeactivation))
-        .count() as u64;
+    let late = total.sent_after_deactivation;
     if late > 0 {
         blocks.push(Block::Line(format!(
             "warning: {late} messages were sent to contacts already deactivated (see `bounces contact`)"

@@ -43,6 +43,27 @@ impl Counts {
         }
     }
 
+    /// Adds one outcome and what replay noticed at it.
+    pub fn add_step(&mut self, kind: OutcomeKind, event: Option<Event>) {
+        self.add(kind);
+        match event {
+            Some(Event::Deactivated) => self.deactivated += 1,
+            Some(Event::SentAfterDeactivation) => self.sent_after_deactivation += 1,
+            None => {}
+        }
+    }
+
+    /// Adds another group's counts to these.
+    pub fn merge(&mut self, other: &Counts) {
+        self.sent += other.sent;
+        self.delivered += other.delivered;
+        self.hard += other.hard;
+        self.soft += other.soft;
+        self.pending += other.pending;
+        self.deactivated += other.deactivated;
+        self.sent_after_deactivation += other.sent_after_deactivation;
+    }
+
     /// Bounces (hard and soft) over messages sent; 0 when nothing was sent.
     pub fn bounce_rate(&self) -> f64 {
         if self.sent == 0 { 0.0 } else { (self.hard + self.soft) as f64 / self.sent as f64 }
@@ -53,13 +74,7 @@ impl Counts {
 pub fn campaign_counts(outcomes: &[Outcome], replay: &Replay) -> BTreeMap<Option<String>, Counts> {
     let mut by: BTreeMap<Option<String>, Counts> = BTreeMap::new();
     for (outcome, step) in outcomes.iter().zip(&replay.steps) {
-        let c = by.entry(outcome.campaign.clone()).or_default();
-        c.add(outcome.kind);
-        match step.event {
-            Some(Event::Deactivated) => c.deactivated += 1,
-            Some(Event::SentAfterDeactivation) => c.sent_after_deactivation += 1,
-            None => {}
-        }
+        by.entry(outcome.campaign.clone()).or_default().add_step(outcome.kind, step.event);
     }
     by
 }
@@ -119,12 +134,7 @@ pub fn campaign_detail(outcomes: &[Outcome], replay: &Replay, campaign: Option<&
         if outcome.campaign.as_deref() != campaign {
             continue;
         }
-        detail.counts.add(outcome.kind);
-        match step.event {
-            Some(Event::Deactivated) => detail.counts.deactivated += 1,
-            Some(Event::SentAfterDeactivation) => detail.counts.sent_after_deactivation += 1,
-            None => {}
-        }
+        detail.counts.add_step(outcome.kind, step.event);
         let domain = domain_of(&outcome.recipient);
         providers.entry(provider_of(domain, outcome.relay.as_deref()).as_str()).or_default().add(outcome.kind);
         domains.entry(domain.to_string()).or_default().add(outcome.kind);

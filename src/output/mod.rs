@@ -149,7 +149,7 @@ pub fn write(output: &Output, format: Format, out: &mut dyn Write, style: &Style
 
 /// Escapes control characters (C0, DEL, C1) so that server text cannot drive a terminal.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(is_control) {
+    if !s.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -159,15 +159,11 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\x1b' => out.push_str("\\e"),
-            c if is_control(c) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
             c => out.push(c),
         }
     }
     std::borrow::Cow::Owned(out)
-}
-
-fn is_control(c: char) -> bool {
-    c.is_control()
 }
 
 #[cfg(test)]
