@@ -10,6 +10,7 @@ pub mod lines;
 pub mod postfix;
 pub mod sending_log;
 pub mod source;
+pub mod syslog;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -19,10 +20,9 @@ use std::str::FromStr;
 use anyhow::{Result, bail};
 
 use crate::domain::attempt::{Attempt, Source};
-use crate::domain::time::{LineYear, Timestamp, YearCounter, infer_first_year};
+use crate::domain::time::Timestamp;
 
 use lines::Parsed;
-use postfix::LineTime;
 
 /// A sending-log format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
     }
     std::iter::once(first)
         .chain(lines)
-        .any(|l| postfix::parse_syslog(l).is_some_and(|s| s.program.starts_with("postfix")))
+        .any(|l| syslog::parse_syslog(l).is_some_and(|s| s.program.starts_with("postfix")))
         .then_some(LogFormat::Postfix)
 }
 
@@ -191,33 +191,14 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
                         Parsed::Malformed(why) => stats.malformed(line, why),
                     }
                 }
-                let yearless: Vec<_> = records
-                    .iter()
-                    .filter_map(|(_, r)| match r.time {
-                        LineTime::Yearless(t) => Some(t),
-                        LineTime::Full(_) => None,
-                    })
-                    .collect();
-                let first_year =
-                    options.year.unwrap_or_else(|| infer_first_year(&yearless, input.modified.unwrap_or(options.now)));
-                let mut years = YearCounter::new(first_year);
-                for (source, record) in records {
-                    let time = match record.time {
-                        LineTime::Full(t) => t,
-                        LineTime::Yearless(t) => match t.resolve(&mut years) {
-                            LineYear::Valid(ts) => ts,
-                            LineYear::NoSuchDay => {
-                                stats.used -= 1;
-                                stats.malformed(
-                                    source.line,
-                                    format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day),
-                                );
-                                continue;
-                            }
-                        },
-                    };
-                    postfix_records.push((source, time, record));
-                }
+                let records =
+                    records.into_iter().map(|(source, r): (Source, postfix::Record)| (source, r.time, r)).collect();
+                postfix_records.extend(syslog::resolve_years(
+                    records,
+                    options.year,
+                    input.modified.unwrap_or(options.now),
+                    &mut stats,
+                ));
             }
         }
         logs.files.push(stats);

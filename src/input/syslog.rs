@@ -1,0 +1,137 @@
+//! The syslog frame shared by Postfix and Sendmail logs: the time, the host and the program before each message,
+//! and the years that traditional syslog times leave out.
+//!
+//! A traditional syslog time has no year, so a line's year is known only from the whole file: the year of its
+//! first line (given with `--year`, or counted back from the file's modification time), plus one each time the
+//! month goes backwards.
+
+use crate::domain::time::{
+    LineYear, Timestamp, YearCounter, YearlessTime, infer_first_year, month_from_abbrev, parse_clock,
+};
+
+use super::FileStats;
+use crate::domain::attempt::Source;
+
+/// A line's time: complete, or a syslog time whose year is found from the whole file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineTime {
+    /// The line carried its year (RFC 3339, `YYYY Mon DD ...`).
+    Full(Timestamp),
+    /// `Mon DD HH:MM:SS`.
+    Yearless(YearlessTime),
+}
+
+/// The parts of a syslog line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SyslogLine<'a> {
+    /// When.
+    pub time: LineTime,
+    /// The host that logged it.
+    pub host: &'a str,
+    /// The program, without its pid (`postfix/smtp`).
+    pub program: &'a str,
+    /// The text after `program[pid]: `.
+    pub message: &'a str,
+}
+
+/// Reads the syslog frame of a line: traditional (`Nov 26 03:30:13 host prog[pid]: msg`), RFC 3339
+/// (`2026-11-26T03:30:13.123+00:00 host prog[pid]: msg`) or `2013 Jun 16 16:05:06.123 host prog[pid]: msg`.
+pub fn parse_syslog(line: &str) -> Option<SyslogLine<'_>> {
+    let b = line.as_bytes();
+    let (time, rest) = if b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
+        let end = line.find(' ')?;
+        (LineTime::Full(Timestamp::parse(&line[..end])?), &line[end + 1..])
+    } else if b.len() > 20 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b' ' {
+        let year: i32 = line[..4].parse().ok()?;
+        let (t, rest) = yearless(&line[5..])?;
+        (LineTime::Full(t.in_year(year)?), rest)
+    } else {
+        let (t, rest) = yearless(line)?;
+        (LineTime::Yearless(t), rest)
+    };
+    let rest = rest.trim_start();
+    let (host, rest) = rest.split_once(' ')?;
+    let colon = rest.find(": ")?;
+    let tag = &rest[..colon];
+    let program = tag.split_once('[').map_or(tag, |(p, _)| p);
+    if program.is_empty() || program.contains(' ') {
+        return None;
+    }
+    Some(SyslogLine { time, host, program, message: &rest[colon + 2..] })
+}
+
+/// `Mon DD HH:MM:SS[.fff]` (day space-padded or not) at the start of `s`.
+fn yearless(s: &str) -> Option<(YearlessTime, &str)> {
+    let b = s.as_bytes();
+    let month = month_from_abbrev(b.get(..3)?)?;
+    let rest = s.get(3..)?.trim_start_matches(' ');
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=2).contains(&day_len) {
+        return None;
+    }
+    let day: u8 = rest[..day_len].parse().ok()?;
+    let rest = rest[day_len..].strip_prefix(' ')?;
+    let (ms, tail) = parse_clock(rest.as_bytes())?;
+    if day == 0 || day > 31 {
+        return None;
+    }
+    let consumed = rest.len() - tail.len();
+    Some((YearlessTime { month, day, ms_of_day: ms as u32 }, &rest[consumed..]))
+}
+
+/// Gives every record a full time: syslog times get the year of the file's first line (`year`, or inferred from
+/// `modified`) plus one for each time the month goes backwards. A date that does not exist in its year (29 February)
+/// makes the line malformed.
+pub fn resolve_years<R>(
+    records: Vec<(Source, LineTime, R)>,
+    year: Option<i32>,
+    modified: Timestamp,
+    stats: &mut FileStats,
+) -> Vec<(Source, Timestamp, R)> {
+    let yearless: Vec<_> = records
+        .iter()
+        .filter_map(|(_, t, _)| match t {
+            LineTime::Yearless(t) => Some(*t),
+            LineTime::Full(_) => None,
+        })
+        .collect();
+    let first_year = year.unwrap_or_else(|| infer_first_year(&yearless, modified));
+    let mut years = YearCounter::new(first_year);
+    let mut out = Vec::with_capacity(records.len());
+    for (source, time, record) in records {
+        let time = match time {
+            LineTime::Full(t) => t,
+            LineTime::Yearless(t) => match t.resolve(&mut years) {
+                LineYear::Valid(ts) => ts,
+                LineYear::NoSuchDay => {
+                    stats.used -= 1;
+                    stats.malformed(
+                        source.line,
+                        format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day),
+                    );
+                    continue;
+                }
+            },
+        };
+        out.push((source, time, record));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_frames() {
+        let l = parse_syslog("Nov  2 09:00:01 mta1 postfix/smtp[3249]: 6E4F7A6E69: to=<a@b>").unwrap();
+        assert_eq!(l.time, LineTime::Yearless(YearlessTime { month: 11, day: 2, ms_of_day: 32_401_000 }));
+        assert_eq!((l.host, l.program, l.message), ("mta1", "postfix/smtp", "6E4F7A6E69: to=<a@b>"));
+        let l = parse_syslog("2023-03-14T00:08:33.579644+01:00 helga postfix/smtpd[297535]: x: y").unwrap();
+        assert_eq!(l.time, LineTime::Full(Timestamp::parse("2023-03-13T23:08:33.579Z").unwrap()));
+        let l = parse_syslog("2013 Jun 16 16:05:06.123 server postfix/qmgr[1]: A: removed").unwrap();
+        assert_eq!(l.time, LineTime::Full(Timestamp::parse("2013-06-16T16:05:06.123Z").unwrap()));
+        assert!(parse_syslog("garbage").is_none());
+        assert!(parse_syslog("Nov 26 03:30:13").is_none());
+    }
+}
