@@ -10,10 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use regex::Regex;
 
-use crate::domain::classify::Classifier;
+use crate::domain::classify::{Classifier, Rule};
 use crate::domain::reason::{HardPolicy, Reason};
 use crate::domain::replay::{ReplayPolicy, Thresholds};
-use crate::domain::rules;
+use crate::domain::rule_file;
 use crate::domain::time::Timestamp;
 use crate::input::{KeepLines, LogFormat, LogOptions};
 use crate::output::Format;
@@ -89,6 +89,48 @@ pub struct ReplayArgs {
     /// Sender-side soft bounces (blocks, reputation, authentication) do not count toward deactivation.
     #[arg(long)]
     pub ignore_sender_faults: bool,
+
+    /// A rules file (TOML, or CSV by its .csv name) tried before the built-in rules; may be repeated, the first
+    /// file's rules first. See `bounces rules`.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+}
+
+/// Reads users' rules files, in the order given.
+pub fn load_rules(paths: &[PathBuf]) -> Result<Vec<Rule>> {
+    let mut rules = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read the rules file", path.display()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            anyhow::anyhow!("{}: the rules file is not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to())
+        })?;
+        let name = path.display().to_string();
+        rules.extend(
+            rule_file::parse(&text, rule_file::Syntax::of_name(&name)).map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
+        );
+    }
+    Ok(rules)
+}
+
+/// The hard/soft policy `--hard-reasons` gives (the default when empty).
+pub fn hard_policy(reasons: &[String]) -> Result<HardPolicy> {
+    if reasons.is_empty() {
+        return Ok(HardPolicy::default());
+    }
+    let reasons = reasons
+        .iter()
+        .map(|s| {
+            s.parse::<Reason>().map_err(|e| anyhow::anyhow!("--hard-reasons: {e}; `bounces rules reasons` lists them"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(HardPolicy::new(reasons))
+}
+
+/// The classifier of a run: users' rules, then the built-in ones.
+pub fn classifier(rules_files: &[PathBuf], hard_reasons: &[String]) -> Result<Classifier> {
+    let mut rules = load_rules(rules_files)?;
+    rules.extend(rule_file::builtin());
+    Classifier::new(rules, hard_policy(hard_reasons)?).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Where and how to print.
@@ -154,22 +196,10 @@ impl InputArgs {
             soft_unengaged: 10,
             hard_reasons: vec![],
             ignore_sender_faults: false,
+            rules: vec![],
         };
         let r = replay.unwrap_or(&defaults);
-        let policy = if r.hard_reasons.is_empty() {
-            HardPolicy::default()
-        } else {
-            let reasons = r
-                .hard_reasons
-                .iter()
-                .map(|s| {
-                    s.parse::<Reason>()
-                        .map_err(|e| anyhow::anyhow!("--hard-reasons: {e}; see `bounces classify --help` for the list"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            HardPolicy::new(reasons)
-        };
-        let classifier = Classifier::new(rules::builtin(), policy).context("the built-in rules do not compile")?;
+        let classifier = classifier(&r.rules, &r.hard_reasons)?;
         Ok(RunConfig {
             logs,
             log_options: LogOptions {

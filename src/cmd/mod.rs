@@ -8,6 +8,8 @@ pub mod contact;
 pub mod deactivations;
 pub mod emit;
 pub mod report;
+pub mod rules;
+pub mod unclassified;
 
 use std::fmt;
 
@@ -38,6 +40,10 @@ pub enum Command {
     Contact(contact::ContactArgs),
     /// The suppression list: every deactivated contact, when, by which campaign and why.
     Deactivations(deactivations::DeactivationsArgs),
+    /// The failure responses no rule recognised, as templates with counts: where to write rules.
+    Unclassified(unclassified::UnclassifiedArgs),
+    /// The classification rules: list them, check a rules file, list the reasons.
+    Rules(rules::RulesArgs),
 }
 
 /// A run that found nothing to show (an unknown contact or campaign): exit code 1.
@@ -62,6 +68,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(a) => report::run(a),
         Command::Contact(a) => contact::run(a),
         Command::Deactivations(a) => deactivations::run(a),
+        Command::Unclassified(a) => unclassified::run(a),
+        Command::Rules(a) => rules::run(a),
     }
 }
 

@@ -21,7 +21,10 @@ impl CodeGlob {
     /// Checks and keeps a pattern.
     pub fn new(pattern: &str) -> Result<Self, String> {
         let p = pattern.trim().to_ascii_lowercase();
-        if p.len() == 3 && p.bytes().all(|b| b.is_ascii_digit() || b == b'x') {
+        if p.len() == 3
+            && matches!(p.as_bytes()[0], b'2'..=b'5' | b'x')
+            && p.bytes().all(|b| b.is_ascii_digit() || b == b'x')
+        {
             Ok(CodeGlob(p))
         } else {
             Err(format!("reply-code pattern '{pattern}' is not three digits or x (550, 55x, 5xx)"))
@@ -31,6 +34,12 @@ impl CodeGlob {
     fn matches(&self, code: u16) -> bool {
         let digits = [(code / 100) as u8, (code / 10 % 10) as u8, (code % 10) as u8];
         self.0.bytes().zip(digits).all(|(p, d)| p == b'x' || p - b'0' == d)
+    }
+}
+
+impl fmt::Display for CodeGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -66,6 +75,12 @@ impl EnhancedGlob {
     }
 }
 
+impl fmt::Display for EnhancedGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0[0], self.0[1], self.0[2])
+    }
+}
+
 /// One classification rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
@@ -85,6 +100,8 @@ pub struct Rule {
     pub reason: Reason,
     /// The fault, where it differs from the reason's usual one.
     pub fault: Option<Fault>,
+    /// Responses this rule must decide: `bounces rules check` and the tests classify them.
+    pub examples: Vec<String>,
 }
 
 /// A rule that could not be compiled.
@@ -103,6 +120,17 @@ impl fmt::Display for RuleError {
 }
 
 impl std::error::Error for RuleError {}
+
+/// An example response that its rule does not decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExampleFailure {
+    /// The rule that carries the example.
+    pub rule: String,
+    /// The example.
+    pub example: String,
+    /// The rule that decided it instead.
+    pub decided_by: String,
+}
 
 /// What the classifier says of one response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +171,7 @@ impl Classifier {
             text: None,
             reason: Reason::Undefined,
             fault: None,
+            examples: Vec::new(),
         });
         let mut patterns = Vec::new();
         let mut text_slot = Vec::with_capacity(rules.len());
@@ -165,7 +194,7 @@ impl Classifier {
 
     /// The built-in rules with the default policy.
     pub fn builtin() -> Self {
-        Classifier::new(super::rules::builtin(), HardPolicy::default()).expect("the built-in rules compile")
+        Classifier::new(super::rule_file::builtin(), HardPolicy::default()).expect("the built-in rules compile")
     }
 
     /// The rules in the order they are tried.
@@ -187,6 +216,24 @@ impl Classifier {
     pub fn status_verdict(&self, reason: Reason, fault: Fault) -> Verdict {
         let rule = self.rules.iter().position(|r| r.reason == reason).unwrap_or(self.rules.len() - 1);
         Verdict { class: self.policy.class_of(reason, None), reason, fault, rule: rule as u32 }
+    }
+
+    /// Classifies the examples of the rules at `indices` and returns those that another rule decides.
+    pub fn check_examples(&self, indices: std::ops::Range<usize>) -> Vec<ExampleFailure> {
+        let mut failures = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate().filter(|(i, _)| indices.contains(i)) {
+            for example in &rule.examples {
+                let verdict = self.classify(&Reply::parse(example));
+                if verdict.rule as usize != i {
+                    failures.push(ExampleFailure {
+                        rule: rule.id.clone(),
+                        example: example.clone(),
+                        decided_by: self.rule(&verdict).id.clone(),
+                    });
+                }
+            }
+        }
+        failures
     }
 
     /// Classifies one response.
@@ -223,6 +270,7 @@ mod tests {
         let g = CodeGlob::new("55x").unwrap();
         assert!(g.matches(552) && !g.matches(450));
         assert!(CodeGlob::new("5x").is_err());
+        assert!(CodeGlob::new("999").is_err());
         let e = EnhancedGlob::new("x.7.2x").unwrap();
         assert!(e.matches(EnhancedCode::parse("5.7.26").unwrap()));
         assert!(!e.matches(EnhancedCode::parse("5.7.2").unwrap()));
@@ -242,6 +290,7 @@ mod tests {
             text: Some(text.into()),
             reason,
             fault: None,
+            examples: Vec::new(),
         };
         let c = Classifier::new(
             vec![rule("mine", "out of office", Reason::Vacation), rule("a", "user", Reason::UserUnknown)],

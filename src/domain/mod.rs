@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod provider;
 pub mod reason;
 pub mod replay;
+pub mod rule_file;
 pub mod rules;
 pub mod smtp;
 pub mod summary;

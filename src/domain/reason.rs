@@ -102,6 +102,11 @@ macro_rules! reasons {
                 match self { $(Reason::$variant => $name,)* }
             }
 
+            /// One sentence saying what the reason means.
+            pub fn description(self) -> &'static str {
+                match self { $(Reason::$variant => $doc,)* }
+            }
+
             /// Whose side a failure for this reason is usually on.
             pub fn fault(self) -> Fault {
                 match self { $(Reason::$variant => Fault::$fault,)* }

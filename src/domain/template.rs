@@ -1,7 +1,8 @@
 //! Server responses reduced to templates, so that "the top responses" groups the same reply sent to different
-//! addresses, from different IPs, with different trace ids.
+//! addresses, domains and IPs, with different trace ids, dates and counts.
 
-/// Replaces addresses, IPs, numbers and long ids with placeholders and collapses whitespace.
+/// Replaces addresses, domains, IPs, dates, times, numbers and long ids with placeholders and collapses whitespace.
+/// Reply codes, enhanced codes and providers' own short error codes stay: they are part of the wording.
 pub fn template_of(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
@@ -27,8 +28,17 @@ fn template_word(word: &str) -> String {
         Some("<email>")
     } else if core.starts_with("http://") || core.starts_with("https://") {
         None
+    } else if is_time(core) {
+        Some("<time>")
     } else if is_ip(core) {
         Some("<ip>")
+    } else if is_date(core) {
+        Some("<date>")
+    } else if core.bytes().all(|b| b.is_ascii_digit()) {
+        let reply_code = core.len() == 3 && matches!(core.as_bytes()[0], b'2' | b'4' | b'5');
+        (!reply_code).then_some("<n>")
+    } else if is_domain(core) {
+        Some("<domain>")
     } else if looks_like_id(core) {
         Some("<id>")
     } else {
@@ -45,6 +55,30 @@ fn is_ip(s: &str) -> bool {
         && s.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
     let v6 = s.contains(':') && s.split(':').count() > 2 && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
     v4 || v6
+}
+
+/// `2026-05-04` or `2026/05/04`.
+fn is_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(['-', '/']).collect();
+    parts.len() == 3 && parts.iter().all(|p| (1..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `09:02:01` or `09:02`.
+fn is_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    (2..=3).contains(&parts.len()) && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A host or domain name: dot-separated labels ending in an alphabetic top-level label (`mx.example.org`).
+fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    let tld = labels.last().copied().unwrap_or("");
+    labels.len() >= 2
+        && (2..=24).contains(&tld.len())
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// A word made mostly of digits, or a long mix of letters and digits: a trace id, a queue id, a number.
@@ -77,14 +111,19 @@ mod tests {
     fn placeholders() {
         assert_eq!(
             template_of("Service unavailable; Client host [203.0.113.10] blocked using zen.spamhaus.org"),
-            "Service unavailable; Client host [<ip>] blocked using zen.spamhaus.org"
+            "Service unavailable; Client host [<ip>] blocked using <domain>"
         );
+        assert_eq!(
+            template_of("Domain example.org does not accept mail, tried 5 times since 2026-05-04 09:02:01"),
+            "Domain <domain> does not accept mail, tried <n> times since <date> <time>"
+        );
+        assert_eq!(template_of("said: 553 sorry"), "said: 553 sorry");
         assert_eq!(template_of("<Bob@x.example>: Recipient address rejected"), "<<email>>: Recipient address rejected");
         assert_eq!(
             template_of("OK  1763629201 3bda028ef385-3767708ae4d03bdsi8336840.174 - gsmtp"),
-            "OK <id> <id> - gsmtp"
+            "OK <n> <id> - gsmtp"
         );
         assert_eq!(template_of("see 5.7.1 and S3150"), "see 5.7.1 and S3150");
-        assert_eq!(template_of("550 5.1.1 user 123456 unknown"), "550 5.1.1 user <id> unknown");
+        assert_eq!(template_of("550 5.1.1 user 123456 unknown"), "550 5.1.1 user <n> unknown");
     }
 }

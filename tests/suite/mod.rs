@@ -4,5 +4,6 @@ mod classifier;
 mod corpus;
 mod errors;
 mod oracle;
+mod rules;
 mod samples;
 mod util;

@@ -1,0 +1,170 @@
+//! `bounces unclassified`: the failure responses whose words no rule recognised, grouped into templates, most
+//! frequent first.
+//!
+//! A response whose words no rule matches is classified by its codes alone (`550` "the code decides", `5.7.1`
+//! "refused by policy") or not at all, which are the least reliable verdicts the tool gives. This list is where users
+//! start writing rules: each template stands for one wording, with addresses, domains, IPs, ids, dates and numbers
+//! replaced by placeholders, with a count, the codes seen, what the codes alone made of it, and one real example.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use rayon::prelude::*;
+
+use crate::domain::attempt::Status;
+use crate::domain::smtp::Reply;
+use crate::domain::template::template_of;
+use crate::input::lines::{Parsed, parse_lines};
+use crate::input::source::read_input;
+use crate::input::{FileStats, KeepLines};
+use crate::output::{Block, Cell, Output, Table};
+
+use super::analysis::{account, load_attempts};
+use super::args::{InputArgs, OutputArgs, ReplayArgs};
+use super::emit::{clip, emit};
+
+/// List the failure responses whose words no rule recognised, as templates with counts and an example.
+#[derive(Args, Debug)]
+pub struct UnclassifiedArgs {
+    /// Log files (`-` for standard input); with --text, files of responses, one per line (default: standard input).
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+
+    /// Each input line is a bare server response.
+    #[arg(long)]
+    pub text: bool,
+
+    /// Show only the most frequent templates.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// One template's tally.
+#[derive(Default)]
+struct Group {
+    count: u64,
+    codes: HashMap<String, u64>,
+    verdicts: HashMap<(u32, &'static str, &'static str), u64>,
+    example: String,
+}
+
+/// The most frequent key of a tally (the smallest among equals, so that the output never depends on hashing).
+fn most_frequent<K: Ord + Clone>(tally: &HashMap<K, u64>) -> Option<K> {
+    tally.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0))).map(|(k, _)| k.clone())
+}
+
+/// Runs `bounces unclassified`.
+pub fn run(args: &UnclassifiedArgs) -> Result<()> {
+    let out = args.output.config()?;
+    let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
+    let config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
+    // (raw response, reply) of every failure response, in input order.
+    let mut responses: Vec<(String, Reply)> = Vec::new();
+    let mut failures = 0u64;
+    if args.text {
+        let mut accounting = Vec::new();
+        for path in &config.logs {
+            let input = read_input(path)?;
+            let mut stats = FileStats::new(input.name.clone(), "responses");
+            for (line, parsed) in parse_lines(&input.bytes, |_, line| {
+                if line.trim().is_empty() { Parsed::Ignored } else { Parsed::Used(line.trim().to_string()) }
+            }) {
+                stats.read += 1;
+                match parsed {
+                    Parsed::Used(text) => {
+                        stats.used += 1;
+                        let reply = Reply::parse(&text);
+                        responses.push((text, reply));
+                    }
+                    Parsed::Ignored => stats.ignored += 1,
+                    Parsed::Malformed(why) => stats.malformed(line, why),
+                }
+            }
+            accounting.push(stats);
+        }
+        account(&accounting, config.stats, config.strict)?;
+    } else {
+        let (attempts, _, _) = load_attempts(&config)?;
+        responses = attempts
+            .into_iter()
+            .filter(|a| a.status != Status::Delivered)
+            .map(|a| (a.reply.display(), a.reply))
+            .collect();
+    }
+    let verdicts: Vec<_> = responses.par_iter().map(|(_, reply)| config.classifier.classify(reply)).collect();
+    let mut groups: HashMap<String, Group> = HashMap::new();
+    for ((raw, reply), verdict) in responses.iter().zip(verdicts) {
+        if reply.code_class() == Some(2) {
+            continue;
+        }
+        failures += 1;
+        if config.classifier.rule(&verdict).text.is_some() {
+            continue;
+        }
+        let g = groups.entry(template_of(&reply.text)).or_default();
+        g.count += 1;
+        let code = [reply.code.map(|c| c.to_string()), reply.enhanced.map(|e| e.to_string())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        *g.codes.entry(code).or_default() += 1;
+        *g.verdicts.entry((verdict.rule, verdict.class.as_str(), verdict.reason.as_str())).or_default() += 1;
+        if g.example.is_empty() {
+            g.example = raw.clone();
+        }
+    }
+    let unmatched: u64 = groups.values().map(|g| g.count).sum();
+    let mut groups: Vec<(String, Group)> = groups.into_iter().collect();
+    groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
+    if let Some(n) = args.top {
+        groups.truncate(n);
+    }
+    let columns = ["count", "share", "codes", "class", "reason", "rule", "template", "example"];
+    let mut machine = Table::new(&columns);
+    let mut human = Table::new(&["count", "share", "codes", "class", "reason", "template", "example"]);
+    for (template, g) in &groups {
+        let mut codes: Vec<(&String, &u64)> = g.codes.iter().collect();
+        codes.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let codes = codes.iter().map(|(c, _)| c.as_str()).filter(|c| !c.is_empty()).collect::<Vec<_>>().join(", ");
+        let share = g.count as f64 / unmatched.max(1) as f64;
+        let (rule, class, reason) = most_frequent(&g.verdicts).unwrap_or((0, "", ""));
+        let rule = config.classifier.rules().get(rule as usize).map_or("", |r| r.id.as_str());
+        machine.push(vec![
+            Cell::int(g.count),
+            Cell::Ratio(share),
+            Cell::text(codes.clone()),
+            Cell::text(class),
+            Cell::text(reason),
+            Cell::text(rule),
+            Cell::text(template.clone()),
+            Cell::text(g.example.clone()),
+        ]);
+        human.push(vec![
+            Cell::int(g.count),
+            Cell::Ratio(share),
+            Cell::text(clip(&codes, 16)),
+            Cell::text(class),
+            Cell::text(reason),
+            Cell::text(clip(template, 60)),
+            Cell::text(clip(&g.example, 40)),
+        ]);
+    }
+    let summary = format!(
+        "{unmatched} of {failures} failure responses were classified by their codes alone or not at all ({} templates); \
+         write rules for them with --rules",
+        groups.len()
+    );
+    emit(&Output { human: vec![Block::Table(human), Block::Line(summary)], machine }, &out)
+}
