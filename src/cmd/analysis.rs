@@ -58,6 +58,9 @@ pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, 
     for a in &mut logs.attempts {
         a.campaign = resolver.resolve(a);
     }
+    if config.since.is_some() || config.until.is_some() {
+        logs.attempts.retain(|a| config.since.is_none_or(|t| a.time >= t) && config.until.is_none_or(|t| a.time < t));
+    }
     Ok((logs.attempts, data, files))
 }
 

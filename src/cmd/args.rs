@@ -53,6 +53,14 @@ pub struct InputArgs {
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     pub engaged_within: u32,
 
+    /// Only attempts at or after this time (RFC 3339, or a date: 2026-05-01 is midnight UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only attempts before this time (RFC 3339, or a date: --until 2026-06-01 ends with May).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
     /// Print the accounting of every input file (lines read, used, ignored, malformed) on stderr.
     #[arg(long)]
     pub stats: bool,
@@ -170,6 +178,10 @@ pub struct RunConfig {
     pub replay: ReplayPolicy,
     /// The classifier.
     pub classifier: Classifier,
+    /// Attempts before this time are left out.
+    pub since: Option<Timestamp>,
+    /// Attempts at or after this time are left out.
+    pub until: Option<Timestamp>,
     /// Print the accounting.
     pub stats: bool,
     /// Fail on the first malformed line.
@@ -223,10 +235,25 @@ impl InputArgs {
                 ignore_sender_faults: r.ignore_sender_faults,
             },
             classifier,
+            since: parse_time("--since", self.since.as_deref())?,
+            until: parse_time("--until", self.until.as_deref())?,
             stats: self.stats,
             strict: self.strict,
         })
     }
+}
+
+/// A time given on the command line.
+fn parse_time(flag: &str, value: Option<&str>) -> Result<Option<Timestamp>> {
+    value
+        .map(|v| {
+            Timestamp::parse(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{flag} '{v}' is not a time: give RFC 3339 (2026-05-01T09:00:00Z) or a date (2026-05-01)"
+                )
+            })
+        })
+        .transpose()
 }
 
 /// The current time, read once at the edge.

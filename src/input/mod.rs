@@ -154,11 +154,15 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
         .then_some(LogFormat::Postfix)
 }
 
-/// Reads every log file. Files are numbered in the order given; that number is the `file` of each [`Source`].
+/// Reads every log file into one history. Files are numbered in the order of their names, whatever the order they
+/// were given in, and that number is the `file` of each [`Source`]: attempts at the same time are then ordered the
+/// same way in every run, so the result does not depend on the order of the arguments.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut logs = Logs::default();
     let mut postfix_records = Vec::new();
-    for (index, path) in paths.iter().enumerate() {
+    let mut paths: Vec<&PathBuf> = paths.iter().collect();
+    paths.sort();
+    for (index, path) in paths.into_iter().enumerate() {
         let input = source::read_input(path)?;
         let format = match options.format.or_else(|| detect(&input.bytes)) {
             Some(f) => f,

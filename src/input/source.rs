@@ -1,4 +1,5 @@
-//! Opening inputs: plain files, gzip files (also multi-member, as logrotate writes them) and standard input.
+//! Opening inputs: plain files, gzip files (also multi-member, as logrotate writes them), zstd files (also
+//! multi-frame) and standard input.
 //!
 //! Compression is recognised by its magic bytes, not by the file name. A truncated compressed file yields what it
 //! holds, with a warning naming the file.
@@ -26,7 +27,7 @@ pub struct InputFile {
     pub truncated: Option<String>,
 }
 
-/// Reads a file (or `-` for standard input), decompressing gzip.
+/// Reads a file (or `-` for standard input), decompressing gzip and zstd.
 pub fn read_input(path: &Path) -> Result<InputFile> {
     if path.as_os_str() == "-" {
         let mut raw = Vec::new();
@@ -56,9 +57,43 @@ fn decode(name: String, raw: Vec<u8>, modified: Option<Timestamp>) -> InputFile 
             }
         };
         InputFile { name, bytes, modified, truncated }
+    } else if raw.starts_with(&ZSTD_MAGIC) {
+        let (bytes, truncated) = unzstd(&raw);
+        InputFile { name, bytes, modified, truncated }
     } else {
         InputFile { name, bytes: raw, modified, truncated: None }
     }
+}
+
+/// The magic number that starts a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// Decodes every frame of zstd data (skippable frames skipped): the bytes, and why decoding stopped early.
+fn unzstd(raw: &[u8]) -> (Vec<u8>, Option<String>) {
+    let mut bytes = Vec::with_capacity(raw.len() * 8);
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let magic = u32::from_le_bytes([
+            rest[0],
+            rest.get(1).copied().unwrap_or(0),
+            rest.get(2).copied().unwrap_or(0),
+            rest.get(3).copied().unwrap_or(0),
+        ]);
+        if (0x184D_2A50..=0x184D_2A5F).contains(&magic) && rest.len() >= 8 {
+            let length = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+            rest = rest.get(8 + length..).unwrap_or(&[]);
+            continue;
+        }
+        let result = ruzstd::decoding::StreamingDecoder::new(&mut rest)
+            .map_err(|e| e.to_string())
+            .and_then(|mut d| d.read_to_end(&mut bytes).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            let why =
+                format!("zstd data ends early or is damaged ({e}); the {} bytes before it were read", bytes.len());
+            return (bytes, Some(why));
+        }
+    }
+    (bytes, None)
 }
 
 #[cfg(test)]
@@ -81,6 +116,13 @@ mod tests {
         assert_eq!((f.bytes.as_slice(), f.truncated), (&b"one\ntwo\n"[..], None));
         let whole = gz(&b"line\n".repeat(1000));
         let f = decode("x.gz".into(), whole[..whole.len() - 10].to_vec(), None);
+        assert!(f.truncated.is_some());
+        let mut zst = ruzstd::encoding::compress_to_vec(&b"one\n"[..], ruzstd::encoding::CompressionLevel::Fastest);
+        zst.extend([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]);
+        zst.extend(ruzstd::encoding::compress_to_vec(&b"two\n"[..], ruzstd::encoding::CompressionLevel::Fastest));
+        let f = decode("x.zst".into(), zst.clone(), None);
+        assert_eq!((f.bytes.as_slice(), f.truncated), (&b"one\ntwo\n"[..], None));
+        let f = decode("x.zst".into(), zst[..zst.len() - 3].to_vec(), None);
         assert!(f.truncated.is_some());
         let plain = decode("x".into(), b"plain".to_vec(), None);
         assert_eq!(plain.bytes, b"plain");

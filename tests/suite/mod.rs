@@ -3,6 +3,7 @@
 mod classifier;
 mod corpus;
 mod errors;
+mod inputs;
 mod oracle;
 mod rules;
 mod samples;
