@@ -3,6 +3,7 @@
 mod classifier;
 mod corpus;
 mod errors;
+mod formats_exim_sendmail;
 mod oracle;
 mod samples;
 mod util;
