@@ -6,9 +6,11 @@
 
 pub mod campaign_data;
 pub mod columns;
+pub mod exim;
 pub mod lines;
 pub mod postfix;
 pub mod sending_log;
+pub mod sendmail;
 pub mod source;
 pub mod syslog;
 
@@ -29,15 +31,24 @@ use lines::Parsed;
 pub enum LogFormat {
     /// Postfix syslog lines.
     Postfix,
+    /// Exim's main log.
+    Exim,
+    /// Sendmail (`sendmail`, `sm-mta`) syslog lines.
+    Sendmail,
     /// The platform's CSV export: `campaign_id,email,timestamp,log`.
     SendingLog,
 }
 
 impl LogFormat {
+    /// The names used on the command line, for messages.
+    pub const NAMES: &'static str = "postfix, exim, sendmail, sending-log";
+
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             LogFormat::Postfix => "postfix",
+            LogFormat::Exim => "exim",
+            LogFormat::Sendmail => "sendmail",
             LogFormat::SendingLog => "sending-log",
         }
     }
@@ -55,8 +66,10 @@ impl FromStr for LogFormat {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "postfix" => Ok(LogFormat::Postfix),
+            "exim" => Ok(LogFormat::Exim),
+            "sendmail" => Ok(LogFormat::Sendmail),
             "sending-log" => Ok(LogFormat::SendingLog),
-            _ => Err(format!("unknown log format '{s}' (postfix, sending-log)")),
+            _ => Err(format!("unknown log format '{s}' ({})", LogFormat::NAMES)),
         }
     }
 }
@@ -148,10 +161,31 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
     if lower.contains(',') && lower.contains("log") && (lower.contains("email") || lower.contains("recipient")) {
         return Some(LogFormat::SendingLog);
     }
-    std::iter::once(first)
-        .chain(lines)
-        .any(|l| syslog::parse_syslog(l).is_some_and(|s| s.program.starts_with("postfix")))
-        .then_some(LogFormat::Postfix)
+    let lines: Vec<&str> = std::iter::once(first).chain(lines).collect();
+    if lines.iter().any(|l| syslog::parse_syslog(l).is_some_and(|s| s.program.starts_with("postfix"))) {
+        return Some(LogFormat::Postfix);
+    }
+    if lines.iter().any(|l| sendmail::looks_like(l)) {
+        return Some(LogFormat::Sendmail);
+    }
+    lines.iter().any(|l| exim::looks_like(l)).then_some(LogFormat::Exim)
+}
+
+/// Counts the parsed lines of a file in its accounting and gives the records with their sources.
+fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -> Vec<(Source, R)> {
+    let mut records = Vec::with_capacity(parsed.len());
+    for (line, p) in parsed {
+        stats.read += 1;
+        match p {
+            Parsed::Used(r) => {
+                stats.used += 1;
+                records.push((Source { file, line }, r));
+            }
+            Parsed::Ignored => stats.ignored += 1,
+            Parsed::Malformed(why) => stats.malformed(line, why),
+        }
+    }
+    records
 }
 
 /// Reads every log file into one history. Files are numbered in the order of their names, whatever the order they
@@ -160,6 +194,8 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut logs = Logs::default();
     let mut postfix_records = Vec::new();
+    let mut exim_records = Vec::new();
+    let mut sendmail_records = Vec::new();
     let mut paths: Vec<&PathBuf> = paths.iter().collect();
     paths.sort();
     for (index, path) in paths.into_iter().enumerate() {
@@ -168,8 +204,9 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
             Some(f) => f,
             None if input.bytes.iter().all(u8::is_ascii_whitespace) => LogFormat::Postfix,
             None => bail!(
-                "{}: cannot tell the log format from its first lines; give it with --log-format (postfix, sending-log)",
-                input.name
+                "{}: cannot tell the log format from its first lines; give it with --log-format ({})",
+                input.name,
+                LogFormat::NAMES
             ),
         };
         let mut stats = FileStats::new(input.name.clone(), format.as_str());
@@ -183,20 +220,10 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
             }
             LogFormat::Postfix => {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| postfix::parse_line(line, &options.keep));
-                let mut records = Vec::with_capacity(parsed.len());
-                for (line, p) in parsed {
-                    stats.read += 1;
-                    match p {
-                        Parsed::Used(r) => {
-                            stats.used += 1;
-                            records.push((Source { file, line }, r));
-                        }
-                        Parsed::Ignored => stats.ignored += 1,
-                        Parsed::Malformed(why) => stats.malformed(line, why),
-                    }
-                }
-                let records =
-                    records.into_iter().map(|(source, r): (Source, postfix::Record)| (source, r.time, r)).collect();
+                let records = account(parsed, file, &mut stats)
+                    .into_iter()
+                    .map(|(source, r): (Source, postfix::Record)| (source, r.time, r))
+                    .collect();
                 postfix_records.extend(syslog::resolve_years(
                     records,
                     options.year,
@@ -204,10 +231,29 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
                     &mut stats,
                 ));
             }
+            LogFormat::Sendmail => {
+                let parsed = lines::parse_lines(&input.bytes, |_, line| sendmail::parse_line(line, &options.keep));
+                let records = account(parsed, file, &mut stats)
+                    .into_iter()
+                    .map(|(source, r): (Source, sendmail::Record)| (source, r.time, r))
+                    .collect();
+                sendmail_records.extend(syslog::resolve_years(
+                    records,
+                    options.year,
+                    input.modified.unwrap_or(options.now),
+                    &mut stats,
+                ));
+            }
+            LogFormat::Exim => {
+                let parsed = lines::parse_lines(&input.bytes, |_, line| exim::parse_line(line, &options.keep));
+                exim_records.extend(account(parsed, file, &mut stats));
+            }
         }
         logs.files.push(stats);
     }
     logs.attempts.extend(postfix::join(postfix_records));
+    logs.attempts.extend(exim::join(exim_records));
+    logs.attempts.extend(sendmail::join(sendmail_records));
     Ok(logs)
 }
 
@@ -222,6 +268,14 @@ mod tests {
             Some(LogFormat::SendingLog)
         );
         assert_eq!(detect(b"Nov 20 09:00:00 mta1 postfix/qmgr[1]: A: removed\n"), Some(LogFormat::Postfix));
+        assert_eq!(
+            detect(b"2025-11-20 09:00:01 1vM0WT-0000GA-35 <= b@n.example H=localhost [127.0.0.1] P=esmtp S=1\n"),
+            Some(LogFormat::Exim)
+        );
+        assert_eq!(
+            detect(b"Aug  8 12:28:47 ns2 sm-mta[13165]: j78ASk4e013165: from=<k@g.baf>, size=786\n"),
+            Some(LogFormat::Sendmail)
+        );
         assert_eq!(detect(b"\x00\x01garbage"), None);
     }
 }

@@ -47,7 +47,7 @@ fn check(file: &str) {
 }
 
 /// The accounting adds up: read = used + ignored + malformed = the file's lines.
-fn check_accounting(stderr: &str, file: &str, text: &str) {
+pub(super) fn check_accounting(stderr: &str, file: &str, text: &str) {
     let line =
         stderr.lines().rfind(|l| l.contains(file) && !l.starts_with("bounces:")).unwrap_or_else(|| panic!("{stderr}"));
     let n: Vec<u64> = line.split_whitespace().rev().take(4).map(|x| x.parse().unwrap()).collect();

@@ -3,6 +3,7 @@
 mod classifier;
 mod corpus;
 mod errors;
+mod formats_exim_sendmail;
 mod inputs;
 mod oracle;
 mod rules;

@@ -99,7 +99,7 @@ fn check(dir: &Path, thresholds: &[&str]) {
 }
 
 /// The columns the oracle's campaign file and our report share, in its order.
-fn campaign_columns(rows: Vec<std::collections::HashMap<String, String>>) -> Vec<Vec<String>> {
+pub(super) fn campaign_columns(rows: Vec<std::collections::HashMap<String, String>>) -> Vec<Vec<String>> {
     rows.into_iter()
         .map(|r| {
             ["campaign_id", "sent", "delivered", "soft_bounces", "hard_bounces", "deactivated"]

@@ -1,0 +1,530 @@
+//! Exim's main log (`mainlog`): one line per event, tied together by Exim's message id.
+//!
+//! A message's story is `<=` (arrival: envelope sender and `id=` message-id), then per recipient and try `=>` or
+//! `->` (delivered; `->` is another address delivered in the same connection), `==` (deferred), `**` (failed; with
+//! `retry timeout exceeded` it is an expiry of earlier deferrals), and finally `Completed`. Everything else (SMTP
+//! connections, rejections of incoming mail, queue runs) is well formed but not about delivery. Exim writes the
+//! year (and, with `log_timezone`, the offset), so unlike syslog no year has to be inferred.
+//!
+//! Lines are parsed independently (in parallel), then joined per message id after a sort. Exim ids carry the time
+//! and the process id, so they are unique on a server for decades; the join spans every Exim file of the run, so
+//! that rotated logs (a deferral in `mainlog.1`, the bounce in `mainlog`) give one history. Bounce notifications
+//! that Exim sends itself arrive as `<= <>`: they are the MTA's mail, not a contact's, and are left out.
+
+use std::collections::HashMap;
+
+use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
+use crate::domain::smtp::Reply;
+use crate::domain::time::Timestamp;
+
+use super::KeepLines;
+use super::lines::Parsed;
+
+/// What one Exim line says about a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// `<=`: the message arrived.
+    Arrival {
+        /// The envelope sender, normalised (empty for a notification, `<>`).
+        sender: String,
+        /// The `id=` message-id, without angle brackets.
+        message_id: Option<String>,
+    },
+    /// `=>`, `->`, `==` or `**`: one try for one recipient.
+    Delivery {
+        /// The recipient: the original address (`<orig>`) where Exim logs one, else the address.
+        to: String,
+        /// What happened.
+        status: Status,
+        /// The response: the `C="..."` confirmation of a delivery, the error text of a deferral or failure.
+        reply: Reply,
+        /// The receiving host (`H=name [ip]`), if any.
+        relay: Option<String>,
+    },
+}
+
+/// One Exim line's record, before the join.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// When, in UTC.
+    pub time: Timestamp,
+    /// The Exim message id.
+    pub id: String,
+    /// What it says.
+    pub event: Event,
+    /// The line, when proof is kept for it.
+    pub line: Option<String>,
+}
+
+/// Whether a line looks like Exim's main log, for format detection: an Exim timestamp followed by a message id or
+/// by one of the lines Exim writes without one.
+pub fn looks_like(line: &str) -> bool {
+    let Some((_, rest)) = frame(line) else {
+        return false;
+    };
+    if message_id(rest).is_some() {
+        return true;
+    }
+    const PHRASES: [&str; 10] = [
+        "H=",
+        "authenticator failed",
+        "queue run",
+        "daemon started",
+        "SMTP connection",
+        "SMTP call from",
+        "no host name found",
+        "no IP address found",
+        "SMTP protocol synchronization error",
+        "rejected",
+    ];
+    PHRASES.iter().any(|p| rest.contains(p))
+}
+
+/// Parses one line.
+pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
+    if line.trim().is_empty() {
+        return Parsed::Ignored;
+    }
+    let Some((time, rest)) = frame(line) else {
+        return Parsed::Malformed("not an Exim log line (expected `YYYY-MM-DD HH:MM:SS` and a message)".into());
+    };
+    let Some((id, rest)) = message_id(rest) else {
+        return Parsed::Ignored;
+    };
+    let (marker, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let event = match marker {
+        "<=" => arrival(rest),
+        "=>" | "->" | "==" | "**" => match delivery(marker, rest) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Parsed::Ignored,
+            Err(why) => return Parsed::Malformed(why),
+        },
+        // `*>`: a delivery suppressed by -N or a fake transport; `Completed`, `Frozen`, `removed by` and the rest.
+        _ => return Parsed::Ignored,
+    };
+    let keep_line = match (&event, keep) {
+        (_, KeepLines::None) => false,
+        (_, KeepLines::All) => true,
+        (Event::Delivery { to, .. }, KeepLines::For(set)) => set.contains(&normalize_address(to)),
+        (Event::Arrival { .. }, KeepLines::For(_)) => false,
+    };
+    Parsed::Used(Record { time, id: id.to_string(), event, line: keep_line.then(|| line.to_string()) })
+}
+
+/// The time and the message of a line: `YYYY-MM-DD HH:MM:SS[.fff] [+ZZZZ] [[pid]] message`, also with a syslog
+/// `host exim[pid]: ` between the time and the message, or before the time (journal exports).
+fn frame(line: &str) -> Option<(Timestamp, &str)> {
+    let line = match line.split_once(' ') {
+        Some((_, rest)) if !starts_with_date(line) => {
+            let (tag, rest) = rest.split_once(": ")?;
+            if !tag.starts_with("exim") {
+                return None;
+            }
+            rest
+        }
+        _ => line,
+    };
+    if !starts_with_date(line) {
+        return None;
+    }
+    let b = line.as_bytes();
+    let mut end = 19;
+    if b.get(19) == Some(&b'.') {
+        let n = b[20..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        end = 20 + n;
+    }
+    let stamp = line.get(..end)?;
+    let mut rest = match line.get(end..)? {
+        "" => "",
+        r => r.strip_prefix(' ')?,
+    };
+    let mut offset = "";
+    let rb = rest.as_bytes();
+    if rb.len() >= 5
+        && matches!(rb[0], b'+' | b'-')
+        && rb[1..5].iter().all(u8::is_ascii_digit)
+        && rb.get(5).is_none_or(|c| *c == b' ')
+    {
+        offset = &rest[..5];
+        rest = rest.get(6..).unwrap_or("");
+    }
+    let time = Timestamp::parse(&format!("{stamp} {offset}"))?;
+    // The process id, with log_selector +pid.
+    if let Some(inner) = rest.strip_prefix('[')
+        && let Some((pid, after)) = inner.split_once("] ")
+        && !pid.is_empty()
+        && pid.bytes().all(|c| c.is_ascii_digit())
+    {
+        rest = after;
+    }
+    // A syslog tag between Exim's time and its message (`mx1 exim[29786]: ...`).
+    if let Some((host, after)) = rest.split_once(' ')
+        && !host.contains('=')
+        && let Some((tag, message)) = after.split_once(": ")
+        && tag.starts_with("exim")
+        && tag.ends_with(']')
+        && !tag.contains(' ')
+    {
+        rest = message;
+    }
+    Some((time, rest))
+}
+
+/// Whether `s` starts with `YYYY-MM-DD HH:MM:SS`.
+fn starts_with_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+}
+
+/// An Exim message id at the start of `s`, followed by a space: the old form `1vM0WT-0000GA-35` (6-6-2 base 62
+/// digits) or the new form of Exim 4.97 `10HmaX-000000005vi-0000` (6-11-4).
+fn message_id(s: &str) -> Option<(&str, &str)> {
+    let (id, rest) = s.split_once(' ')?;
+    let mut parts = id.split('-');
+    let shape = (parts.next()?.len(), parts.next()?.len(), parts.next()?.len());
+    let ok = parts.next().is_none()
+        && matches!(shape, (6, 6, 2) | (6, 11, 4))
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then_some((id, rest))
+}
+
+/// `<= sender ... id=MESSAGE-ID ...`.
+fn arrival(rest: &str) -> Event {
+    let sender = rest.split(' ').next().unwrap_or("");
+    let message_id = rest
+        .split(' ')
+        .find_map(|w| w.strip_prefix("id="))
+        .map(|m| m.trim_start_matches('<').trim_end_matches('>').to_string())
+        .filter(|m| !m.is_empty());
+    Event::Arrival { sender: normalize_address(sender), message_id }
+}
+
+/// A delivery line after its marker: `rcpt [(parent)] [<orig>] [fields] [: text]`.
+fn delivery(marker: &str, rest: &str) -> Result<Option<Event>, String> {
+    let rest = rest.trim_start();
+    let (first, mut tail) = rest.split_once(' ').unwrap_or((rest, ""));
+    if first.is_empty() {
+        return Err(format!("`{marker}` line without a recipient"));
+    }
+    // `** a@b: text`: the text follows the address directly (`:blackhole:` is a pseudo-address, not that).
+    let mut text_follows = first.ends_with(':') && !first.starts_with(':');
+    let address = if text_follows { first.trim_end_matches(':') } else { first };
+    let mut original = None;
+    if !text_follows {
+        loop {
+            let (word, after) = tail.split_once(' ').unwrap_or((tail, ""));
+            if word.starts_with('(') && word.trim_end_matches(':').ends_with(')') {
+                text_follows = word.ends_with(':');
+                tail = after;
+                if text_follows {
+                    break;
+                }
+            } else if word.starts_with('<') && word.trim_end_matches(':').ends_with('>') {
+                text_follows = word.ends_with(':');
+                original = Some(word.trim_end_matches(':'));
+                tail = after;
+                break;
+            } else {
+                break;
+            }
+        }
+    }
+    let recipient = original.unwrap_or(address);
+    if !recipient.contains('@') {
+        // `** mua_wrapper is set but ...` and the like: not about an address.
+        return Ok(None);
+    }
+    let (status, text_start) = match marker {
+        "=>" | "->" => (Status::Delivered, tail.len()),
+        "==" => {
+            let from = tail.find("defer (").map_or(0, |i| i + "defer (".len());
+            let start = tail[from..].find(": ").map_or(tail.len(), |i| from + i + 2);
+            (Status::Deferred, if text_follows { 0 } else { start })
+        }
+        _ => {
+            let start = if text_follows { 0 } else { tail.find(": ").map_or(0, |i| i + 2) };
+            let expired = tail[start..].trim_end().ends_with("retry timeout exceeded");
+            (if expired { Status::Expired } else { Status::Bounced }, start)
+        }
+    };
+    let fields = &tail[..text_start.min(tail.len())];
+    let relay = host(fields);
+    let reply = if status == Status::Delivered {
+        confirmation(tail).map_or_else(|| Reply { code: Some(250), ..Reply::default() }, |c| Reply::parse(&c))
+    } else {
+        Reply::parse(tail.get(text_start..).unwrap_or(""))
+    };
+    Ok(Some(Event::Delivery { to: recipient.to_string(), status, reply, relay }))
+}
+
+/// The host name of `H=name [ip]` among the fields (the address when there is no name).
+fn host(fields: &str) -> Option<String> {
+    let at = if fields.starts_with("H=") { 0 } else { fields.find(" H=")? + 1 };
+    let value = fields[at + 2..].split(' ').next().unwrap_or("");
+    let value = value.trim_end_matches(':').trim_start_matches('[').trim_end_matches(']');
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// The `C="..."` confirmation of a delivery, with Exim's `\"` and `\\` escapes undone.
+fn confirmation(tail: &str) -> Option<String> {
+    let at = if tail.starts_with("C=\"") { 0 } else { tail.find(" C=\"")? + 1 };
+    let mut out = String::new();
+    let mut chars = tail[at + 3..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next().unwrap_or('\\')),
+            '"' => break,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Joins the records of all Exim files (with their sources) into attempts.
+pub fn join(mut records: Vec<(Source, Record)>) -> Vec<Attempt> {
+    records.sort_by(|a, b| (&a.1.id, a.1.time, a.0).cmp(&(&b.1.id, b.1.time, b.0)));
+    let mut attempts = Vec::new();
+    let mut rest = records.as_mut_slice();
+    while !rest.is_empty() {
+        let n = rest.iter().take_while(|r| r.1.id == rest[0].1.id).count();
+        let (group, tail) = rest.split_at_mut(n);
+        join_message(group, &mut attempts);
+        rest = tail;
+    }
+    attempts
+}
+
+/// The records of one message id, in time order.
+fn join_message(group: &mut [(Source, Record)], out: &mut Vec<Attempt>) {
+    let arrival = group.iter().find_map(|(_, r)| match &r.event {
+        Event::Arrival { sender, message_id } => Some((sender.clone(), message_id.clone())),
+        Event::Delivery { .. } => None,
+    });
+    let (sender, message_id) = match arrival {
+        Some((s, _)) if s.is_empty() => return,
+        Some((s, m)) => (Some(s), m),
+        None => (None, None),
+    };
+    // The last deferral of each recipient: an expiry repeats its response.
+    let mut deferred: HashMap<String, usize> = HashMap::new();
+    for (source, record) in group.iter_mut() {
+        let Event::Delivery { to, status, reply, relay } = &mut record.event else {
+            continue;
+        };
+        let recipient = normalize_address(to);
+        let mut reply = std::mem::take(reply);
+        let mut relay = relay.take();
+        match *status {
+            Status::Deferred => {
+                deferred.insert(recipient.clone(), out.len());
+            }
+            Status::Expired => {
+                if let Some(&k) = deferred.get(&recipient) {
+                    let last: &Attempt = &out[k];
+                    reply = last.reply.clone();
+                    relay = relay.or_else(|| last.relay.clone());
+                }
+                deferred.remove(&recipient);
+            }
+            Status::Delivered | Status::Bounced => {
+                deferred.remove(&recipient);
+            }
+        }
+        out.push(Attempt {
+            time: record.time,
+            source: *source,
+            recipient,
+            sender: sender.clone(),
+            message_id: message_id.clone(),
+            message_key: format!("exim/{}", record.id),
+            campaign_hint: None,
+            campaign: None,
+            status: *status,
+            reply,
+            relay,
+            line: record.line.take(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::smtp::SmtpCommand;
+
+    fn used(line: &str) -> Record {
+        match parse_line(line, &KeepLines::All) {
+            Parsed::Used(r) => r,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn delivery(line: &str) -> (String, Status, Reply, Option<String>) {
+        match used(line).event {
+            Event::Delivery { to, status, reply, relay } => (to, status, reply, relay),
+            e => panic!("{line}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn arrivals() {
+        let r = used(
+            "2025-11-20 09:00:01 1vM0WT-0000GA-35 <= Bounce+c1@news.example.com H=localhost [127.0.0.1] P=esmtp S=48199 id=c0001.1.3b@news.example.com",
+        );
+        assert_eq!(r.id, "1vM0WT-0000GA-35");
+        assert_eq!(r.time, Timestamp::parse("2025-11-20T09:00:01Z").unwrap());
+        assert_eq!(
+            r.event,
+            Event::Arrival {
+                sender: "bounce+c1@news.example.com".into(),
+                message_id: Some("c0001.1.3b@news.example.com".into())
+            }
+        );
+        let r = used(
+            "1999-03-02 09:44:33 10HmaY-000000005vi-0000 <= <> R=10HmaX-000000005vi-0000 U=EXIMUSER P=local S=sss",
+        );
+        assert_eq!(r.event, Event::Arrival { sender: String::new(), message_id: None });
+    }
+
+    #[test]
+    fn deliveries() {
+        let (to, status, reply, relay) = delivery(
+            r#"2025-11-20 09:00:02 1vM0WT-0000GA-35 => a@gmail.com R=dnslookup T=remote_smtp H=gmail-smtp-in.l.google.com [142.250.102.26] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes C="250 2.0.0 OK \"quoted\" - gsmtp""#,
+        );
+        assert_eq!(
+            (to.as_str(), status, relay.as_deref()),
+            ("a@gmail.com", Status::Delivered, Some("gmail-smtp-in.l.google.com"))
+        );
+        assert_eq!((reply.code, reply.text.as_str()), (Some(250), "OK \"quoted\" - gsmtp"));
+        assert_eq!(reply.enhanced.map(|e| e.to_string()).as_deref(), Some("2.0.0"));
+        // The original address, `F=<..>` ignored, `->`, no confirmation.
+        let (to, status, reply, relay) = delivery(
+            "1999-03-02 09:44:33 10HmbD-000000005vi-0000 -> pm@p.q <postmaster@x.y> F=<CALLER@myhost.test.ex> R=r9 T=t1 H=127.0.0.1 [127.0.0.1]",
+        );
+        assert_eq!(
+            (to.as_str(), status, reply.code, relay.as_deref()),
+            ("<postmaster@x.y>", Status::Delivered, Some(250), Some("127.0.0.1"))
+        );
+        assert_eq!(
+            delivery("1999-03-02 09:44:33 10HmaY-000000005vi-0000 => :blackhole: <CALLER@test.ex> R=null").0,
+            "<CALLER@test.ex>"
+        );
+        assert!(matches!(
+            parse_line("1999-03-02 09:44:33 10HmaY-000000005vi-0000 *> a@b.c R=r T=t", &KeepLines::None),
+            Parsed::Ignored
+        ));
+    }
+
+    #[test]
+    fn deferrals_failures_and_expiries() {
+        let (to, status, reply, relay) = delivery(
+            "2025-11-20 09:00:02 +0100 [4242] 1vM0WT-0000GA-35 == b@x.y R=dnslookup T=remote_smtp defer (-44) H=mx.x.y [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<b@x.y>: 451 4.7.1 Greylisted",
+        );
+        assert_eq!((to.as_str(), status, relay.as_deref()), ("b@x.y", Status::Deferred, Some("mx.x.y")));
+        assert_eq!(
+            (reply.code, reply.command, reply.text.as_str()),
+            (Some(451), Some(SmtpCommand::RcptTo), "Greylisted")
+        );
+        assert_eq!(
+            used("2025-11-20 09:00:02 +0100 [4242] 1vM0WT-0000GA-35 == b@x.y R=r defer (-1): x").time,
+            Timestamp::parse("2025-11-20T08:00:02Z").unwrap()
+        );
+        let (_, status, reply, _) = delivery(
+            "2025-11-20 09:00:02 1vM0WT-0000GA-35 == c@x.y R=dnslookup T=remote_smtp defer (110): Connection timed out",
+        );
+        assert_eq!((status, reply.code, reply.text.as_str()), (Status::Deferred, None, "Connection timed out"));
+        let (to, status, reply, relay) = delivery(
+            "2025-11-20 09:00:02.123 1vM0WT-0000GA-35 ** d@x.y R=dnslookup T=remote_smtp H=mx.x.y [192.0.2.1] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes: SMTP error from remote mail server after RCPT TO:<d@x.y>: 550-5.1.1 No such user\\n550 5.1.1 here",
+        );
+        assert_eq!((to.as_str(), status, relay.as_deref()), ("d@x.y", Status::Bounced, Some("mx.x.y")));
+        assert_eq!((reply.code, reply.text.as_str()), (Some(550), "No such user here"));
+        let (_, status, reply, relay) = delivery(
+            "1999-03-02 09:44:33 10HmbC-000000005vi-0000 ** userx@myhost.test.ex F=<CALLER@myhost.test.ex> R=smartuser T=lmtp H=127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<userx@myhost.test.ex>: 550 Receiver BAD",
+        );
+        assert_eq!(
+            (status, reply.code, reply.text.as_str(), relay.as_deref()),
+            (Status::Bounced, Some(550), "Receiver BAD", Some("127.0.0.1"))
+        );
+        let (to, status, reply, _) =
+            delivery("2020-02-22 01:41:08 1j4ZTB-0001Sv-P4 ** noreply@pilgrimbrevet.se: Unrouteable address");
+        assert_eq!(
+            (to.as_str(), status, reply.text.as_str()),
+            ("noreply@pilgrimbrevet.se", Status::Bounced, "Unrouteable address")
+        );
+        let (to, status, ..) =
+            delivery("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** b@known.ex: retry timeout exceeded");
+        assert_eq!((to.as_str(), status), ("b@known.ex", Status::Expired));
+    }
+
+    #[test]
+    fn other_lines() {
+        for ignored in [
+            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed",
+            "1999-03-02 09:44:33 Start queue run: pid=p1234",
+            "2022-06-29 15:33:46 H=test.com [1.2.3.4]:53343 F=<info@test.com> rejected RCPT <toto@toto.com>: \"JunkMail\"",
+            "2017-12-03 08:32:00 no host name found for IP address 192.0.2.8",
+            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 H=V4NET.0.0.1 [V4NET.0.0.1] Network Error",
+            "1999-03-02 09:44:33 10HmbH-000000005vi-0000 ** mua_wrapper is set but recipients cannot all be delivered",
+            "2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]",
+            "",
+        ] {
+            assert!(matches!(parse_line(ignored, &KeepLines::None), Parsed::Ignored), "{ignored}");
+        }
+        for malformed in ["******** SERVER ********", "# failJSON: {}", "2013-13-45 10:00:00 x", "\u{1}\u{2}é"] {
+            assert!(matches!(parse_line(malformed, &KeepLines::None), Parsed::Malformed(_)), "{malformed}");
+        }
+        assert!(matches!(
+            parse_line("2025-11-20 09:00:02 1vM0WT-0000GA-35 == ", &KeepLines::None),
+            Parsed::Malformed(_)
+        ));
+        assert!(looks_like(
+            "2022-06-29 16:04:19 dovecot_login authenticator failed for ([1.2.3.5]) [1.2.3.4]:55379: 535"
+        ));
+        assert!(looks_like("1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed"));
+        assert!(!looks_like("Nov 20 09:00:00 mta1 postfix/qmgr[1]: A: removed"));
+        assert!(!looks_like("campaign_id,email,timestamp,log"));
+    }
+
+    #[test]
+    fn join_leaves_out_notifications_and_expires_with_the_last_deferral() {
+        let lines = [
+            "2025-11-20 09:00:00 1vM0WT-0000GA-35 <= b@n.example H=localhost [127.0.0.1] P=esmtp S=1 id=m1@n.example",
+            "2025-11-20 09:00:01 1vM0WT-0000GA-35 == a@y.example R=dnslookup T=remote_smtp defer (-44) H=mx.y.example [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<a@y.example>: 452 4.2.2 over quota",
+            "2025-11-25 09:00:01 1vM0WT-0000GA-35 ** a@y.example: retry timeout exceeded",
+            "2025-11-25 09:00:01 1vNxyz-0000GB-36 <= <> R=1vM0WT-0000GA-35 U=Debian-exim P=local S=3000",
+            "2025-11-25 09:00:01 1vM0WT-0000GA-35 Completed",
+            "2025-11-25 09:00:02 1vNxyz-0000GB-36 => b@n.example R=dnslookup T=remote_smtp H=bounce-in [192.0.2.25] C=\"250 ok\"",
+        ];
+        let records = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match parse_line(l, &KeepLines::All) {
+                Parsed::Used(r) => Some((Source { file: 0, line: i as u64 + 1 }, r)),
+                _ => None,
+            })
+            .collect();
+        let attempts = join(records);
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[0].status, Status::Deferred);
+        let expired = &attempts[1];
+        assert_eq!(
+            (expired.status, expired.reply.code, expired.relay.as_deref()),
+            (Status::Expired, Some(452), Some("mx.y.example"))
+        );
+        assert_eq!(
+            (expired.message_id.as_deref(), expired.sender.as_deref()),
+            (Some("m1@n.example"), Some("b@n.example"))
+        );
+        assert_eq!(expired.message_key, attempts[0].message_key);
+        assert_eq!(expired.line.as_deref(), Some(lines[2]));
+    }
+}
