@@ -6,7 +6,9 @@
 
 pub mod campaign_data;
 pub mod columns;
+pub mod kumomta;
 pub mod lines;
+pub mod pmta;
 pub mod postfix;
 pub mod sending_log;
 pub mod source;
@@ -31,14 +33,23 @@ pub enum LogFormat {
     Postfix,
     /// The platform's CSV export: `campaign_id,email,timestamp,log`.
     SendingLog,
+    /// PowerMTA accounting CSV (`type,timeLogged,...,rcpt,dsnStatus,dsnDiag,...`).
+    Pmta,
+    /// KumoMTA JSON log records, one per line.
+    Kumomta,
 }
 
 impl LogFormat {
+    /// Every format's command-line name, in the order help text lists them.
+    pub const NAMES: &'static [&'static str] = &["postfix", "pmta", "kumomta", "sending-log"];
+
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             LogFormat::Postfix => "postfix",
             LogFormat::SendingLog => "sending-log",
+            LogFormat::Pmta => "pmta",
+            LogFormat::Kumomta => "kumomta",
         }
     }
 }
@@ -56,7 +67,9 @@ impl FromStr for LogFormat {
         match s {
             "postfix" => Ok(LogFormat::Postfix),
             "sending-log" => Ok(LogFormat::SendingLog),
-            _ => Err(format!("unknown log format '{s}' (postfix, sending-log)")),
+            "pmta" => Ok(LogFormat::Pmta),
+            "kumomta" => Ok(LogFormat::Kumomta),
+            _ => Err(format!("unknown log format '{s}' ({})", LogFormat::NAMES.join(", "))),
         }
     }
 }
@@ -91,7 +104,7 @@ pub struct LogOptions {
 pub struct FileStats {
     /// The file as named by the user.
     pub name: String,
-    /// What the file was read as (`postfix`, `sending-log`, `sends`, ...).
+    /// What the file was read as (`postfix`, `pmta`, `kumomta`, `sending-log`, `sends`, ...).
     pub kind: String,
     /// Lines (CSV: rows, header included) read.
     pub read: u64,
@@ -142,6 +155,12 @@ pub struct Logs {
 /// Detects a log's format from its first lines.
 pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
+    if kumomta::looks_like(&head) {
+        return Some(LogFormat::Kumomta);
+    }
+    if pmta::looks_like(&head) {
+        return Some(LogFormat::Pmta);
+    }
     let mut lines = head.lines().map(str::trim).filter(|l| !l.is_empty()).take(50);
     let first = lines.next()?;
     let lower = first.to_ascii_lowercase();
@@ -164,8 +183,9 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
             Some(f) => f,
             None if input.bytes.iter().all(u8::is_ascii_whitespace) => LogFormat::Postfix,
             None => bail!(
-                "{}: cannot tell the log format from its first lines; give it with --log-format (postfix, sending-log)",
-                input.name
+                "{}: cannot tell the log format from its first lines; give it with --log-format ({})",
+                input.name,
+                LogFormat::NAMES.join(", ")
             ),
         };
         let mut stats = FileStats::new(input.name.clone(), format.as_str());
@@ -177,6 +197,8 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
             LogFormat::SendingLog => {
                 logs.attempts.extend(sending_log::parse(&input.bytes, file, &mut stats, &options.keep)?)
             }
+            LogFormat::Pmta => logs.attempts.extend(pmta::parse(&input.bytes, file, &mut stats, &options.keep)?),
+            LogFormat::Kumomta => logs.attempts.extend(kumomta::parse(&input.bytes, file, &mut stats, &options.keep)?),
             LogFormat::Postfix => {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| postfix::parse_line(line, &options.keep));
                 let mut records = Vec::with_capacity(parsed.len());
@@ -219,5 +241,15 @@ mod tests {
         );
         assert_eq!(detect(b"Nov 20 09:00:00 mta1 postfix/qmgr[1]: A: removed\n"), Some(LogFormat::Postfix));
         assert_eq!(detect(b"\x00\x01garbage"), None);
+        assert_eq!(
+            detect(
+                b"type,timeLogged,orig,rcpt,dsnStatus,dsnDiag\nd,2025-11-20 09:00:15+0000,a@b,c@d,2.0.0,smtp;250 ok\n"
+            ),
+            Some(LogFormat::Pmta)
+        );
+        assert_eq!(detect(b"{\"type\":\"Delivery\",\"id\":\"1\",\"recipient\":\"a@b\"}\n"), Some(LogFormat::Kumomta));
+        for name in LogFormat::NAMES {
+            assert_eq!(name.parse::<LogFormat>().map(LogFormat::as_str), Ok(*name));
+        }
     }
 }
