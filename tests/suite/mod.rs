@@ -3,6 +3,7 @@
 mod classifier;
 mod corpus;
 mod errors;
+mod formats_pmta_kumo;
 mod oracle;
 mod samples;
 mod util;

@@ -8,9 +8,9 @@ use std::process::Command;
 
 use super::util::{bounces, csv_file, shared};
 
-type Deactivations = BTreeMap<String, (String, String, String)>;
+pub(super) type Deactivations = BTreeMap<String, (String, String, String)>;
 
-fn generate(out: &Path, extra: &[&str]) -> bool {
+pub(super) fn generate(out: &Path, extra: &[&str]) -> bool {
     let Some(shared) = shared() else {
         eprintln!("skipped: ../shared/bench/gen.py is not here");
         return false;
@@ -26,7 +26,7 @@ fn generate(out: &Path, extra: &[&str]) -> bool {
     true
 }
 
-fn expected(dir: &Path) -> Deactivations {
+pub(super) fn expected(dir: &Path) -> Deactivations {
     csv_file(&dir.join("expected_contacts.csv"))
         .into_iter()
         .filter(|r| r["status"] == "deactivated")
@@ -39,7 +39,7 @@ fn expected(dir: &Path) -> Deactivations {
         .collect()
 }
 
-fn ours(args: Vec<String>) -> Deactivations {
+pub(super) fn ours(args: Vec<String>) -> Deactivations {
     let run = bounces(&args).ok();
     run.csv()
         .into_iter()
@@ -47,7 +47,7 @@ fn ours(args: Vec<String>) -> Deactivations {
         .collect()
 }
 
-fn strs(dir: &Path, parts: &[&str]) -> Vec<String> {
+pub(super) fn strs(dir: &Path, parts: &[&str]) -> Vec<String> {
     parts
         .iter()
         .map(|p| if let Some(f) = p.strip_prefix('@') { dir.join(f).display().to_string() } else { p.to_string() })
@@ -99,7 +99,7 @@ fn check(dir: &Path, thresholds: &[&str]) {
 }
 
 /// The columns the oracle's campaign file and our report share, in its order.
-fn campaign_columns(rows: Vec<std::collections::HashMap<String, String>>) -> Vec<Vec<String>> {
+pub(super) fn campaign_columns(rows: Vec<std::collections::HashMap<String, String>>) -> Vec<Vec<String>> {
     rows.into_iter()
         .map(|r| {
             ["campaign_id", "sent", "delivered", "soft_bounces", "hard_bounces", "deactivated"]
