@@ -36,7 +36,7 @@ pub struct InputArgs {
     pub contacts: Option<PathBuf>,
 
     /// The format of every log file instead of detecting it from each file's first lines.
-    #[arg(long, value_name = "FORMAT", value_parser = ["postfix", "exim", "sendmail", "sending-log"])]
+    #[arg(long, value_name = "FORMAT", value_parser = ["postfix", "exim", "sendmail", "pmta", "kumomta", "sending-log"])]
     pub log_format: Option<String>,
 
     /// The year of the first line of syslog files, whose timestamps have no year. Without it, a file's last line is

@@ -62,7 +62,7 @@ pub struct Attempt {
     pub message_id: Option<String>,
     /// What ties the tries of one message together (queue id and host, or a row number).
     pub message_key: String,
-    /// A campaign named by the log itself (the sending log's `campaign_id`).
+    /// A campaign named by the log itself (the sending log's `campaign_id`, PowerMTA's `jobId`, a KumoMTA queue's).
     pub campaign_hint: Option<String>,
     /// The campaign the attempt belongs to, once attributed.
     pub campaign: Option<String>,

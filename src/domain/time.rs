@@ -60,7 +60,8 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 and its common relatives: `2026-11-26T03:30:13Z`, `2026-11-26 03:30:13.123+01:00`,
-    /// `2026-11-26 03:30:13 +0000`, `2026-11-26T03:30:13` (UTC), or a bare date `2026-11-26` (midnight UTC).
+    /// `2026-11-26 03:30:13 +0000` (PowerMTA: `2026-11-26 03:30:13+0000`), `2026-11-26T03:30:13` (UTC), or a bare
+    /// date `2026-11-26` (midnight UTC).
     pub fn parse(text: &str) -> Option<Self> {
         let s = text.trim().as_bytes();
         let (date, rest) = parse_date(s)?;
@@ -342,6 +343,9 @@ mod tests {
         assert_eq!(t.rfc3339(), "2025-11-20T09:00:03Z");
         assert_eq!(Timestamp::parse("2025-11-20 10:00:03+01:00"), Some(t));
         assert_eq!(Timestamp::parse("2025-11-20 09:00:03 +0000"), Some(t));
+        // PowerMTA's accounting time: a space, and the offset without a colon right after the seconds.
+        assert_eq!(Timestamp::parse("2025-11-20 09:00:03+0000"), Some(t));
+        assert_eq!(Timestamp::parse("2025-11-20 04:00:03-0500"), Some(t));
         assert_eq!(Timestamp::parse("2025-11-20T09:00:03"), Some(t));
         let micro = Timestamp::parse("2023-03-14T00:08:35.948047+01:00").unwrap();
         assert_eq!(micro.rfc3339(), "2023-03-13T23:08:35Z");

@@ -7,7 +7,9 @@
 pub mod campaign_data;
 pub mod columns;
 pub mod exim;
+pub mod kumomta;
 pub mod lines;
+pub mod pmta;
 pub mod postfix;
 pub mod sending_log;
 pub mod sendmail;
@@ -37,11 +39,15 @@ pub enum LogFormat {
     Sendmail,
     /// The platform's CSV export: `campaign_id,email,timestamp,log`.
     SendingLog,
+    /// PowerMTA accounting CSV (`type,timeLogged,...,rcpt,dsnStatus,dsnDiag,...`).
+    Pmta,
+    /// KumoMTA JSON log records, one per line.
+    Kumomta,
 }
 
 impl LogFormat {
-    /// The names used on the command line, for messages.
-    pub const NAMES: &'static str = "postfix, exim, sendmail, sending-log";
+    /// Every format's command-line name, in the order help text lists them.
+    pub const NAMES: &'static [&'static str] = &["postfix", "exim", "sendmail", "pmta", "kumomta", "sending-log"];
 
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
@@ -50,6 +56,8 @@ impl LogFormat {
             LogFormat::Exim => "exim",
             LogFormat::Sendmail => "sendmail",
             LogFormat::SendingLog => "sending-log",
+            LogFormat::Pmta => "pmta",
+            LogFormat::Kumomta => "kumomta",
         }
     }
 }
@@ -69,7 +77,9 @@ impl FromStr for LogFormat {
             "exim" => Ok(LogFormat::Exim),
             "sendmail" => Ok(LogFormat::Sendmail),
             "sending-log" => Ok(LogFormat::SendingLog),
-            _ => Err(format!("unknown log format '{s}' ({})", LogFormat::NAMES)),
+            "pmta" => Ok(LogFormat::Pmta),
+            "kumomta" => Ok(LogFormat::Kumomta),
+            _ => Err(format!("unknown log format '{s}' ({})", LogFormat::NAMES.join(", "))),
         }
     }
 }
@@ -104,7 +114,7 @@ pub struct LogOptions {
 pub struct FileStats {
     /// The file as named by the user.
     pub name: String,
-    /// What the file was read as (`postfix`, `sending-log`, `sends`, ...).
+    /// What the file was read as (`postfix`, `pmta`, `kumomta`, `sending-log`, `sends`, ...).
     pub kind: String,
     /// Lines (CSV: rows, header included) read.
     pub read: u64,
@@ -155,6 +165,12 @@ pub struct Logs {
 /// Detects a log's format from its first lines.
 pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
+    if kumomta::looks_like(&head) {
+        return Some(LogFormat::Kumomta);
+    }
+    if pmta::looks_like(&head) {
+        return Some(LogFormat::Pmta);
+    }
     let mut lines = head.lines().map(str::trim).filter(|l| !l.is_empty()).take(50);
     let first = lines.next()?;
     let lower = first.to_ascii_lowercase();
@@ -206,7 +222,7 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
             None => bail!(
                 "{}: cannot tell the log format from its first lines; give it with --log-format ({})",
                 input.name,
-                LogFormat::NAMES
+                LogFormat::NAMES.join(", ")
             ),
         };
         let mut stats = FileStats::new(input.name.clone(), format.as_str());
@@ -218,6 +234,8 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
             LogFormat::SendingLog => {
                 logs.attempts.extend(sending_log::parse(&input.bytes, file, &mut stats, &options.keep)?)
             }
+            LogFormat::Pmta => logs.attempts.extend(pmta::parse(&input.bytes, file, &mut stats, &options.keep)?),
+            LogFormat::Kumomta => logs.attempts.extend(kumomta::parse(&input.bytes, file, &mut stats, &options.keep)?),
             LogFormat::Postfix => {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| postfix::parse_line(line, &options.keep));
                 let records = account(parsed, file, &mut stats)
@@ -277,5 +295,15 @@ mod tests {
             Some(LogFormat::Sendmail)
         );
         assert_eq!(detect(b"\x00\x01garbage"), None);
+        assert_eq!(
+            detect(
+                b"type,timeLogged,orig,rcpt,dsnStatus,dsnDiag\nd,2025-11-20 09:00:15+0000,a@b,c@d,2.0.0,smtp;250 ok\n"
+            ),
+            Some(LogFormat::Pmta)
+        );
+        assert_eq!(detect(b"{\"type\":\"Delivery\",\"id\":\"1\",\"recipient\":\"a@b\"}\n"), Some(LogFormat::Kumomta));
+        for name in LogFormat::NAMES {
+            assert_eq!(name.parse::<LogFormat>().map(LogFormat::as_str), Ok(*name));
+        }
     }
 }

@@ -4,6 +4,7 @@ mod classifier;
 mod corpus;
 mod errors;
 mod formats_exim_sendmail;
+mod formats_pmta_kumo;
 mod inputs;
 mod oracle;
 mod rules;
