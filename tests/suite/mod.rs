@@ -5,4 +5,5 @@ mod corpus;
 mod errors;
 mod oracle;
 mod samples;
+mod threads;
 mod util;
