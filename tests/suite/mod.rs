@@ -9,4 +9,5 @@ mod inputs;
 mod oracle;
 mod rules;
 mod samples;
+mod threads;
 mod util;
