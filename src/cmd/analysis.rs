@@ -11,6 +11,7 @@ use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
 use crate::domain::outcome::{Outcome, settle};
 use crate::domain::replay::{Replay, replay};
+use crate::domain::time::Timestamp;
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
 use crate::input::{FileStats, load_logs};
 
@@ -28,6 +29,8 @@ pub struct Analysis {
     pub engagement: Engagement,
     /// The accounting of every input.
     pub files: Vec<FileStats>,
+    /// The start of the window shown (`--since`): outcomes before it are replayed but not reported.
+    pub since: Option<Timestamp>,
 }
 
 /// Reads the campaign data of a run.
@@ -46,6 +49,9 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 }
 
 /// Reads the campaign data and the logs, shows the accounting, and attributes every attempt to its campaign.
+/// Attempts at or after `--until` are left out: nothing later can change what happened before it. `--since` is
+/// applied by each command to what it shows, since the history before it still counts (a soft bounce before the
+/// window is part of the run that a bounce inside it extends).
 pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
     let mut data = load_campaign_data(config)?;
     let mut logs = load_logs(&config.logs, &config.log_options)?;
@@ -58,8 +64,8 @@ pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, 
     for a in &mut logs.attempts {
         a.campaign = resolver.resolve(a);
     }
-    if config.since.is_some() || config.until.is_some() {
-        logs.attempts.retain(|a| config.since.is_none_or(|t| a.time >= t) && config.until.is_none_or(|t| a.time < t));
+    if let Some(until) = config.until {
+        logs.attempts.retain(|a| a.time < until);
     }
     Ok((logs.attempts, data, files))
 }
@@ -71,7 +77,12 @@ impl Analysis {
         let outcomes = settle(attempts, &config.classifier);
         let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
         let replay = replay(&outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
-        Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files })
+        Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files, since: config.since })
+    }
+
+    /// Whether a time is inside the window shown.
+    pub fn shown(&self, time: Timestamp) -> bool {
+        self.since.is_none_or(|s| time >= s)
     }
 }
 

@@ -120,6 +120,7 @@ fn classify_text(
 /// One row per attempt in the logs, in time order.
 fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result<Output> {
     let (mut attempts, _, _) = load_attempts(config)?;
+    attempts.retain(|a| config.since.is_none_or(|t| a.time >= t));
     attempts.sort_by_key(|a| (a.time, a.source));
     let verdicts: Vec<Verdict> = attempts.par_iter().map(|a| config.classifier.classify(&a.reply)).collect();
     let columns = [

@@ -70,8 +70,13 @@ pub fn run(args: &ContactArgs) -> Result<()> {
     order.sort();
     let mut found = 0;
     for email in order {
-        let rows: Vec<usize> =
-            analysis.outcomes.iter().enumerate().filter(|(_, o)| &o.recipient == email).map(|(i, _)| i).collect();
+        let rows: Vec<usize> = analysis
+            .outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| &o.recipient == email && analysis.shown(o.time))
+            .map(|(i, _)| i)
+            .collect();
         if rows.is_empty() {
             human.push(Block::Line(format!("{email}: no messages in the logs")));
             continue;

@@ -1,12 +1,14 @@
 //! `bounces deactivations`: the suppression list, every deactivated contact with when, which campaign and why.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
+use crate::domain::attempt::normalize_address;
 use crate::domain::replay::Cause;
-use crate::input::KeepLines;
+use crate::input::{KeepLines, columns};
 use crate::output::{Block, Cell, Output, Table};
 
 use super::analysis::Analysis;
@@ -19,6 +21,11 @@ pub struct DeactivationsArgs {
     /// Log files (`-` for standard input; .gz read transparently).
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
+
+    /// Compare with an earlier list (the csv of `bounces deactivations`, or any CSV with an `email` column): show only
+    /// the contacts this run adds, removes or deactivates differently. For what-if runs with other thresholds or rules.
+    #[arg(long, value_name = "OLD.csv")]
+    pub diff: Option<PathBuf>,
 
     #[command(flatten)]
     pub input: InputArgs,
@@ -39,8 +46,13 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
         ["email", "deactivated_at", "campaign_id", "cause", "hard_bounces", "consecutive_soft", "reason", "response"];
     let mut machine = Table::new(&columns);
     let mut human = Table::new(&["email", "deactivated at", "campaign", "cause", "hard", "soft", "reason", "response"]);
+    if let Some(old) = &args.diff {
+        return emit(&diff(&analysis, old)?, &out);
+    }
     let mut hard = 0;
-    for d in &analysis.replay.deactivations {
+    let mut n = 0;
+    for d in analysis.replay.deactivations.iter().filter(|d| analysis.shown(d.at)) {
+        n += 1;
         let o = &analysis.outcomes[d.outcome];
         hard += usize::from(d.cause == Cause::Hard);
         let response = o.reply.display();
@@ -65,8 +77,111 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
             Cell::text(clip(&response, 70)),
         ]);
     }
-    let n = analysis.replay.deactivations.len();
     let summary =
         format!("{n} contacts deactivated: {hard} by hard bounces, {} by the soft-bounce threshold", n - hard);
     emit(&Output { human: vec![Block::Table(human), Block::Line(summary)], machine }, &out)
+}
+
+/// One contact's deactivation as a list records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listed {
+    at: String,
+    campaign: String,
+    cause: String,
+}
+
+/// Reads an earlier list: email, and where present deactivated_at, campaign_id and cause.
+fn read_list(path: &Path) -> Result<BTreeMap<String, Listed>> {
+    let name = path.display().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("{name}: cannot open the list to compare with"))?;
+    let headers = reader.headers().with_context(|| format!("{name}:1: cannot read the CSV header"))?.clone();
+    let email = columns::require(&headers, columns::EMAIL, &name, "list to compare with")?;
+    let at = columns::find(&headers, &["deactivated_at", "deactivation_time", "time"]);
+    let campaign = columns::find(&headers, columns::CAMPAIGN);
+    let cause = columns::find(&headers, &["cause", "deactivation_cause"]);
+    let mut list = BTreeMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("{name}:{}: unreadable CSV row", i + 2))?;
+        let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim().to_string();
+        let address = normalize_address(&cell(Some(email)));
+        if address.is_empty() {
+            continue;
+        }
+        list.insert(address, Listed { at: cell(at), campaign: cell(campaign), cause: cell(cause) });
+    }
+    Ok(list)
+}
+
+/// What this run adds to, removes from and changes in an earlier list.
+fn diff(analysis: &Analysis, old: &Path) -> Result<Output> {
+    let before = read_list(old)?;
+    let now: BTreeMap<String, Listed> = analysis
+        .replay
+        .deactivations
+        .iter()
+        .filter(|d| analysis.shown(d.at))
+        .map(|d| {
+            let listed = Listed {
+                at: d.at.rfc3339(),
+                campaign: d.campaign.clone().unwrap_or_default(),
+                cause: d.cause.as_str().to_string(),
+            };
+            (d.email.clone(), listed)
+        })
+        .collect();
+    let columns = [
+        "change",
+        "email",
+        "deactivated_at",
+        "campaign_id",
+        "cause",
+        "was_deactivated_at",
+        "was_campaign_id",
+        "was_cause",
+    ];
+    let mut table = Table::new(&columns);
+    let (mut added, mut removed, mut changed) = (0, 0, 0);
+    let emails: std::collections::BTreeSet<&String> = before.keys().chain(now.keys()).collect();
+    for email in emails {
+        let (change, new, old) = match (now.get(email), before.get(email)) {
+            (Some(n), None) => {
+                added += 1;
+                ("added", Some(n), None)
+            }
+            (None, Some(o)) => {
+                removed += 1;
+                ("removed", None, Some(o))
+            }
+            (Some(n), Some(o)) => {
+                // Compare only what the old list records.
+                let same = (o.at.is_empty() || o.at == n.at)
+                    && (o.campaign.is_empty() || o.campaign == n.campaign)
+                    && (o.cause.is_empty() || o.cause == n.cause);
+                if same {
+                    continue;
+                }
+                changed += 1;
+                ("changed", Some(n), Some(o))
+            }
+            (None, None) => continue,
+        };
+        let cells = |l: Option<&Listed>| {
+            l.map_or([Cell::Empty, Cell::Empty, Cell::Empty], |l| {
+                [Cell::text(l.at.clone()), Cell::text(l.campaign.clone()), Cell::text(l.cause.clone())]
+            })
+        };
+        let mut row = vec![Cell::text(change), Cell::text(email.clone())];
+        row.extend(cells(new));
+        row.extend(cells(old));
+        table.push(row);
+    }
+    let summary = format!(
+        "compared with {}: {added} added, {removed} removed, {changed} changed, {} unchanged",
+        old.display(),
+        now.len() - added - changed
+    );
+    Ok(Output { human: vec![Block::Table(table.clone()), Block::Line(summary)], machine: table })
 }

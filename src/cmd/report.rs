@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use crate::domain::block_event::{BlockEvent, BlockPolicy, block_events};
 use crate::domain::summary::{Breakdown, Counts, campaign_counts, campaign_detail};
 use crate::domain::time::Timestamp;
 use crate::input::KeepLines;
-use crate::output::{Block, Cell, Output, Table};
+use crate::output::{Block, Cell, Output, Table, sparkline};
 
 use super::NothingFound;
 use super::analysis::Analysis;
@@ -27,6 +28,14 @@ pub struct ReportArgs {
     #[arg(long, value_name = "ID")]
     pub campaign: Option<String>,
 
+    /// Block events: sender-fault bounces with the same response at one provider, no two further apart than this.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    pub block_window: u32,
+
+    /// Block events: the fewest distinct recipients that make one.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub block_min: usize,
+
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -42,9 +51,10 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
     let analysis = Analysis::run(&config)?;
+    let blocks = BlockPolicy { window_ms: i64::from(args.block_window) * 60_000, min_recipients: args.block_min };
     let output = match &args.campaign {
-        None => all_campaigns(&analysis),
-        Some(id) => one_campaign(&analysis, id)?,
+        None => all_campaigns(&analysis, blocks),
+        Some(id) => one_campaign(&analysis, id, blocks)?,
     };
     emit(&output, &out)
 }
@@ -61,8 +71,38 @@ fn counts_cells(c: &Counts) -> Vec<Cell> {
     ]
 }
 
-fn all_campaigns(analysis: &Analysis) -> Output {
-    let mut by = campaign_counts(&analysis.outcomes, &analysis.replay);
+/// The block events among the outcomes shown, of one campaign or of all (`None`).
+fn events(analysis: &Analysis, campaign: Option<Option<&str>>, policy: BlockPolicy) -> Vec<BlockEvent> {
+    let mut events = block_events(&analysis.outcomes, policy);
+    events.retain(|e| {
+        e.outcomes.iter().any(|&i| {
+            let o = &analysis.outcomes[i];
+            analysis.shown(o.time) && campaign.is_none_or(|c| o.campaign.as_deref() == c)
+        })
+    });
+    events
+}
+
+/// The human table of block events.
+fn events_table(events: &[BlockEvent]) -> Table {
+    let mut t = Table::new(&["provider", "reason", "from", "to", "recipients", "campaigns", "response"])
+        .titled("Block events: one provider refusing the sender (counted once each; --ignore-sender-faults keeps them from deactivating anyone)");
+    for e in events {
+        t.push(vec![
+            Cell::text(e.provider),
+            Cell::text(e.reason.as_str()),
+            Cell::text(e.first.rfc3339()),
+            Cell::text(e.last.rfc3339()),
+            Cell::int(e.recipients),
+            Cell::text(clip(&e.campaigns.join(" "), 30)),
+            Cell::text(clip(&e.template, 70)),
+        ]);
+    }
+    t
+}
+
+fn all_campaigns(analysis: &Analysis, blocks: BlockPolicy) -> Output {
+    let mut by = campaign_counts(&analysis.outcomes, &analysis.replay, analysis.since);
     for id in analysis.campaigns.keys() {
         by.entry(Some(id.clone())).or_default();
     }
@@ -108,21 +148,39 @@ fn all_campaigns(analysis: &Analysis) -> Output {
     let mut h = vec![Cell::text("total"), Cell::Empty];
     h.extend(counts_cells(&total));
     human.push(h);
-    let mut blocks = vec![Block::Table(human)];
+    let mut human = vec![Block::Table(human)];
+    let trend: Vec<(&str, f64)> = rows
+        .iter()
+        .filter(|(id, c)| id.is_some() && c.sent > 0)
+        .map(|(id, c)| (id.as_deref().unwrap_or(""), c.bounce_rate()))
+        .collect();
+    if trend.len() > 1 {
+        let rates: Vec<f64> = trend.iter().map(|(_, r)| *r).collect();
+        human.push(Block::Line(format!(
+            "bounce rate by campaign, in sending order ({} to {}): {}",
+            trend[0].0,
+            trend[trend.len() - 1].0,
+            sparkline(&rates)
+        )));
+    }
     let late = total.sent_after_deactivation;
     if late > 0 {
-        blocks.push(Block::Line(format!(
+        human.push(Block::Line(format!(
             "warning: {late} messages were sent to contacts already deactivated (see `bounces contact`)"
         )));
     }
-    Output { human: blocks, machine }
+    let events = events(analysis, None, blocks);
+    if !events.is_empty() {
+        human.push(Block::Table(events_table(&events)));
+    }
+    Output { human, machine }
 }
 
 fn breakdown_rows(title: &str, rows: &[Breakdown], with_detail: bool) -> Table {
     let mut t = Table::new(if with_detail {
-        &["class", "reason", "count", "share", "example"]
+        &["class", "reason", "count", "share", "", "example"]
     } else {
-        &["fault", "count", "share", "example"]
+        &["fault", "count", "share", "", "example"]
     })
     .titled(title);
     for b in rows {
@@ -134,6 +192,7 @@ fn breakdown_rows(title: &str, rows: &[Breakdown], with_detail: bool) -> Table {
             Cell::text(b.key.clone()),
             Cell::int(b.count),
             Cell::Ratio(b.share),
+            Cell::Bar(b.share),
             Cell::text(clip(&b.example, 70)),
         ]);
         t.push(row);
@@ -141,9 +200,9 @@ fn breakdown_rows(title: &str, rows: &[Breakdown], with_detail: bool) -> Table {
     t
 }
 
-fn one_campaign(analysis: &Analysis, id: &str) -> Result<Output> {
+fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Output> {
     let campaign = (id != "-").then_some(id);
-    let d = campaign_detail(&analysis.outcomes, &analysis.replay, campaign);
+    let d = campaign_detail(&analysis.outcomes, &analysis.replay, campaign, analysis.since);
     if d.counts.sent == 0 && !campaign.is_some_and(|c| analysis.campaigns.contains_key(c)) {
         return Err(NothingFound(format!("no messages of campaign '{id}' in the logs")).into());
     }
@@ -169,10 +228,12 @@ fn one_campaign(analysis: &Analysis, id: &str) -> Result<Output> {
     human.push(Block::Table(breakdown_rows("Bounces by reason", &d.by_reason, true)));
     human.push(Block::Table(breakdown_rows("Bounces by fault", &d.by_fault, false)));
     let receivers = |title: &str, rows: &[crate::domain::summary::ReceiverCounts], limit: usize| {
-        let mut t = Table::new(&["name", "sent", "delivered", "soft", "hard", "pending", "bounce rate"]).titled(title);
+        let mut t =
+            Table::new(&["name", "sent", "delivered", "soft", "hard", "pending", "bounce rate", ""]).titled(title);
         for r in rows.iter().take(limit) {
             let mut row = vec![Cell::text(r.name.clone())];
             row.extend(counts_cells(&r.counts).into_iter().take(6));
+            row.push(Cell::Bar(r.counts.bounce_rate()));
             t.push(row);
         }
         t
@@ -184,6 +245,10 @@ fn one_campaign(analysis: &Analysis, id: &str) -> Result<Output> {
         top.push(vec![Cell::int(b.count), Cell::Ratio(b.share), Cell::text(clip(&b.key, 100))]);
     }
     human.push(Block::Table(top));
+    let events = events(analysis, Some(campaign), blocks);
+    if !events.is_empty() {
+        human.push(Block::Table(events_table(&events)));
+    }
     let mut deact = Table::new(&["email", "deactivated at", "cause", "count", "response"])
         .titled("Contacts this campaign deactivated");
     for &i in &d.deactivations {
@@ -253,6 +318,23 @@ fn one_campaign(analysis: &Analysis, id: &str) -> Result<Output> {
                 Cell::Empty,
             ]);
         }
+    }
+    for e in &events {
+        let bounces = e.outcomes.iter().filter(|&&i| analysis.outcomes[i].campaign.as_deref() == campaign).count();
+        machine.push(vec![
+            Cell::text("block_event"),
+            Cell::text(e.provider),
+            Cell::text(format!(
+                "{} {} to {}: {} recipients",
+                e.reason,
+                e.first.rfc3339(),
+                e.last.rfc3339(),
+                e.recipients
+            )),
+            Cell::int(bounces),
+            Cell::Empty,
+            Cell::text(e.example.clone()),
+        ]);
     }
     for &i in &d.deactivations {
         let x = &analysis.replay.deactivations[i];

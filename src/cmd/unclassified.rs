@@ -98,7 +98,7 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
         let (attempts, _, _) = load_attempts(&config)?;
         responses = attempts
             .into_iter()
-            .filter(|a| a.status != Status::Delivered)
+            .filter(|a| a.status != Status::Delivered && config.since.is_none_or(|t| a.time >= t))
             .map(|a| (a.reply.display(), a.reply))
             .collect();
     }

@@ -132,7 +132,11 @@ mod tests {
             first_time: t,
             recipient: to.into(),
             campaign: Some("c1".into()),
-            kind: if verdict.class == crate::domain::reason::Class::Hard { OutcomeKind::Hard } else { OutcomeKind::Soft },
+            kind: if verdict.class == crate::domain::reason::Class::Hard {
+                OutcomeKind::Hard
+            } else {
+                OutcomeKind::Soft
+            },
             verdict,
             reply,
             relay: None,
@@ -145,7 +149,8 @@ mod tests {
     #[test]
     fn one_event_per_run_of_the_same_block() {
         let c = Classifier::builtin();
-        let block = |ip: &str| format!("554 5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org");
+        let block =
+            |ip: &str| format!("554 5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org");
         let mut v = Vec::new();
         for i in 0..8 {
             v.push(outcome(&c, i * 5, &format!("u{i}@gmail.com"), &block("192.0.2.1")));

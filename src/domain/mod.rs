@@ -5,6 +5,7 @@
 //! front end could reuse.
 
 pub mod attempt;
+pub mod block_event;
 pub mod campaign;
 pub mod classify;
 pub mod engagement;

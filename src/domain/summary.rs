@@ -11,6 +11,7 @@ use super::provider::provider_of;
 use super::reason::{Class, Fault, Reason};
 use super::replay::{Deactivation, Event, Replay};
 use super::template::template_of;
+use super::time::Timestamp;
 
 /// Outcome counts of one group of messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,10 +71,14 @@ impl Counts {
     }
 }
 
-/// Counts per campaign (`None`: campaign unknown).
-pub fn campaign_counts(outcomes: &[Outcome], replay: &Replay) -> BTreeMap<Option<String>, Counts> {
+/// Counts per campaign (`None`: campaign unknown) of the outcomes settled at or after `since`.
+pub fn campaign_counts(
+    outcomes: &[Outcome],
+    replay: &Replay,
+    since: Option<Timestamp>,
+) -> BTreeMap<Option<String>, Counts> {
     let mut by: BTreeMap<Option<String>, Counts> = BTreeMap::new();
-    for (outcome, step) in outcomes.iter().zip(&replay.steps) {
+    for (outcome, step) in outcomes.iter().zip(&replay.steps).filter(|(o, _)| since.is_none_or(|t| o.time >= t)) {
         by.entry(outcome.campaign.clone()).or_default().add_step(outcome.kind, step.event);
     }
     by
@@ -122,8 +127,14 @@ pub struct CampaignDetail {
     pub deactivations: Vec<usize>,
 }
 
-/// The in-depth summary of one campaign (`None`: the messages of unknown campaign).
-pub fn campaign_detail(outcomes: &[Outcome], replay: &Replay, campaign: Option<&str>) -> CampaignDetail {
+/// The in-depth summary of one campaign (`None`: the messages of unknown campaign), of the outcomes settled at or
+/// after `since`.
+pub fn campaign_detail(
+    outcomes: &[Outcome],
+    replay: &Replay,
+    campaign: Option<&str>,
+    since: Option<Timestamp>,
+) -> CampaignDetail {
     let mut detail = CampaignDetail::default();
     let mut reasons: HashMap<(Class, Reason), (u64, String)> = HashMap::new();
     let mut faults: HashMap<Fault, (u64, String)> = HashMap::new();
@@ -131,7 +142,7 @@ pub fn campaign_detail(outcomes: &[Outcome], replay: &Replay, campaign: Option<&
     let mut providers: BTreeMap<&'static str, Counts> = BTreeMap::new();
     let mut domains: HashMap<String, Counts> = HashMap::new();
     for (outcome, step) in outcomes.iter().zip(&replay.steps) {
-        if outcome.campaign.as_deref() != campaign {
+        if outcome.campaign.as_deref() != campaign || since.is_some_and(|t| outcome.time < t) {
             continue;
         }
         detail.counts.add_step(outcome.kind, step.event);
@@ -188,7 +199,7 @@ pub fn campaign_detail(outcomes: &[Outcome], replay: &Replay, campaign: Option<&
         .deactivations
         .iter()
         .enumerate()
-        .filter(|(_, d): &(usize, &Deactivation)| d.campaign.as_deref() == campaign)
+        .filter(|(_, d): &(usize, &Deactivation)| d.campaign.as_deref() == campaign && since.is_none_or(|t| d.at >= t))
         .map(|(i, _)| i)
         .collect();
     detail

@@ -11,7 +11,7 @@ fn text(cell: &Cell, raw: bool) -> String {
         Cell::Text(s) if !raw && s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Cell::Text(s) => s.clone(),
         Cell::Int(n) => n.to_string(),
-        Cell::Ratio(r) => format!("{r:.4}"),
+        Cell::Ratio(r) | Cell::Bar(r) => format!("{r:.4}"),
         Cell::Empty => String::new(),
     }
 }

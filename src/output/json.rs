@@ -21,8 +21,10 @@ pub fn write(table: &Table, out: &mut dyn Write) -> io::Result<()> {
             match cell {
                 Cell::Text(s) => line.push_str(&serde_json::to_string(s).expect("strings serialise")),
                 Cell::Int(n) => line.push_str(&n.to_string()),
-                Cell::Ratio(r) if r.is_finite() => line.push_str(&format!("{}", (r * 10_000.0).round() / 10_000.0)),
-                Cell::Ratio(_) | Cell::Empty => line.push_str("null"),
+                Cell::Ratio(r) | Cell::Bar(r) if r.is_finite() => {
+                    line.push_str(&format!("{}", (r * 10_000.0).round() / 10_000.0))
+                }
+                Cell::Ratio(_) | Cell::Bar(_) | Cell::Empty => line.push_str("null"),
             }
         }
         line.push_str("}\n");

@@ -59,6 +59,8 @@ pub enum Cell {
     Ratio(f64),
     /// Nothing: empty in tables and CSV, null in JSON.
     Empty,
+    /// A ratio from 0 to 1 drawn as a bar of Unicode blocks; tables not shown on a terminal leave the column out.
+    Bar(f64),
 }
 
 impl Cell {
@@ -147,6 +149,33 @@ pub fn write(output: &Output, format: Format, out: &mut dyn Write, style: &Style
     }
 }
 
+/// A bar of `width` cells for a ratio from 0 to 1, in eighths of a cell.
+pub fn bar(ratio: f64, width: usize) -> String {
+    const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths = if ratio.is_finite() { (ratio.clamp(0.0, 1.0) * (width * 8) as f64).round() as usize } else { 0 };
+    let mut s = "█".repeat(eighths / 8);
+    if eighths % 8 > 0 {
+        s.push(PARTS[eighths % 8]);
+    }
+    s
+}
+
+/// A sparkline: one block per value, scaled from 0 to the largest value.
+pub fn sparkline(values: &[f64]) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0_f64, f64::max);
+    values
+        .iter()
+        .map(|v| {
+            if max > 0.0 && v.is_finite() {
+                LEVELS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            } else {
+                LEVELS[0]
+            }
+        })
+        .collect()
+}
+
 /// Escapes control characters (C0, DEL, C1) so that server text cannot drive a terminal.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(char::is_control) {
@@ -175,5 +204,15 @@ mod tests {
         assert_eq!(escape_controls("ok"), "ok");
         assert_eq!(escape_controls("a\x1b]0;pwned\x07b\n"), "a\\e]0;pwned\\x07b\\n");
         assert_eq!(escape_controls("\u{9b}31m"), "\\x9b31m");
+    }
+
+    #[test]
+    fn bars_and_sparklines() {
+        assert_eq!(bar(1.0, 4), "████");
+        assert_eq!(bar(0.5, 3), "█▌");
+        assert_eq!(bar(0.0, 4), "");
+        assert_eq!(bar(f64::NAN, 4), "");
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0, 0.25]), "▁▅█▃");
+        assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
     }
 }

@@ -6,6 +6,9 @@ use comfy_table::{ContentArrangement, Table as Drawn, presets};
 
 use super::{Block, Cell, Style, escape_controls};
 
+/// The width of bars, in characters.
+const BAR_WIDTH: usize = 16;
+
 /// The text of a cell as people read it.
 pub fn display(cell: &Cell) -> String {
     match cell {
@@ -13,6 +16,7 @@ pub fn display(cell: &Cell) -> String {
         Cell::Int(n) => n.to_string(),
         Cell::Ratio(r) => format!("{:.2}%", r * 100.0),
         Cell::Empty => String::new(),
+        Cell::Bar(r) => super::bar(*r, BAR_WIDTH),
     }
 }
 
@@ -38,14 +42,20 @@ pub fn write(blocks: &[Block], out: &mut dyn Write, style: &Style) -> io::Result
                 } else {
                     drawn.force_no_tty().set_content_arrangement(ContentArrangement::Disabled);
                 }
-                drawn.set_header(t.columns.iter().map(|c| c.to_string()));
+                // Bars are for terminals; elsewhere (a file, a pager, a test) their column is left out.
+                let shown: Vec<usize> = (0..t.columns.len())
+                    .filter(|&i| {
+                        style.terminal || t.rows.is_empty() || !t.rows.iter().all(|r| matches!(r[i], Cell::Bar(_)))
+                    })
+                    .collect();
+                drawn.set_header(shown.iter().map(|&i| t.columns[i].to_string()));
                 for row in &t.rows {
-                    drawn.add_row(row.iter().map(display));
+                    drawn.add_row(shown.iter().map(|&i| display(&row[i])));
                 }
-                for (i, _) in t.columns.iter().enumerate() {
+                for (col, &i) in shown.iter().enumerate() {
                     if t.rows.iter().all(|r| matches!(r[i], Cell::Int(_) | Cell::Ratio(_) | Cell::Empty))
                         && !t.rows.is_empty()
-                        && let Some(col) = drawn.column_mut(i)
+                        && let Some(col) = drawn.column_mut(col)
                     {
                         col.set_cell_alignment(comfy_table::CellAlignment::Right);
                     }
