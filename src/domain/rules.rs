@@ -4,7 +4,10 @@
 //! expression over the lower-cased text), the reason, and a description. Text rules come first (a server's words are
 //! more precise than its codes: `552 5.2.2 mailbox full` is soft although 5xx), then RFC 3463 enhanced codes, then
 //! bare reply codes. Within the text rules, the more specific cause comes first: an expiry notice that quotes a
-//! "mailbox full" deferral is an expiry; "unsolicited rate" is rate limiting before it is spam.
+//! "mailbox full" deferral is an expiry (but qmail's give-up text, which names the cause first, takes the cause);
+//! "unsolicited rate" is rate limiting before it is spam; the sender's refusals come before the recipient's mailbox and
+//! domain; SPF, DKIM and DMARC before the rate limits they cause. Provider codes (Yahoo's [TSS04], Spectrum's AUP#)
+//! are matched only as the provider documents them.
 
 use super::classify::{CodeGlob, EnhancedGlob, Rule};
 use super::reason::Reason::*;
