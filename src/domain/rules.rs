@@ -2,8 +2,8 @@
 //! expects of each.
 //!
 //! The rules themselves are data, in `rules.toml` beside this file (see [`super::rule_file`]); each rule's own
-//! examples check that the rule decides them, and this table checks what the whole list makes of the responses of
-//! the large providers and the common MTAs.
+//! examples check that the rule decides them, and these tables check what the whole list makes of the responses of
+//! the large providers and the common MTAs, and of each enhanced and reply code on its own.
 
 #[cfg(test)]
 mod tests {
@@ -155,6 +155,105 @@ mod tests {
             "hostunknown",
         ),
         ("250 ok", "delivered", "delivered"),
+        // Enhanced codes of the IANA registry, with the providers' and MTAs' words
+        (
+            "550-5.7.25 The IP address sending this message does not have a PTR record setup, or the 550-5.7.25 corresponding forward DNS entry does not point to the sending IP. x - gsmtp",
+            "soft",
+            "requireptr",
+        ),
+        ("550 5.2.1 The email account that you tried to reach is disabled. x - gsmtp", "soft", "suspend"),
+        (
+            "550 5.7.27 <news@example.net>: Sender address rejected: Domain example.net does not accept mail (nullMX)",
+            "soft",
+            "rejected",
+        ),
+        ("Domain example.org does not accept mail (nullMX)", "hard", "notaccept"),
+        ("556 5.1.10 <a@example.org>: Recipient address has null MX", "hard", "notaccept"),
+        (
+            "421-4.7.29 Your email has been rate limited because this message wasn't sent over a TLS 421-4.7.29 connection. x - gsmtp",
+            "soft",
+            "failedstarttls",
+        ),
+        ("535 5.7.8 Error: authentication failed: authentication failure", "soft", "securityerror"),
+        // Sendmail: the pipelined RCPT TO was refused, so DATA got a 503; a user unknown text after DATA is otherwise
+        // a filter's.
+        (
+            "host mx.example.org[192.0.2.1] said: 550 5.1.1 <a@example.org>... User unknown 503 5.0.0 Need RCPT (recipient) (in reply to end of DATA command)",
+            "hard",
+            "userunknown",
+        ),
+        (
+            "host mx.example.org[192.0.2.1] said: 550 5.1.1 <a@example.org>... User unknown (in reply to end of DATA command)",
+            "soft",
+            "filtered",
+        ),
+        ("5.0.0 550 : User unknown", "hard", "userunknown"),
+        // qmail: the give-up text names the cause, or not
+        (
+            "192.0.2.1 does not like recipient. Remote host said: 450 4.2.2 <a@example.jp>... Mailbox Full Giving up on 192.0.2.1. I'm not going to try again; this message has been in the queue too long.",
+            "soft",
+            "mailboxfull",
+        ),
+        (
+            "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1) I'm not going to try again; this message has been in the queue too long.",
+            "soft",
+            "networkerror",
+        ),
+        ("I'm not going to try again; this message has been in the queue too long.", "soft", "expired"),
+    ];
+
+    /// Every enhanced code the table names, alone (no text): the code's own rule decides.
+    const CODES: &[(&str, &str, &str)] = &[
+        ("550 5.1.1", "enh.x.1.1", "userunknown"),
+        ("550 5.1.2", "enh.x.1.2", "hostunknown"),
+        ("550 5.1.3", "enh.x.1.3", "userunknown"),
+        ("550 5.1.4", "enh.x.1.4", "userunknown"),
+        ("550 5.1.6", "enh.x.1.6", "hasmoved"),
+        ("550 5.1.7", "enh.x.1.7", "rejected"),
+        ("550 5.1.8", "enh.x.1.8", "rejected"),
+        ("556 5.1.10", "enh.x.1.10", "notaccept"),
+        ("550 5.2.1", "enh.x.2.1", "suspend"),
+        ("552 5.2.2", "enh.x.2.2", "mailboxfull"),
+        ("552 5.2.3", "enh.x.2.3", "emailtoolarge"),
+        ("550 5.2.4", "enh.x.2.4", "mailererror"),
+        ("452 4.3.1", "enh.x.3.1", "systemfull"),
+        ("421 4.3.2", "enh.x.3.2", "systemerror"),
+        ("552 5.3.4", "enh.x.3.4", "emailtoolarge"),
+        ("451 4.3.5", "enh.x.3", "systemerror"),
+        ("550 5.4.4", "enh.5.4.4", "hostunknown"),
+        ("451 4.4.5", "enh.x.4.5", "systemfull"),
+        ("451 4.4.1", "enh.x.4", "networkerror"),
+        ("554 5.4.6", "enh.x.4", "networkerror"),
+        ("421 4.4.7", "enh.x.4.7", "expired"),
+        ("452 4.5.3", "enh.x.5.3", "ratelimited"),
+        ("501 5.5.2", "enh.x.5", "syntaxerror"),
+        ("554 5.6.0", "enh.x.6", "contenterror"),
+        ("550 5.7.1", "enh.x.7.1", "blocked"),
+        ("550 5.7.7", "enh.x.7.7", "contenterror"),
+        ("535 5.7.8", "enh.x.7", "securityerror"),
+        ("530 5.7.10", "enh.x.7.10", "failedstarttls"),
+        ("538 5.7.11", "enh.x.7.11", "failedstarttls"),
+        ("550 5.7.13", "enh.x.7.13", "suspend"),
+        ("552 5.7.16", "enh.x.7.16", "emailtoolarge"),
+        ("550 5.7.17", "enh.x.7.17", "hasmoved"),
+        ("550 5.7.18", "enh.x.7.18", "hasmoved"),
+        ("550 5.7.20", "enh.x.7.2x", "authfailure"),
+        ("550 5.7.21", "enh.x.7.2x", "authfailure"),
+        ("550 5.7.22", "enh.x.7.2x", "authfailure"),
+        ("550 5.7.23", "enh.x.7.2x", "authfailure"),
+        ("451 4.7.24", "enh.x.7.2x", "authfailure"),
+        ("550 5.7.25", "enh.x.7.25", "requireptr"),
+        ("550 5.7.26", "enh.x.7.2x", "authfailure"),
+        ("550 5.7.27", "enh.x.7.27", "rejected"),
+        ("421 4.7.28", "enh.x.7.28", "ratelimited"),
+        ("550 5.7.29", "enh.x.7.2x", "authfailure"),
+        ("550 5.7.30", "enh.x.7.30", "failedstarttls"),
+        ("550 5.7.0", "enh.x.7", "securityerror"),
+        ("521", "reply.521", "notaccept"),
+        ("556", "reply.556", "notaccept"),
+        ("530 please", "reply.530", "securityerror"),
+        ("538 please", "reply.538", "failedstarttls"),
+        ("555 please", "reply.555", "syntaxerror"),
     ];
 
     #[test]
@@ -165,5 +264,14 @@ mod tests {
             assert_eq!((v.class.as_str(), v.reason.as_str()), (*class, *reason), "{text} (rule {})", c.rule(&v).id);
         }
         assert!(CASES.iter().any(|(_, c, _)| *c == Class::Hard.as_str()));
+    }
+
+    #[test]
+    fn enhanced_and_reply_codes_alone() {
+        let c = Classifier::builtin();
+        for (text, rule, reason) in CODES {
+            let v = c.classify(&Reply::parse(text));
+            assert_eq!((c.rule(&v).id.as_str(), v.reason.as_str()), (*rule, *reason), "{text}");
+        }
     }
 }

@@ -165,21 +165,22 @@ impl Reply {
             }
         }
 
-        let mut code = None;
-        let b = s.as_bytes();
-        if b.len() >= 3
-            && matches!(b[0], b'2'..=b'5')
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_digit()
-            && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
-        {
-            code = Some(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'));
+        let mut code = reply_code(s);
+        if code.is_some() {
             s = s.get(4..).unwrap_or("");
         }
         let mut enhanced = None;
         if let Some((e, rest)) = EnhancedCode::parse_prefix(s.trim_start()) {
             enhanced = Some(e);
             s = rest;
+            // DSN texts and some MTAs put the enhanced code first: "5.0.0 550 : User unknown".
+            if code.is_none() {
+                let after = s.trim_start();
+                code = reply_code(after);
+                if code.is_some() {
+                    s = after.get(4..).unwrap_or("");
+                }
+            }
         }
         let text = collapse(s, code, enhanced);
         Reply { code, enhanced, text, command }
@@ -210,6 +211,17 @@ impl Reply {
         }
         out
     }
+}
+
+/// A three-digit reply code at the start of `s`, followed by the end, a space, a tab or a `-`.
+fn reply_code(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    (b.len() >= 3
+        && matches!(b[0], b'2'..=b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t')))
+    .then(|| u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'))
 }
 
 /// Drops the sending log's `FAILED` marker (`FAILED 550 ...`, `FAILED: 550 ...`).
@@ -339,5 +351,22 @@ mod tests {
         assert_eq!(Reply::parse("5").code, None);
         let r = Reply::parse("552 5.2.2");
         assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(552), e("5.2.2"), ""));
+    }
+
+    #[test]
+    fn enhanced_code_before_reply_code() {
+        let r = Reply::parse("5.0.0 550 : User unknown");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(550), e("5.0.0"), ": User unknown"));
+        let r = Reply::parse("5.1.1 550 Requested action not taken: mailbox unavailable 503 Bad sequence of commands");
+        assert_eq!((r.code, r.enhanced), (Some(550), e("5.1.1")));
+        assert_eq!(r.text, "Requested action not taken: mailbox unavailable 503 Bad sequence of commands");
+        let r = Reply::parse("5.0.0 550");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(550), e("5.0.0"), ""));
+        // An enhanced code alone, or followed by a number that is not a reply code, keeps the text.
+        let r = Reply::parse("4.4.1 connect to mx.example.org[192.0.2.1]:25: Connection timed out");
+        assert_eq!((r.code, r.enhanced), (None, e("4.4.1")));
+        assert_eq!(r.text, "connect to mx.example.org[192.0.2.1]:25: Connection timed out");
+        let r = Reply::parse("5.0.0 1234 units");
+        assert_eq!((r.code, r.text.as_str()), (None, "1234 units"));
     }
 }
