@@ -185,8 +185,11 @@ impl Classifier {
                 None => text_slot.push(None),
             }
         }
+        // A large lazy-DFA cache: the set has hundreds of alternatives, and a cache that keeps filling up makes the
+        // regex engine rebuild states for every response, or fall back to a much slower engine.
         let texts = RegexSetBuilder::new(&patterns)
             .size_limit(64 << 20)
+            .dfa_size_limit(64 << 20)
             .build()
             .map_err(|e| RuleError { id: "(all rules)".into(), message: e.to_string() })?;
         Ok(Classifier { rules, texts, text_slot, policy })
@@ -236,10 +239,11 @@ impl Classifier {
         failures
     }
 
-    /// Classifies one response.
+    /// Classifies one response. The text patterns are matched only when a rule that has one is reached, so that
+    /// replies decided by their codes alone (every `250 ok`) never run the regular expressions.
     pub fn classify(&self, reply: &Reply) -> Verdict {
-        let lower = reply.text.to_lowercase();
-        let matched = self.texts.matches(&lower);
+        let mut matched: Option<regex::SetMatches> = None;
+        let mut lower: Option<String> = None;
         let index = self
             .rules
             .iter()
@@ -248,7 +252,13 @@ impl Classifier {
                 rule.reply.as_ref().is_none_or(|g| reply.code.is_some_and(|c| g.matches(c)))
                     && rule.enhanced.as_ref().is_none_or(|g| reply.enhanced.is_some_and(|e| g.matches(e)))
                     && rule.command.is_none_or(|c| reply.command == Some(c))
-                    && self.text_slot[i].is_none_or(|slot| matched.matched(slot))
+                    && self.text_slot[i].is_none_or(|slot| {
+                        matched
+                            .get_or_insert_with(|| {
+                                self.texts.matches(lower.get_or_insert_with(|| reply.text.to_lowercase()))
+                            })
+                            .matched(slot)
+                    })
             })
             .unwrap_or(self.rules.len() - 1);
         let rule = &self.rules[index];

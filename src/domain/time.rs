@@ -299,28 +299,48 @@ impl YearCounter {
     }
 }
 
+/// [`infer_first_year`] fed one time at a time, for inputs read as a stream.
+#[derive(Clone, Debug, Default)]
+pub struct YearInference {
+    counter: Option<YearCounter>,
+    offset: i32,
+    last: Option<YearlessTime>,
+}
+
+impl YearInference {
+    /// Counts the next yearless time of the file.
+    pub fn push(&mut self, t: YearlessTime) {
+        self.offset = self.counter.get_or_insert_with(|| YearCounter::new(0)).year_of(t.month);
+        self.last = Some(t);
+    }
+
+    /// The year of the file's first time, its last one being at or before `reference`.
+    pub fn first_year(&self, reference: Timestamp) -> i32 {
+        let Some(last) = self.last else {
+            return reference.civil().year;
+        };
+        let ref_year = reference.civil().year;
+        let last_year = match last.in_year(ref_year) {
+            Some(ts) if ts <= reference => ref_year,
+            // 29 February of a year that has none: the nearest earlier leap year.
+            None if last.month == 2 && last.day == 29 => {
+                (ref_year - 8..ref_year).rev().find(|y| is_leap(*y)).unwrap_or(ref_year)
+            }
+            _ => ref_year - 1,
+        };
+        last_year - self.offset
+    }
+}
+
 /// The year of a file's first yearless time when no year is given: the file's last time is taken to be the latest
 /// moment at or before `reference` (the file's modification time, or now), and years are counted back from there.
 /// `times` are the file's times in file order.
 pub fn infer_first_year(times: &[YearlessTime], reference: Timestamp) -> i32 {
-    let Some(last) = times.last() else {
-        return reference.civil().year;
-    };
-    let mut counter = YearCounter::new(0);
-    let mut offset = 0;
+    let mut inference = YearInference::default();
     for t in times {
-        offset = counter.year_of(t.month);
+        inference.push(*t);
     }
-    let ref_year = reference.civil().year;
-    let last_year = match last.in_year(ref_year) {
-        Some(ts) if ts <= reference => ref_year,
-        // 29 February of a year that has none: the nearest earlier leap year.
-        None if last.month == 2 && last.day == 29 => {
-            (ref_year - 8..ref_year).rev().find(|y| is_leap(*y)).unwrap_or(ref_year)
-        }
-        _ => ref_year - 1,
-    };
-    last_year - offset
+    inference.first_year(reference)
 }
 
 #[cfg(test)]

@@ -26,7 +26,16 @@ where
     T: Send,
     F: Fn(u64, &str) -> Parsed<T> + Sync,
 {
-    const CHUNK: usize = 4 << 20;
+    parse_lines_at(bytes, 1, parse)
+}
+
+/// [`parse_lines`] for a block of a larger input whose first line is number `first_line`.
+pub fn parse_lines_at<T, F>(bytes: &[u8], first_line: u64, parse: F) -> Vec<(u64, Parsed<T>)>
+where
+    T: Send,
+    F: Fn(u64, &str) -> Parsed<T> + Sync,
+{
+    const CHUNK: usize = 1 << 20;
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
@@ -38,7 +47,7 @@ where
         start = end;
     }
     let mut first_lines = Vec::with_capacity(ranges.len());
-    let mut line = 1u64;
+    let mut line = first_line;
     for &(s, e) in &ranges {
         first_lines.push(line);
         line += memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64;
@@ -66,8 +75,84 @@ where
     chunks.into_iter().flatten().collect()
 }
 
+/// A piece of an input read block by block.
+pub enum Block<'a> {
+    /// Whole lines (the input's last line may lack its `\n`), and the number of the first.
+    Lines(&'a [u8], u64),
+    /// A line longer than [`MAX_LINE`], skipped without being held whole: its number and length.
+    TooLong(u64, u64),
+}
+
+/// Reads `reader` in blocks of about `size` bytes cut at line ends and hands them to `f` in order, so that an input
+/// of any size is parsed in bounded memory. Lines longer than [`MAX_LINE`] are skipped and reported as such.
+pub fn for_each_block<R: std::io::Read>(
+    mut reader: R,
+    size: usize,
+    mut f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let size = size.max(MAX_LINE + 2);
+    let mut buf: Vec<u8> = Vec::with_capacity(size * 2);
+    let mut line = 1u64;
+    // Bytes of an over-long line still being skipped.
+    let mut skipping: Option<u64> = None;
+    let mut eof = false;
+    while !eof || !buf.is_empty() {
+        while !eof && buf.len() < size {
+            let start = buf.len();
+            buf.resize(start + (size - start).max(64 << 10), 0);
+            let n = loop {
+                match reader.read(&mut buf[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            buf.truncate(start + n);
+            eof = n == 0;
+        }
+        if let Some(skipped) = skipping {
+            match memchr::memchr(b'\n', &buf) {
+                Some(i) => {
+                    f(Block::TooLong(line, skipped + i as u64))?;
+                    line += 1;
+                    skipping = None;
+                    buf.drain(..=i);
+                }
+                None if eof => {
+                    f(Block::TooLong(line, skipped + buf.len() as u64))?;
+                    buf.clear();
+                }
+                None => {
+                    skipping = Some(skipped + buf.len() as u64);
+                    buf.clear();
+                }
+            }
+            continue;
+        }
+        let end = match memchr::memrchr(b'\n', &buf) {
+            Some(i) => i + 1,
+            None if eof => buf.len(),
+            None => {
+                // No line end in a whole block: the line is too long.
+                skipping = Some(buf.len() as u64);
+                buf.clear();
+                continue;
+            }
+        };
+        if end > 0 {
+            f(Block::Lines(&buf[..end], line))?;
+            line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+            if eof && end == buf.len() && buf[end - 1] != b'\n' {
+                line += 1;
+            }
+            buf.drain(..end);
+        }
+    }
+    Ok(())
+}
+
 /// The lines of a buffer without their line ends; a last line without `\n` counts.
-fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = bytes;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -98,6 +183,27 @@ mod tests {
             .collect();
         assert_eq!(got, ["1:a", "2:b", "3:", "4:c"]);
         assert!(parse_lines(b"", |_, _| Parsed::<()>::Ignored).is_empty());
+    }
+
+    #[test]
+    fn blocks_cut_at_line_ends_and_skip_long_lines() {
+        let long = "x".repeat(3 * MAX_LINE);
+        let text = format!("a\nb\n{long}\nc\nd");
+        let mut seen = Vec::new();
+        for_each_block(text.as_bytes(), 1, |b| {
+            match b {
+                Block::Lines(bytes, first) => {
+                    for (i, l) in split(bytes).enumerate() {
+                        let l = if l.len() > 10 { format!("{} bytes", l.len()) } else { String::from_utf8_lossy(l).into() };
+                        seen.push(format!("{}:{l}", first + i as u64));
+                    }
+                }
+                Block::TooLong(n, len) => seen.push(format!("{n}:long {len}")),
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, ["1:a", "2:b", &format!("3:long {}", 3 * MAX_LINE), "4:c", "5:d"]);
     }
 
     #[test]

@@ -21,10 +21,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::domain::attempt::{Attempt, Source};
-use crate::domain::time::Timestamp;
+use crate::domain::time::{LineYear, Timestamp, YearCounter, YearInference};
 
 use lines::Parsed;
 
@@ -207,48 +207,50 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 /// Reads every log file into one history. Files are numbered in the order of their names, whatever the order they
 /// were given in, and that number is the `file` of each [`Source`]: attempts at the same time are then ordered the
 /// same way in every run, so the result does not depend on the order of the arguments.
+///
+/// Postfix logs, the large ones, are read as a stream: block by block, each block's lines parsed on all cores, and
+/// joined message by message in log order (files oldest first), so that memory holds the messages in the queue
+/// rather than the log. The other formats are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut logs = Logs::default();
-    let mut postfix_records = Vec::new();
     let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
+    let mut postfix_files = Vec::new();
+    let mut files: Vec<(u32, FileStats)> = Vec::new();
     let mut paths: Vec<&PathBuf> = paths.iter().collect();
     paths.sort();
     for (index, path) in paths.into_iter().enumerate() {
-        let input = source::read_input(path)?;
-        let format = match options.format.or_else(|| detect(&input.bytes)) {
+        let opened = source::open_input(path)?;
+        let format = match options.format.or_else(|| detect(&opened.head)) {
             Some(f) => f,
-            None if input.bytes.iter().all(u8::is_ascii_whitespace) => LogFormat::Postfix,
+            None if opened.head.iter().all(u8::is_ascii_whitespace) => LogFormat::Postfix,
             None => bail!(
                 "{}: cannot tell the log format from its first lines; give it with --log-format ({})",
-                input.name,
+                opened.name,
                 LogFormat::NAMES.join(", ")
             ),
         };
-        let mut stats = FileStats::new(input.name.clone(), format.as_str());
-        if let Some(why) = &input.truncated {
+        let mut stats = FileStats::new(opened.name.clone(), format.as_str());
+        if let Some(why) = &opened.truncated {
             stats.warn(why.clone());
         }
         let file = index as u32;
+        if format == LogFormat::Postfix {
+            let first_year = match options.year {
+                Some(y) => y,
+                None => infer_year(&opened, options.now)?,
+            };
+            let first_time = first_time(&opened.head, first_year);
+            postfix_files.push((first_time, file, first_year, opened, stats));
+            continue;
+        }
+        let input = opened.into_input()?;
         match format {
             LogFormat::SendingLog => {
                 logs.attempts.extend(sending_log::parse(&input.bytes, file, &mut stats, &options.keep)?)
             }
             LogFormat::Pmta => logs.attempts.extend(pmta::parse(&input.bytes, file, &mut stats, &options.keep)?),
             LogFormat::Kumomta => logs.attempts.extend(kumomta::parse(&input.bytes, file, &mut stats, &options.keep)?),
-            LogFormat::Postfix => {
-                let parsed = lines::parse_lines(&input.bytes, |_, line| postfix::parse_line(line, &options.keep));
-                let records = account(parsed, file, &mut stats)
-                    .into_iter()
-                    .map(|(source, r): (Source, postfix::Record)| (source, r.time, r))
-                    .collect();
-                postfix_records.extend(syslog::resolve_years(
-                    records,
-                    options.year,
-                    input.modified.unwrap_or(options.now),
-                    &mut stats,
-                ));
-            }
             LogFormat::Sendmail => {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| sendmail::parse_line(line, &options.keep));
                 let records = account(parsed, file, &mut stats)
@@ -266,13 +268,107 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| exim::parse_line(line, &options.keep));
                 exim_records.extend(account(parsed, file, &mut stats));
             }
+            LogFormat::Postfix => unreachable!("Postfix files are read below"),
         }
-        logs.files.push(stats);
+        files.push((file, stats));
     }
-    logs.attempts.extend(postfix::join(postfix_records));
+    // Oldest file first, so that a message whose lines span rotated files is joined in order.
+    postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
+    let mut joiner = postfix::Joiner::new();
+    for (_, file, first_year, opened, mut stats) in postfix_files {
+        read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, &mut logs.attempts)?;
+        files.push((file, stats));
+    }
+    joiner.finish(&mut logs.attempts);
     logs.attempts.extend(exim::join(exim_records));
     logs.attempts.extend(sendmail::join(sendmail_records));
+    files.sort_by_key(|(file, _)| *file);
+    logs.files = files.into_iter().map(|(_, stats)| stats).collect();
     Ok(logs)
+}
+
+/// The size of the blocks a streamed input is read in.
+const BLOCK: usize = 16 << 20;
+
+/// The year of the first line of a syslog file without years: its last line is at or before its modification time.
+fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<i32> {
+    let mut inference = YearInference::default();
+    lines::for_each_block(opened.reader()?, BLOCK, |block| {
+        if let lines::Block::Lines(bytes, _) = block {
+            for line in lines::split(bytes) {
+                if let Some(t) = syslog::yearless_prefix(line) {
+                    inference.push(t);
+                }
+            }
+        }
+        Ok(())
+    })
+    .with_context(|| format!("{}: cannot read", opened.name))?;
+    Ok(inference.first_year(opened.modified.unwrap_or(now)))
+}
+
+/// The time of the first syslog line in a file's first bytes.
+fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
+    lines::split(head).find_map(|line| {
+        let line = std::str::from_utf8(line).ok()?;
+        match syslog::parse_syslog(line)?.time {
+            syslog::LineTime::Full(t) => Some(t),
+            syslog::LineTime::Yearless(t) => t.in_year(first_year),
+        }
+    })
+}
+
+/// Streams one Postfix file through the parser and the joiner.
+fn read_postfix(
+    opened: &source::Opened,
+    file: u32,
+    first_year: i32,
+    options: &LogOptions,
+    stats: &mut FileStats,
+    joiner: &mut postfix::Joiner,
+    out: &mut Vec<Attempt>,
+) -> Result<()> {
+    let mut years = YearCounter::new(first_year);
+    lines::for_each_block(opened.reader()?, BLOCK, |block| {
+        match block {
+            lines::Block::TooLong(line, len) => {
+                stats.read += 1;
+                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
+            }
+            lines::Block::Lines(bytes, first) => {
+                let parsed = lines::parse_lines_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep));
+                for (line, p) in parsed {
+                    stats.read += 1;
+                    let record = match p {
+                        Parsed::Used(r) => r,
+                        Parsed::Ignored => {
+                            stats.ignored += 1;
+                            continue;
+                        }
+                        Parsed::Malformed(why) => {
+                            stats.malformed(line, why);
+                            continue;
+                        }
+                    };
+                    let time = match record.time {
+                        syslog::LineTime::Full(t) => t,
+                        syslog::LineTime::Yearless(t) => match t.resolve(&mut years) {
+                            LineYear::Valid(t) => t,
+                            LineYear::NoSuchDay => {
+                                let why = format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day);
+                                stats.malformed(line, why);
+                                continue;
+                            }
+                        },
+                    };
+                    stats.used += 1;
+                    joiner.push(Source { file, line }, time, record, out);
+                }
+            }
+        }
+        Ok(())
+    })
+    .with_context(|| format!("{}: cannot read", opened.name))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! also copes with queue ids that Postfix reuses over time. Non-delivery notifications (sender `<>`) are the MTA's
 //! own messages, not a contact's, and are left out.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::{EnhancedCode, Reply};
@@ -41,6 +41,8 @@ pub enum Event {
     },
     /// A hand-off to a local content filter that re-queued the message under another queue id.
     Handoff,
+    /// `qmgr`: the message left the queue; its story is complete.
+    Removed,
 }
 
 /// One Postfix line's record, before the join.
@@ -104,6 +106,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
             Some(mid) => Event::MessageId(mid.trim().trim_start_matches('<').trim_end_matches('>').to_string()),
             None => return Parsed::Ignored,
         },
+        "qmgr" | "oqmgr" if rest == "removed" => Event::Removed,
         "qmgr" | "pickup" | "oqmgr" => match field(rest, "from=") {
             Some(from) => {
                 let sender = normalize_address(from);
@@ -183,90 +186,150 @@ fn is_local_handoff(relay: Option<&str>, text: &str) -> bool {
     local && text.contains("queued as")
 }
 
-/// Joins the records of all Postfix files (with their sources and resolved times) into attempts.
-pub fn join(mut records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
-    let notifications: HashSet<(String, String)> = records
-        .iter()
-        .filter_map(|(_, _, r)| match &r.event {
-            Event::Notification(id) => Some((r.host.clone(), id.clone())),
-            _ => None,
-        })
-        .collect();
-    records.sort_by(|a, b| (&a.2.host, &a.2.queue_id, a.1, a.0).cmp(&(&b.2.host, &b.2.queue_id, b.1, b.0)));
-    let mut attempts = Vec::new();
-    let mut i = 0;
-    while i < records.len() {
-        let n = records[i..]
-            .iter()
-            .take_while(|r| r.2.host == records[i].2.host && r.2.queue_id == records[i].2.queue_id)
-            .count();
-        let group = &mut records[i..i + n];
-        let is_notification = notifications.contains(&(group[0].2.host.clone(), group[0].2.queue_id.clone()));
-        join_queue_id(group, is_notification, &mut attempts);
-        i += n;
-    }
-    attempts
+/// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
+/// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
+/// (each file in order, rotated files oldest first); queue ids that Postfix reuses start a new message.
+#[derive(Debug, Default)]
+pub struct Joiner {
+    open: HashMap<(String, String), Message>,
+    /// Queue ids (with their host) of notifications the MTA sends itself.
+    notifications: HashSet<(String, String)>,
+    /// Messages started so far: numbers each message's key.
+    started: u64,
 }
 
-/// The records of one host and queue id, in time order: one or more messages (queue ids are reused).
-fn join_queue_id(group: &mut [(Source, Timestamp, Record)], is_notification: bool, out: &mut Vec<Attempt>) {
-    let mut message_id: Option<String> = None;
-    let mut sender: Option<String> = None;
-    let mut generation = 0u32;
-    // Recipients whose last try in this generation was a deferral: an expiry settles them.
-    let mut deferred: Vec<usize> = Vec::new();
-    for (source, time, record) in group.iter_mut() {
-        match &mut record.event {
-            Event::MessageId(mid) => {
-                if message_id.is_some() || !deferred.is_empty() {
-                    generation += 1;
-                    deferred.clear();
+/// One message in the queue.
+#[derive(Debug)]
+struct Message {
+    key: String,
+    message_id: Option<String>,
+    sender: Option<String>,
+    notification: bool,
+    attempts: Vec<Attempt>,
+    /// Recipients whose last try was a deferral: an expiry settles them.
+    deferred: Vec<usize>,
+}
+
+impl Joiner {
+    /// An empty joiner.
+    pub fn new() -> Self {
+        Joiner::default()
+    }
+
+    fn start(&mut self, host: &str, queue_id: &str) -> Message {
+        self.started += 1;
+        let notification = self.notifications.contains(&(host.to_string(), queue_id.to_string()));
+        Message {
+            key: format!("{host}/{queue_id}/{}", self.started),
+            message_id: None,
+            sender: None,
+            notification,
+            attempts: Vec::new(),
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Adds one record; the attempts of messages that end with it go to `out`.
+    pub fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
+        let Record { host, queue_id, event, line, .. } = record;
+        match event {
+            Event::Notification(id) => {
+                let key = (host, id);
+                if let Some(m) = self.open.get_mut(&key) {
+                    m.notification = true;
                 }
-                message_id = Some(std::mem::take(mid));
+                self.notifications.insert(key);
+                return;
             }
-            Event::Sender(s) => sender = Some(std::mem::take(s)),
-            Event::Notification(_) | Event::Handoff => {}
-            Event::Expired(s) => {
-                if sender.is_none() {
-                    sender = Some(std::mem::take(s));
+            Event::Removed => {
+                let key = (host, queue_id);
+                if let Some(m) = self.open.remove(&key) {
+                    out.extend(m.attempts);
                 }
-                for &k in &deferred {
-                    let last: &Attempt = &out[k];
-                    let mut expired = last.clone();
-                    expired.time = *time;
-                    expired.source = *source;
+                self.notifications.remove(&key);
+                return;
+            }
+            _ => {}
+        }
+        let key = (host, queue_id);
+        if !self.open.contains_key(&key) {
+            let m = self.start(&key.0, &key.1);
+            self.open.insert(key.clone(), m);
+        }
+        // A second message-id for a queue id whose removal was not logged: Postfix reused the id.
+        if matches!(event, Event::MessageId(_))
+            && self.open.get(&key).is_some_and(|m| m.message_id.is_some() || !m.deferred.is_empty())
+        {
+            let fresh = self.start(&key.0, &key.1);
+            if let Some(old) = self.open.insert(key.clone(), fresh) {
+                out.extend(old.attempts);
+            }
+        }
+        let Some(m) = self.open.get_mut(&key) else { return };
+        match event {
+            Event::MessageId(mid) => m.message_id = Some(mid),
+            Event::Sender(sender) => m.sender = Some(sender),
+            Event::Notification(_) | Event::Removed | Event::Handoff => {}
+            Event::Expired(sender) => {
+                if m.sender.is_none() {
+                    m.sender = Some(sender);
+                }
+                for k in std::mem::take(&mut m.deferred) {
+                    let mut expired = m.attempts[k].clone();
+                    expired.time = time;
+                    expired.source = source;
                     expired.status = Status::Expired;
-                    expired.line = record.line.clone();
-                    out.push(expired);
+                    expired.line = line.clone();
+                    m.attempts.push(expired);
                 }
-                deferred.clear();
             }
             Event::Delivery { to, status, reply, relay } => {
-                if is_notification || sender.as_deref() == Some("") {
-                    continue;
+                if m.notification || m.sender.as_deref() == Some("") {
+                    return;
                 }
-                let recipient = normalize_address(to);
-                deferred.retain(|&k| out[k].recipient != recipient);
-                if *status == Status::Deferred {
-                    deferred.push(out.len());
+                let recipient = normalize_address(&to);
+                let attempts = &m.attempts;
+                m.deferred.retain(|&k| attempts[k].recipient != recipient);
+                if status == Status::Deferred {
+                    m.deferred.push(m.attempts.len());
                 }
-                out.push(Attempt {
-                    time: *time,
-                    source: *source,
+                m.attempts.push(Attempt {
+                    time,
+                    source,
                     recipient,
-                    sender: sender.clone(),
-                    message_id: message_id.clone(),
-                    message_key: format!("{}/{}/{}", record.host, record.queue_id, generation),
+                    sender: m.sender.clone(),
+                    message_id: m.message_id.clone(),
+                    message_key: m.key.clone(),
                     campaign_hint: None,
                     campaign: None,
-                    status: *status,
-                    reply: std::mem::take(reply),
-                    relay: relay.take(),
-                    line: record.line.take(),
+                    status,
+                    reply,
+                    relay,
+                    line,
                 });
             }
         }
     }
+
+    /// The attempts of the messages still in the queue when the logs end.
+    pub fn finish(self, out: &mut Vec<Attempt>) {
+        let mut open: Vec<Message> = self.open.into_values().collect();
+        open.sort_by(|a, b| a.key.cmp(&b.key));
+        for m in open {
+            out.extend(m.attempts);
+        }
+    }
+}
+
+/// Joins the records of a log, in log order, into attempts.
+pub fn join(records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
+    let mut joiner = Joiner::new();
+    let mut out = Vec::new();
+    for (source, time, record) in records {
+        joiner.push(source, time, record, &mut out);
+    }
+    joiner.finish(&mut out);
+    out
 }
 
 #[cfg(test)]
@@ -311,13 +374,13 @@ mod tests {
         );
         assert_eq!(used("Nov 20 09:00:00 mta1 postfix/qmgr[1187]: 6E4F7A6E69: from=<Bounce+c0001@news.example.com>, size=48199, nrcpt=1 (queue active)").event, Event::Sender("bounce+c0001@news.example.com".into()));
         assert_eq!(used("Nov 25 10:29:40 mta1 postfix/qmgr[1187]: FC3B2E263A: from=<b@n.example>, status=expired, returned to sender").event, Event::Expired("b@n.example".into()));
+        assert_eq!(used("Nov 20 09:00:01 mta1 postfix/qmgr[1187]: 6E4F7A6E69: removed").event, Event::Removed);
         assert_eq!(
             used("Nov 20 09:01:31 mta1 postfix/bounce[3900]: 8C18DEE50C: sender non-delivery notification: 7811399F30")
                 .event,
             Event::Notification("7811399F30".into())
         );
         for ignored in [
-            "Nov 20 09:00:01 mta1 postfix/qmgr[1187]: 6E4F7A6E69: removed",
             "Nov 20 09:00:15 mta1 postfix/smtpd[3408]: connect from localhost[127.0.0.1]",
             "Nov 20 09:00:26 mta2 postfix/anvil[3601]: statistics: max connection rate 3/60s for (smtp:127.0.0.1) at Nov 20 09:00:26",
             "Nov 20 09:00:26 mta2 dovecot[1]: 6E4F7A6E69: to=<a@b>, status=sent",

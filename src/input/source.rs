@@ -27,6 +27,86 @@ pub struct InputFile {
     pub truncated: Option<String>,
 }
 
+/// How many bytes of an input [`open_input`] reads ahead, for format detection.
+pub const HEAD: usize = 64 << 10;
+
+/// An input opened for reading: its first bytes for format detection, and a way to read it all, block by block.
+#[derive(Debug)]
+pub struct Opened {
+    /// The name to show in messages.
+    pub name: String,
+    /// Its modification time (stdin: none).
+    pub modified: Option<Timestamp>,
+    /// Why it could not be read to the end, if it could not (compressed inputs, known once decoded).
+    pub truncated: Option<String>,
+    /// Its first bytes, decompressed.
+    pub head: Vec<u8>,
+    body: Body,
+}
+
+/// Where the bytes of an opened input are.
+#[derive(Debug)]
+enum Body {
+    /// Decoded in memory: compressed files and standard input.
+    Memory(Vec<u8>),
+    /// A plain file, read from disk as it is parsed, so that its size does not decide the memory used.
+    File(std::path::PathBuf),
+}
+
+impl Opened {
+    /// A reader over the whole input, from its start.
+    pub fn reader(&self) -> Result<Box<dyn Read + '_>> {
+        Ok(match &self.body {
+            Body::Memory(bytes) => Box::new(bytes.as_slice()),
+            Body::File(path) => Box::new(File::open(path).with_context(|| format!("{}: cannot open", self.name))?),
+        })
+    }
+
+    /// The whole input in memory.
+    pub fn into_input(self) -> Result<InputFile> {
+        let bytes = match self.body {
+            Body::Memory(bytes) => bytes,
+            Body::File(path) => std::fs::read(&path).with_context(|| format!("{}: cannot read", self.name))?,
+        };
+        Ok(InputFile { name: self.name, bytes, modified: self.modified, truncated: self.truncated })
+    }
+}
+
+/// Opens a file (or `-` for standard input) for reading. Compressed files (recognised by their magic bytes) and
+/// standard input are decoded into memory; plain files are read as they are parsed.
+pub fn open_input(path: &Path) -> Result<Opened> {
+    if path.as_os_str() == "-" {
+        let input = read_input(path)?;
+        let head = input.bytes[..input.bytes.len().min(HEAD)].to_vec();
+        return Ok(Opened {
+            name: input.name,
+            modified: None,
+            truncated: input.truncated,
+            head,
+            body: Body::Memory(input.bytes),
+        });
+    }
+    let name = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("{name}: cannot open: check the path and permissions"))?;
+    let modified = modified_time(&file);
+    let mut head = Vec::with_capacity(HEAD);
+    file.take(HEAD as u64).read_to_end(&mut head).with_context(|| format!("{name}: cannot read"))?;
+    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
+        let input = read_input(path)?;
+        let head = input.bytes[..input.bytes.len().min(HEAD)].to_vec();
+        return Ok(Opened { name, modified, truncated: input.truncated, head, body: Body::Memory(input.bytes) });
+    }
+    Ok(Opened { name, modified, truncated: None, head, body: Body::File(path.to_path_buf()) })
+}
+
+fn modified_time(file: &File) -> Option<Timestamp> {
+    file.metadata()
+        .ok()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| Timestamp::from_millis(d.as_millis() as i64))
+}
+
 /// Reads a file (or `-` for standard input), decompressing gzip and zstd.
 pub fn read_input(path: &Path) -> Result<InputFile> {
     if path.as_os_str() == "-" {
@@ -36,12 +116,7 @@ pub fn read_input(path: &Path) -> Result<InputFile> {
     }
     let name = path.display().to_string();
     let mut file = File::open(path).with_context(|| format!("{name}: cannot open: check the path and permissions"))?;
-    let modified = file
-        .metadata()
-        .ok()
-        .and_then(|m| m.modified().ok())
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| Timestamp::from_millis(d.as_millis() as i64));
+    let modified = modified_time(&file);
     let mut raw = Vec::new();
     file.read_to_end(&mut raw).with_context(|| format!("{name}: cannot read"))?;
     Ok(decode(name, raw, modified))

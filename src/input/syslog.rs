@@ -79,6 +79,16 @@ fn yearless(s: &str) -> Option<(YearlessTime, &str)> {
     Some((YearlessTime { month, day, ms_of_day: ms as u32 }, &rest[consumed..]))
 }
 
+/// The traditional syslog time at the start of a line, if it has one (`Nov 26 03:30:13 ...`).
+pub fn yearless_prefix(line: &[u8]) -> Option<YearlessTime> {
+    let head = &line[..line.len().min(32)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+    };
+    yearless(text).map(|(t, _)| t)
+}
+
 /// Gives every record a full time: syslog times get the year of the file's first line (`year`, or inferred from
 /// `modified`) plus one for each time the month goes backwards. A date that does not exist in its year (29 February)
 /// makes the line malformed.
