@@ -9,11 +9,11 @@ use anyhow::{Result, bail};
 use crate::domain::attempt::Attempt;
 use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
-use crate::domain::outcome::{Outcome, settle};
+use crate::domain::outcome::{Outcome, OutcomeKind, settle_into};
 use crate::domain::replay::{Replay, replay};
 use crate::domain::time::Timestamp;
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
-use crate::input::{FileStats, load_logs};
+use crate::input::{FileStats, KeepLines, read_logs};
 
 use super::args::RunConfig;
 
@@ -48,33 +48,56 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
     Ok(data)
 }
 
-/// Reads the campaign data and the logs, shows the accounting, and attributes every attempt to its campaign.
-/// Attempts at or after `--until` are left out: nothing later can change what happened before it. `--since` is
-/// applied by each command to what it shows, since the history before it still counts (a soft bounce before the
-/// window is part of the run that a bounce inside it extends).
-pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
+/// Reads the campaign data, then the logs, and hands `each` the attempts in batches of whole messages, attributed
+/// to their campaigns; shows the accounting. Attempts at or after `--until` are left out: nothing later can change
+/// what happened before it. `--since` is applied by each command to what it shows, since the history before it
+/// still counts (a soft bounce before the window is part of the run that a bounce inside it extends).
+pub fn read_attempts(config: &RunConfig, each: &mut dyn FnMut(Vec<Attempt>)) -> Result<(CampaignData, Vec<FileStats>)> {
     let mut data = load_campaign_data(config)?;
-    let mut logs = load_logs(&config.logs, &config.log_options)?;
-    let mut files = std::mem::take(&mut data.files);
-    files.append(&mut logs.files);
-    account(&files, config.stats, config.strict)?;
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
-    for a in &mut logs.attempts {
-        a.campaign = resolver.resolve(a);
-    }
-    if let Some(until) = config.until {
-        logs.attempts.retain(|a| a.time < until);
-    }
-    Ok((logs.attempts, data, files))
+    let mut log_files = read_logs(&config.logs, &config.log_options, &mut |mut batch| {
+        for a in &mut batch {
+            a.campaign = resolver.resolve(a);
+        }
+        if let Some(until) = config.until {
+            batch.retain(|a| a.time < until);
+        }
+        each(batch);
+    })?;
+    let mut files = std::mem::take(&mut data.files);
+    files.append(&mut log_files);
+    account(&files, config.stats, config.strict)?;
+    Ok((data, files))
+}
+
+/// [`read_attempts`], keeping every attempt.
+pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
+    let mut attempts = Vec::new();
+    let (data, files) = read_attempts(config, &mut |batch| attempts.extend(batch))?;
+    Ok((attempts, data, files))
 }
 
 impl Analysis {
     /// Runs the whole pipeline.
     pub fn run(config: &RunConfig) -> Result<Analysis> {
-        let (attempts, mut data, files) = load_attempts(config)?;
-        let outcomes = settle(attempts, &config.classifier);
+        // Each batch is settled as it comes and dropped: memory holds outcomes, not attempts. A delivery's response
+        // text is kept only where the run shows proof.
+        let keep_text = config.log_options.keep != KeepLines::None;
+        let mut outcomes = Vec::new();
+        let (mut data, files) = read_attempts(config, &mut |batch| {
+            let from = outcomes.len();
+            settle_into(batch, &config.classifier, &mut outcomes);
+            if !keep_text {
+                for o in &mut outcomes[from..] {
+                    if o.kind == OutcomeKind::Delivered {
+                        o.reply.text = String::new();
+                    }
+                }
+            }
+        })?;
+        outcomes.sort_by_key(|o| (o.time, o.source));
         let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
         let replay = replay(&outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
         Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files, since: config.since })

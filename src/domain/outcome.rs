@@ -67,23 +67,61 @@ pub struct Outcome {
 }
 
 /// Groups attempts by message and recipient and settles each group. Attempts must carry their campaign already.
-pub fn settle(mut attempts: Vec<Attempt>, classifier: &Classifier) -> Vec<Outcome> {
-    attempts.sort_by(|a, b| {
-        (&a.message_key, &a.recipient, a.time, a.source).cmp(&(&b.message_key, &b.recipient, b.time, b.source))
-    });
+pub fn settle(attempts: Vec<Attempt>, classifier: &Classifier) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
-    let mut rest = attempts.as_mut_slice();
-    while !rest.is_empty() {
-        let n = rest
-            .iter()
-            .take_while(|a| a.message_key == rest[0].message_key && a.recipient == rest[0].recipient)
-            .count();
-        let (group, tail) = rest.split_at_mut(n);
-        outcomes.push(settle_one(group, classifier));
-        rest = tail;
-    }
+    settle_into(attempts, classifier, &mut outcomes);
     outcomes.sort_by_key(|a| (a.time, a.source));
     outcomes
+}
+
+/// Settles attempts that hold whole messages (every try of a message to a recipient) into `out`, unsorted.
+pub fn settle_into(attempts: Vec<Attempt>, classifier: &Classifier, outcomes: &mut Vec<Outcome>) {
+    // Indexes sorted by a hash of message and recipient first, so that strings are compared only within a group (or
+    // between the rare groups whose hashes collide) and attempts are not moved while sorting; the order of the groups
+    // does not matter, as outcomes are sorted by time at the end.
+    let mut order: Vec<(u64, u32)> = attempts.iter().enumerate().map(|(i, a)| (group_hash(a), i as u32)).collect();
+    order.sort_unstable_by(|&(ha, ia), &(hb, ib)| {
+        let (a, b) = (&attempts[ia as usize], &attempts[ib as usize]);
+        ha.cmp(&hb)
+            .then_with(|| (&a.message_key, &a.recipient).cmp(&(&b.message_key, &b.recipient)))
+            .then_with(|| (a.time, a.source).cmp(&(b.time, b.source)))
+            .then_with(|| ia.cmp(&ib))
+    });
+    let mut slots: Vec<Option<Attempt>> = attempts.into_iter().map(Some).collect();
+    let mut group: Vec<Attempt> = Vec::new();
+    let mut i = 0;
+    while i < order.len() {
+        let (hash, first) = order[i];
+        group.clear();
+        while let Some(&(h, index)) = order.get(i) {
+            let same = h == hash && {
+                let (a, b) = (slots[index as usize].as_ref(), group.first().or(slots[first as usize].as_ref()));
+                a.zip(b).is_some_and(|(a, b)| a.message_key == b.message_key && a.recipient == b.recipient)
+            };
+            if !same {
+                break;
+            }
+            if let Some(a) = slots[index as usize].take() {
+                group.push(a);
+            }
+            i += 1;
+        }
+        if group.is_empty() {
+            i += 1;
+            continue;
+        }
+        outcomes.push(settle_one(&mut group, classifier));
+    }
+}
+
+/// FNV-1a over the message key and the recipient: cheap, and stable across runs and platforms.
+fn group_hash(a: &Attempt) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in a.message_key.bytes().chain([0]).chain(a.recipient.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {

@@ -212,6 +212,19 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 /// joined message by message in log order (files oldest first), so that memory holds the messages in the queue
 /// rather than the log. The other formats are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
+    let mut attempts = Vec::new();
+    let files = read_logs(paths, options, &mut |batch| attempts.extend(batch))?;
+    Ok(Logs { attempts, files })
+}
+
+/// Reads every log file as [`load_logs`] does, handing the attempts to `each` in batches as they are found instead
+/// of keeping them: each batch holds whole messages (every try of a message to a recipient is in one batch), so a
+/// caller can settle a batch and drop it. Returns the accounting of each file.
+pub fn read_logs(
+    paths: &[PathBuf],
+    options: &LogOptions,
+    each: &mut dyn FnMut(Vec<Attempt>),
+) -> Result<Vec<FileStats>> {
     let mut logs = Logs::default();
     let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
@@ -276,15 +289,18 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
     let mut joiner = postfix::Joiner::new();
     for (_, file, first_year, opened, mut stats) in postfix_files {
-        read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, &mut logs.attempts)?;
+        read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, each)?;
         files.push((file, stats));
     }
-    joiner.finish(&mut logs.attempts);
+    let mut rest = Vec::new();
+    joiner.finish(&mut rest);
+    each(rest);
+    // The other formats' messages may span files: their attempts go in one batch.
     logs.attempts.extend(exim::join(exim_records));
     logs.attempts.extend(sendmail::join(sendmail_records));
+    each(logs.attempts);
     files.sort_by_key(|(file, _)| *file);
-    logs.files = files.into_iter().map(|(_, stats)| stats).collect();
-    Ok(logs)
+    Ok(files.into_iter().map(|(_, stats)| stats).collect())
 }
 
 /// The size of the blocks a streamed input is read in.
@@ -326,10 +342,11 @@ fn read_postfix(
     options: &LogOptions,
     stats: &mut FileStats,
     joiner: &mut postfix::Joiner,
-    out: &mut Vec<Attempt>,
+    each: &mut dyn FnMut(Vec<Attempt>),
 ) -> Result<()> {
     let mut years = YearCounter::new(first_year);
     lines::for_each_block(opened.reader()?, BLOCK, |block| {
+        let mut out = Vec::new();
         match block {
             lines::Block::TooLong(line, len) => {
                 stats.read += 1;
@@ -362,10 +379,11 @@ fn read_postfix(
                         },
                     };
                     stats.used += 1;
-                    joiner.push(Source { file, line }, time, record, out);
+                    joiner.push(Source { file, line }, time, record, &mut out);
                 }
             }
         }
+        each(out);
         Ok(())
     })
     .with_context(|| format!("{}: cannot read", opened.name))

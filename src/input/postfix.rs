@@ -7,7 +7,7 @@
 //! also copes with queue ids that Postfix reuses over time. Non-delivery notifications (sender `<>`) are the MTA's
 //! own messages, not a contact's, and are left out.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::{EnhancedCode, Reply};
@@ -73,7 +73,7 @@ fn queue_id(message: &str) -> Option<(&str, &str)> {
 /// The value of `key=` in a Postfix `key=value, key=value` list, up to the next `, ` (angle brackets removed).
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let mut from = 0;
-    while let Some(i) = text[from..].find(key) {
+    while let Some(i) = memchr::memmem::find(&text.as_bytes()[from..], key.as_bytes()) {
         let at = from + i;
         if at == 0 || text.as_bytes()[at - 1] == b' ' {
             let value = &text[at + key.len()..];
@@ -148,7 +148,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
 /// A delivery agent's `to=<..>, relay=.., dsn=.., status=.. (text)`.
 fn delivery(rest: &str) -> Result<Option<Event>, String> {
     let to = field(rest, "to=").ok_or("delivery line without a recipient")?;
-    let status_at = rest.find(" status=").ok_or("delivery line without status=")?;
+    let status_at = memchr::memmem::find(rest.as_bytes(), b" status=").ok_or("delivery line without status=")?;
     let after = &rest[status_at + " status=".len()..];
     let word_end = after.find([' ', ',']).unwrap_or(after.len());
     let status = match &after[..word_end] {
@@ -191,9 +191,9 @@ fn is_local_handoff(relay: Option<&str>, text: &str) -> bool {
 /// (each file in order, rotated files oldest first); queue ids that Postfix reuses start a new message.
 #[derive(Debug, Default)]
 pub struct Joiner {
-    open: HashMap<(String, String), Message>,
+    open: FxHashMap<(String, String), Message>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
-    notifications: HashSet<(String, String)>,
+    notifications: FxHashSet<(String, String)>,
     /// Messages started so far: numbers each message's key.
     started: u64,
 }
