@@ -52,7 +52,7 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 /// to their campaigns; shows the accounting. Attempts at or after `--until` are left out: nothing later can change
 /// what happened before it. `--since` is applied by each command to what it shows, since the history before it
 /// still counts (a soft bounce before the window is part of the run that a bounce inside it extends).
-pub fn read_attempts(config: &RunConfig, each: &mut dyn FnMut(Vec<Attempt>)) -> Result<(CampaignData, Vec<FileStats>)> {
+pub fn read_attempts(config: &RunConfig, each: &mut (dyn FnMut(Vec<Attempt>) + Send)) -> Result<(CampaignData, Vec<FileStats>)> {
     let mut data = load_campaign_data(config)?;
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())

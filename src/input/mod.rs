@@ -223,7 +223,7 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 pub fn read_logs(
     paths: &[PathBuf],
     options: &LogOptions,
-    each: &mut dyn FnMut(Vec<Attempt>),
+    each: &mut (dyn FnMut(Vec<Attempt>) + Send),
 ) -> Result<Vec<FileStats>> {
     let mut logs = Logs::default();
     let mut exim_records = Vec::new();
@@ -334,7 +334,8 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
-/// Streams one Postfix file through the parser and the joiner.
+/// Streams one Postfix file through the parser and the joiner. Each block is parsed on all cores while the previous
+/// one is joined, so that the sequential join overlaps the parallel parse.
 fn read_postfix(
     opened: &source::Opened,
     file: u32,
@@ -342,51 +343,70 @@ fn read_postfix(
     options: &LogOptions,
     stats: &mut FileStats,
     joiner: &mut postfix::Joiner,
-    each: &mut dyn FnMut(Vec<Attempt>),
+    each: &mut (dyn FnMut(Vec<Attempt>) + Send),
 ) -> Result<()> {
     let mut years = YearCounter::new(first_year);
-    lines::for_each_block(opened.reader()?, BLOCK, |block| {
+    let mut pending: Option<Vec<(u64, Parsed<postfix::Record>)>> = None;
+    let mut join = |parsed: Vec<(u64, Parsed<postfix::Record>)>, stats: &mut FileStats| {
         let mut out = Vec::new();
+        for (line, p) in parsed {
+            stats.read += 1;
+            let record = match p {
+                Parsed::Used(r) => r,
+                Parsed::Ignored => {
+                    stats.ignored += 1;
+                    continue;
+                }
+                Parsed::Malformed(why) => {
+                    stats.malformed(line, why);
+                    continue;
+                }
+            };
+            let time = match record.time {
+                syslog::LineTime::Full(t) => t,
+                syslog::LineTime::Yearless(t) => match t.resolve(&mut years) {
+                    LineYear::Valid(t) => t,
+                    LineYear::NoSuchDay => {
+                        let why = format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day);
+                        stats.malformed(line, why);
+                        continue;
+                    }
+                },
+            };
+            stats.used += 1;
+            joiner.push(Source { file, line }, time, record, &mut out);
+        }
+        each(out);
+    };
+    lines::for_each_block(opened.reader()?, BLOCK, |block| {
         match block {
             lines::Block::TooLong(line, len) => {
+                if let Some(previous) = pending.take() {
+                    join(previous, stats);
+                }
                 stats.read += 1;
                 stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
             }
             lines::Block::Lines(bytes, first) => {
-                let parsed = lines::parse_lines_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep));
-                for (line, p) in parsed {
-                    stats.read += 1;
-                    let record = match p {
-                        Parsed::Used(r) => r,
-                        Parsed::Ignored => {
-                            stats.ignored += 1;
-                            continue;
+                let previous = pending.take();
+                let (parsed, ()) = rayon::join(
+                    || lines::parse_lines_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep)),
+                    || {
+                        if let Some(previous) = previous {
+                            join(previous, stats);
                         }
-                        Parsed::Malformed(why) => {
-                            stats.malformed(line, why);
-                            continue;
-                        }
-                    };
-                    let time = match record.time {
-                        syslog::LineTime::Full(t) => t,
-                        syslog::LineTime::Yearless(t) => match t.resolve(&mut years) {
-                            LineYear::Valid(t) => t,
-                            LineYear::NoSuchDay => {
-                                let why = format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day);
-                                stats.malformed(line, why);
-                                continue;
-                            }
-                        },
-                    };
-                    stats.used += 1;
-                    joiner.push(Source { file, line }, time, record, &mut out);
-                }
+                    },
+                );
+                pending = Some(parsed);
             }
         }
-        each(out);
         Ok(())
     })
-    .with_context(|| format!("{}: cannot read", opened.name))
+    .with_context(|| format!("{}: cannot read", opened.name))?;
+    if let Some(previous) = pending.take() {
+        join(previous, stats);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
