@@ -10,12 +10,14 @@ use crate::domain::attempt::Attempt;
 use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
 use crate::domain::outcome::{Outcome, OutcomeKind, settle_into};
-use crate::domain::replay::{Replay, replay};
+use crate::domain::replay::{Replay, replay_from};
 use crate::domain::time::Timestamp;
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
+use crate::input::postfix::JoinerState;
+use crate::input::state::{self, StateFile};
 use crate::input::{FileStats, KeepLines, read_logs};
 
-use super::args::RunConfig;
+use super::args::{RunConfig, now};
 
 /// Everything the reports are made from.
 pub struct Analysis {
@@ -52,12 +54,15 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 /// to their campaigns; shows the accounting. Attempts at or after `--until` are left out: nothing later can change
 /// what happened before it. `--since` is applied by each command to what it shows, since the history before it
 /// still counts (a soft bounce before the window is part of the run that a bounce inside it extends).
-pub fn read_attempts(config: &RunConfig, each: &mut (dyn FnMut(Vec<Attempt>) + Send)) -> Result<(CampaignData, Vec<FileStats>)> {
+pub fn read_attempts(
+    config: &RunConfig,
+    each: &mut (dyn FnMut(Vec<Attempt>) + Send),
+) -> Result<(CampaignData, Vec<FileStats>, JoinerState)> {
     let mut data = load_campaign_data(config)?;
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
-    let mut log_files = read_logs(&config.logs, &config.log_options, &mut |mut batch| {
+    let (mut log_files, carry) = read_logs(&config.logs, &config.log_options, &mut |mut batch| {
         for a in &mut batch {
             a.campaign = resolver.resolve(a);
         }
@@ -69,13 +74,13 @@ pub fn read_attempts(config: &RunConfig, each: &mut (dyn FnMut(Vec<Attempt>) + S
     let mut files = std::mem::take(&mut data.files);
     files.append(&mut log_files);
     account(&files, config.stats, config.strict)?;
-    Ok((data, files))
+    Ok((data, files, carry))
 }
 
 /// [`read_attempts`], keeping every attempt.
 pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
     let mut attempts = Vec::new();
-    let (data, files) = read_attempts(config, &mut |batch| attempts.extend(batch))?;
+    let (data, files, _) = read_attempts(config, &mut |batch| attempts.extend(batch))?;
     Ok((attempts, data, files))
 }
 
@@ -86,7 +91,11 @@ impl Analysis {
         // text is kept only where the run shows proof.
         let keep_text = config.log_options.keep != KeepLines::None;
         let mut outcomes = Vec::new();
-        let (mut data, files) = read_attempts(config, &mut |batch| {
+        let previous = config.state.as_deref().map(state::load).transpose()?;
+        let mut config = config.clone();
+        config.log_options.postfix_carry = previous.as_ref().map(|s| s.postfix.clone());
+        let config = &config;
+        let (mut data, files, carry) = read_attempts(config, &mut |batch| {
             let from = outcomes.len();
             settle_into(batch, &config.classifier, &mut outcomes);
             if !keep_text {
@@ -99,7 +108,11 @@ impl Analysis {
         })?;
         outcomes.sort_by_key(|o| (o.time, o.source));
         let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
-        let replay = replay(&outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
+        let carried = previous.as_ref().map(StateFile::carried).unwrap_or_default();
+        let replay = replay_from(carried, &outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
+        if let Some(path) = &config.state {
+            state::save(path, &StateFile::new(&replay.contacts, &replay.deactivations, carry, now()))?;
+        }
         Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files, since: config.since })
     }
 

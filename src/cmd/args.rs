@@ -98,6 +98,12 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub ignore_sender_faults: bool,
 
+    /// Carry contacts' counters and deactivations, and the messages still queued, from one run to the next: read at
+    /// the start (a missing file is a first run) and written, atomically, at the end. Replaying day 1 and then day 2
+    /// with the same file gives what one run over both days gives.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
     /// A rules file (TOML, or CSV by its .csv name) tried before the built-in rules; may be repeated, the first
     /// file's rules first. See `bounces rules`.
     #[arg(long, value_name = "FILE")]
@@ -178,6 +184,8 @@ pub struct RunConfig {
     pub replay: ReplayPolicy,
     /// The classifier.
     pub classifier: Classifier,
+    /// The state file carried between runs.
+    pub state: Option<PathBuf>,
     /// Attempts before this time are left out.
     pub since: Option<Timestamp>,
     /// Attempts at or after this time are left out.
@@ -208,6 +216,7 @@ impl InputArgs {
             soft_unengaged: 10,
             hard_reasons: vec![],
             ignore_sender_faults: false,
+            state: None,
             rules: vec![],
         };
         let r = replay.unwrap_or(&defaults);
@@ -224,6 +233,7 @@ impl InputArgs {
                 year: self.year,
                 keep,
                 now: now(),
+                postfix_carry: None,
             },
             sends: self.sends.clone(),
             campaigns: self.campaigns.clone(),
@@ -235,6 +245,7 @@ impl InputArgs {
                 ignore_sender_faults: r.ignore_sender_faults,
             },
             classifier,
+            state: r.state.clone(),
             since: parse_time("--since", self.since.as_deref())?,
             until: parse_time("--until", self.until.as_deref())?,
             stats: self.stats,

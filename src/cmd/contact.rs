@@ -157,26 +157,25 @@ fn status_line(analysis: &Analysis, email: &str) -> String {
     let t = analysis.replay.deactivations.get(state.deactivation.unwrap_or(usize::MAX));
     match t {
         Some(d) => {
-            let o = &analysis.outcomes[d.outcome];
             let why = match d.cause {
                 Cause::Hard => format!(
                     "{} hard bounce{} ({})",
                     d.hard_bounces,
                     if d.hard_bounces == 1 { "" } else { "s" },
-                    o.verdict.reason
+                    d.reason
                 ),
                 Cause::SoftThreshold => format!(
                     "{} consecutive soft bounces, the threshold for {} contacts (last: {})",
                     d.consecutive_soft,
                     if d.engaged { "engaged" } else { "unengaged" },
-                    o.verdict.reason
+                    d.reason
                 ),
             };
             format!(
                 "status: deactivated at {} by campaign {}: {why}; the server said: {}",
                 d.at.rfc3339(),
                 d.campaign.as_deref().unwrap_or("-"),
-                o.reply.display()
+                d.response
             )
         }
         None => format!(

@@ -53,9 +53,8 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
     let mut n = 0;
     for d in analysis.replay.deactivations.iter().filter(|d| analysis.shown(d.at)) {
         n += 1;
-        let o = &analysis.outcomes[d.outcome];
         hard += usize::from(d.cause == Cause::Hard);
-        let response = o.reply.display();
+        let response = d.response.clone();
         machine.push(vec![
             Cell::text(d.email.clone()),
             Cell::text(d.at.rfc3339()),
@@ -63,7 +62,7 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
             Cell::text(d.cause.as_str()),
             Cell::int(d.hard_bounces),
             Cell::int(d.consecutive_soft),
-            Cell::text(o.verdict.reason.as_str()),
+            Cell::text(d.reason.as_str()),
             Cell::text(response.clone()),
         ]);
         human.push(vec![
@@ -73,7 +72,7 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
             Cell::text(d.cause.as_str()),
             Cell::int(d.hard_bounces),
             Cell::int(d.consecutive_soft),
-            Cell::text(o.verdict.reason.as_str()),
+            Cell::text(d.reason.as_str()),
             Cell::text(clip(&response, 70)),
         ]);
     }

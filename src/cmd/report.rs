@@ -253,14 +253,13 @@ fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Ou
         .titled("Contacts this campaign deactivated");
     for &i in &d.deactivations {
         let x = &analysis.replay.deactivations[i];
-        let o = &analysis.outcomes[x.outcome];
         let count = if x.cause == crate::domain::replay::Cause::Hard { x.hard_bounces } else { x.consecutive_soft };
         deact.push(vec![
             Cell::text(x.email.clone()),
             Cell::text(x.at.rfc3339()),
             Cell::text(x.cause.as_str()),
             Cell::int(count),
-            Cell::text(clip(&o.reply.display(), 70)),
+            Cell::text(clip(&x.response, 70)),
         ]);
     }
     if deact.rows.is_empty() {
@@ -345,7 +344,7 @@ fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Ou
             Cell::text(x.cause.as_str()),
             Cell::int(count),
             Cell::Empty,
-            Cell::text(analysis.outcomes[x.outcome].reply.display()),
+            Cell::text(x.response.clone()),
         ]);
     }
     Ok(Output { human, machine })

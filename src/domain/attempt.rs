@@ -2,13 +2,13 @@
 //!
 //! Every log format is turned into [`Attempt`]s; nothing below this point knows which MTA wrote them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::smtp::Reply;
 use super::time::Timestamp;
 
 /// What the MTA did with the message at this try.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Accepted by the receiving server.
@@ -39,7 +39,7 @@ impl Status {
 }
 
 /// Where a record came from: the index of its file in the run's file list, and its 1-based line number.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Source {
     /// Index of the file in the run's list of inputs.
     pub file: u32,
@@ -48,7 +48,7 @@ pub struct Source {
 }
 
 /// One delivery try.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// When the try ended.
     pub time: Timestamp,

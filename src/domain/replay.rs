@@ -8,10 +8,10 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::outcome::{Outcome, OutcomeKind};
-use super::reason::Fault;
+use super::reason::{Fault, Reason};
 use super::time::Timestamp;
 
 /// The three thresholds of the platform's rules.
@@ -41,7 +41,7 @@ pub struct ReplayPolicy {
 }
 
 /// Why a contact was deactivated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// It reached the hard-bounce threshold.
@@ -77,8 +77,13 @@ pub struct Deactivation {
     pub consecutive_soft: u32,
     /// Whether the contact counted as engaged at that send.
     pub engaged: bool,
-    /// The index of the triggering outcome in the replayed slice.
-    pub outcome: usize,
+    /// The reason of the triggering bounce.
+    pub reason: Reason,
+    /// The server's response that triggered it: the proof.
+    pub response: String,
+    /// The index of the triggering outcome in the replayed slice; `None` for a deactivation carried over from an
+    /// earlier run (`--state`).
+    pub outcome: Option<usize>,
 }
 
 /// Something replay noticed at one outcome.
@@ -138,10 +143,34 @@ pub struct Replay {
     pub contacts: HashMap<String, ContactState>,
 }
 
+/// What an earlier run leaves for the next: every contact's counters and the deactivations so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Counters by contact; a deactivated contact's `deactivation` indexes `deactivations`.
+    pub contacts: HashMap<String, ContactState>,
+    /// Deactivations in time order (their `outcome` is `None`).
+    pub deactivations: Vec<Deactivation>,
+}
+
 /// Replays outcomes, which must be in time order; `engaged` says whether a contact counts as engaged at a time.
 pub fn replay(outcomes: &[Outcome], engaged: impl Fn(&str, Timestamp) -> bool, policy: ReplayPolicy) -> Replay {
+    replay_from(Carried::default(), outcomes, engaged, policy)
+}
+
+/// Replays outcomes after what an earlier run carried over, so that replaying a history in parts gives what one
+/// replay of the whole gives.
+pub fn replay_from(
+    carried: Carried,
+    outcomes: &[Outcome],
+    engaged: impl Fn(&str, Timestamp) -> bool,
+    policy: ReplayPolicy,
+) -> Replay {
     let t = policy.thresholds;
-    let mut result = Replay { steps: Vec::with_capacity(outcomes.len()), ..Replay::default() };
+    let mut result = Replay {
+        steps: Vec::with_capacity(outcomes.len()),
+        deactivations: carried.deactivations,
+        contacts: carried.contacts,
+    };
     for (index, outcome) in outcomes.iter().enumerate() {
         let is_engaged = engaged(&outcome.recipient, outcome.first_time);
         let state = result.contacts.entry(outcome.recipient.clone()).or_default();
@@ -188,7 +217,9 @@ pub fn replay(outcomes: &[Outcome], engaged: impl Fn(&str, Timestamp) -> bool, p
                 hard_bounces: state.hard_bounces,
                 consecutive_soft: state.consecutive_soft,
                 engaged: is_engaged,
-                outcome: index,
+                reason: outcome.verdict.reason,
+                response: outcome.reply.display(),
+                outcome: Some(index),
             });
         }
         result.steps.push(Step {
@@ -242,7 +273,7 @@ mod tests {
         let d = &r.deactivations[0];
         assert_eq!(
             (d.cause, d.consecutive_soft, d.campaign.as_deref(), d.outcome),
-            (Cause::SoftThreshold, 10, Some("c10"), 9)
+            (Cause::SoftThreshold, 10, Some("c10"), Some(9))
         );
         assert_eq!(r.steps[9].event, Some(Event::Deactivated));
         assert_eq!(r.steps[10].event, Some(Event::SentAfterDeactivation));
@@ -302,5 +333,19 @@ mod tests {
         let r = replay(&o, |_, _| false, ignore);
         assert!(r.deactivations.is_empty());
         assert!(!r.steps[0].counted);
+    }
+
+    #[test]
+    fn replaying_in_parts_carries_the_counters() {
+        let all = softs("a@x", 1..13);
+        let whole = replay(&all, |_, _| false, ReplayPolicy::default());
+        let first = replay(&all[..6], |_, _| false, ReplayPolicy::default());
+        assert!(first.deactivations.is_empty());
+        let carried = Carried { contacts: first.contacts, deactivations: first.deactivations };
+        let second = replay_from(carried, &all[6..], |_, _| false, ReplayPolicy::default());
+        assert_eq!(second.deactivations.len(), 1);
+        let (a, b) = (&whole.deactivations[0], &second.deactivations[0]);
+        assert_eq!((a.at, a.cause, a.consecutive_soft), (b.at, b.cause, b.consecutive_soft));
+        assert_eq!(second.contacts, whole.contacts);
     }
 }

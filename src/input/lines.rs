@@ -194,7 +194,8 @@ mod tests {
             match b {
                 Block::Lines(bytes, first) => {
                     for (i, l) in split(bytes).enumerate() {
-                        let l = if l.len() > 10 { format!("{} bytes", l.len()) } else { String::from_utf8_lossy(l).into() };
+                        let l =
+                            if l.len() > 10 { format!("{} bytes", l.len()) } else { String::from_utf8_lossy(l).into() };
                         seen.push(format!("{}:{l}", first + i as u64));
                     }
                 }

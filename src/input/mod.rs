@@ -14,6 +14,7 @@ pub mod postfix;
 pub mod sending_log;
 pub mod sendmail;
 pub mod source;
+pub mod state;
 pub mod syslog;
 
 use std::collections::HashSet;
@@ -107,6 +108,8 @@ pub struct LogOptions {
     pub keep: KeepLines,
     /// The time to count syslog years back from when a file has no modification time (standard input).
     pub now: Timestamp,
+    /// The Postfix messages an earlier run left in the queue (`--state`).
+    pub postfix_carry: Option<postfix::JoinerState>,
 }
 
 /// The accounting of one input file.
@@ -213,18 +216,19 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 /// rather than the log. The other formats are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
-    let files = read_logs(paths, options, &mut |batch| attempts.extend(batch))?;
+    let (files, _) = read_logs(paths, options, &mut |batch| attempts.extend(batch))?;
     Ok(Logs { attempts, files })
 }
 
 /// Reads every log file as [`load_logs`] does, handing the attempts to `each` in batches as they are found instead
 /// of keeping them: each batch holds whole messages (every try of a message to a recipient is in one batch), so a
-/// caller can settle a batch and drop it. Returns the accounting of each file.
+/// caller can settle a batch and drop it. Returns the accounting of each file, and the Postfix messages still in the
+/// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from.
 pub fn read_logs(
     paths: &[PathBuf],
     options: &LogOptions,
     each: &mut (dyn FnMut(Vec<Attempt>) + Send),
-) -> Result<Vec<FileStats>> {
+) -> Result<(Vec<FileStats>, postfix::JoinerState)> {
     let mut logs = Logs::default();
     let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
@@ -287,11 +291,12 @@ pub fn read_logs(
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
-    let mut joiner = postfix::Joiner::new();
+    let mut joiner = options.postfix_carry.clone().map_or_else(postfix::Joiner::new, postfix::Joiner::from_state);
     for (_, file, first_year, opened, mut stats) in postfix_files {
         read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, each)?;
         files.push((file, stats));
     }
+    let carry = joiner.state();
     let mut rest = Vec::new();
     joiner.finish(&mut rest);
     each(rest);
@@ -300,7 +305,7 @@ pub fn read_logs(
     logs.attempts.extend(sendmail::join(sendmail_records));
     each(logs.attempts);
     files.sort_by_key(|(file, _)| *file);
-    Ok(files.into_iter().map(|(_, stats)| stats).collect())
+    Ok((files.into_iter().map(|(_, stats)| stats).collect(), carry))
 }
 
 /// The size of the blocks a streamed input is read in.

@@ -8,6 +8,7 @@
 //! own messages, not a contact's, and are left out.
 
 use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::{EnhancedCode, Reply};
@@ -199,15 +200,36 @@ pub struct Joiner {
 }
 
 /// One message in the queue.
-#[derive(Debug)]
-struct Message {
-    key: String,
-    message_id: Option<String>,
-    sender: Option<String>,
-    notification: bool,
-    attempts: Vec<Attempt>,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The host that logged it.
+    pub host: String,
+    /// Its queue id.
+    pub queue_id: String,
+    /// The key of its attempts.
+    pub key: String,
+    /// Its message-id header.
+    pub message_id: Option<String>,
+    /// Its envelope sender.
+    pub sender: Option<String>,
+    /// Whether it is a notification the MTA sends itself.
+    pub notification: bool,
+    /// Its tries so far.
+    pub attempts: Vec<Attempt>,
     /// Recipients whose last try was a deferral: an expiry settles them.
-    deferred: Vec<usize>,
+    pub deferred: Vec<usize>,
+}
+
+/// What the joiner holds between two runs (`--state`): the messages still in the queue, so that a message whose
+/// lines span two runs' logs is joined as one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinerState {
+    /// Messages started so far (numbers the keys of the next ones).
+    pub started: u64,
+    /// The messages in the queue, by key.
+    pub open: Vec<Message>,
+    /// Queue ids (with their host) of notifications still in the queue.
+    pub notifications: Vec<(String, String)>,
 }
 
 impl Joiner {
@@ -216,10 +238,30 @@ impl Joiner {
         Joiner::default()
     }
 
+    /// A joiner that goes on from what an earlier run left.
+    pub fn from_state(state: JoinerState) -> Self {
+        Joiner {
+            open: state.open.into_iter().map(|m| ((m.host.clone(), m.queue_id.clone()), m)).collect(),
+            notifications: state.notifications.into_iter().collect(),
+            started: state.started,
+        }
+    }
+
+    /// What the next run needs to go on from here.
+    pub fn state(&self) -> JoinerState {
+        let mut open: Vec<Message> = self.open.values().cloned().collect();
+        open.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut notifications: Vec<(String, String)> = self.notifications.iter().cloned().collect();
+        notifications.sort();
+        JoinerState { started: self.started, open, notifications }
+    }
+
     fn start(&mut self, host: &str, queue_id: &str) -> Message {
         self.started += 1;
         let notification = self.notifications.contains(&(host.to_string(), queue_id.to_string()));
         Message {
+            host: host.to_string(),
+            queue_id: queue_id.to_string(),
             key: format!("{host}/{queue_id}/{}", self.started),
             message_id: None,
             sender: None,

@@ -10,5 +10,6 @@ mod oracle;
 mod reports;
 mod rules;
 mod samples;
+mod state;
 mod threads;
 mod util;
