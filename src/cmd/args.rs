@@ -18,6 +18,8 @@ use crate::domain::time::Timestamp;
 use crate::input::{KeepLines, LogFormat, LogOptions};
 use crate::output::Format;
 
+use super::config::Config;
+
 /// Where the logs and the campaign data come from, and how to read them.
 #[derive(Args, Debug, Clone, Default)]
 pub struct InputArgs {
@@ -49,9 +51,14 @@ pub struct InputArgs {
     #[arg(long, value_name = "REGEX")]
     pub campaign_pattern: Option<String>,
 
-    /// A contact who opened or clicked within this many days before a send counts as engaged at that send.
-    #[arg(long, value_name = "DAYS", default_value_t = 90)]
-    pub engaged_within: u32,
+    /// A contact who opened or clicked within this many days before a send counts as engaged at that send
+    /// (default 90).
+    #[arg(long, value_name = "DAYS")]
+    pub engaged_within: Option<u32>,
+
+    /// The configuration file (default: bounces.toml in the current folder, if there is one). Flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Only attempts at or after this time (RFC 3339, or a date: 2026-05-01 is midnight UTC).
     #[arg(long, value_name = "TIME")]
@@ -73,25 +80,21 @@ pub struct InputArgs {
 /// The platform's deactivation rules.
 #[derive(Args, Debug, Clone)]
 pub struct ReplayArgs {
-    /// Hard bounces that deactivate a contact (0: never).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub hard: u32,
+    /// Hard bounces that deactivate a contact (0: never; default 1).
+    #[arg(long, value_name = "N")]
+    pub hard: Option<u32>,
 
-    /// Consecutive soft bounces that deactivate an engaged contact (0: never).
-    #[arg(long, value_name = "N", default_value_t = 20)]
-    pub soft_engaged: u32,
+    /// Consecutive soft bounces that deactivate an engaged contact (0: never; default 20).
+    #[arg(long, value_name = "N")]
+    pub soft_engaged: Option<u32>,
 
-    /// Consecutive soft bounces that deactivate an unengaged contact (0: never).
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub soft_unengaged: u32,
+    /// Consecutive soft bounces that deactivate an unengaged contact (0: never; default 10).
+    #[arg(long, value_name = "N")]
+    pub soft_unengaged: Option<u32>,
 
-    /// The reasons that count as hard bounces, comma-separated.
-    #[arg(
-        long,
-        value_name = "REASONS",
-        value_delimiter = ',',
-        default_value = "userunknown,hostunknown,hasmoved,notaccept"
-    )]
+    /// The reasons that count as hard bounces, comma-separated (default:
+    /// userunknown,hostunknown,hasmoved,notaccept).
+    #[arg(long, value_name = "REASONS", value_delimiter = ',')]
     pub hard_reasons: Vec<String>,
 
     /// Sender-side soft bounces (blocks, reputation, authentication) do not count toward deactivation.
@@ -199,7 +202,11 @@ pub struct RunConfig {
 impl InputArgs {
     /// The plain configuration of a run over `logs`.
     pub fn config(&self, logs: Vec<PathBuf>, replay: Option<&ReplayArgs>, keep: KeepLines) -> Result<RunConfig> {
-        let campaign_pattern = match &self.campaign_pattern {
+        let file = Config::load(self.config.as_deref())?;
+        let (fi, fr) = (&file.inputs, &file.replay);
+        let logs = if logs.is_empty() { fi.logs.clone() } else { logs };
+        let campaign_pattern = self.campaign_pattern.clone().or_else(|| fi.campaign_pattern.clone());
+        let campaign_pattern = match &campaign_pattern {
             Some(p) => Some(
                 Regex::new(p).with_context(|| format!("--campaign-pattern '{p}' is not a valid regular expression"))?,
             ),
@@ -211,41 +218,48 @@ impl InputArgs {
             bail!("--campaign-pattern '{p}' needs a named group: (?P<campaign>...)");
         }
         let defaults = ReplayArgs {
-            hard: 1,
-            soft_engaged: 20,
-            soft_unengaged: 10,
+            hard: None,
+            soft_engaged: None,
+            soft_unengaged: None,
             hard_reasons: vec![],
             ignore_sender_faults: false,
             state: None,
             rules: vec![],
         };
         let r = replay.unwrap_or(&defaults);
-        let classifier = classifier(&r.rules, &r.hard_reasons)?;
+        // Flags first, then the file, then the defaults.
+        let rules = if r.rules.is_empty() { fr.rules.clone() } else { r.rules.clone() };
+        let hard_reasons = if r.hard_reasons.is_empty() { fr.hard_reasons.clone() } else { r.hard_reasons.clone() };
+        let classifier = classifier(&rules, &hard_reasons)?;
+        let log_format = self.log_format.clone().or_else(|| fi.log_format.clone());
         Ok(RunConfig {
             logs,
             log_options: LogOptions {
-                format: self
-                    .log_format
+                format: log_format
                     .as_deref()
                     .map(|f| f.parse::<LogFormat>())
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
-                year: self.year,
+                year: self.year.or(fi.year),
                 keep,
                 now: now(),
                 postfix_carry: None,
             },
-            sends: self.sends.clone(),
-            campaigns: self.campaigns.clone(),
-            contacts: self.contacts.clone(),
+            sends: self.sends.clone().or_else(|| fi.sends.clone()),
+            campaigns: self.campaigns.clone().or_else(|| fi.campaigns.clone()),
+            contacts: self.contacts.clone().or_else(|| fi.contacts.clone()),
             campaign_pattern,
-            engaged_within: self.engaged_within,
+            engaged_within: self.engaged_within.or(fi.engaged_within).unwrap_or(90),
             replay: ReplayPolicy {
-                thresholds: Thresholds { hard: r.hard, soft_engaged: r.soft_engaged, soft_unengaged: r.soft_unengaged },
-                ignore_sender_faults: r.ignore_sender_faults,
+                thresholds: Thresholds {
+                    hard: r.hard.or(fr.hard).unwrap_or(1),
+                    soft_engaged: r.soft_engaged.or(fr.soft_engaged).unwrap_or(20),
+                    soft_unengaged: r.soft_unengaged.or(fr.soft_unengaged).unwrap_or(10),
+                },
+                ignore_sender_faults: r.ignore_sender_faults || fr.ignore_sender_faults,
             },
             classifier,
-            state: r.state.clone(),
+            state: r.state.clone().or_else(|| fr.state.clone()),
             since: parse_time("--since", self.since.as_deref())?,
             until: parse_time("--until", self.until.as_deref())?,
             stats: self.stats,

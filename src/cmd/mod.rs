@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod args;
 pub mod classify;
+pub mod config;
 pub mod contact;
 pub mod deactivations;
 pub mod emit;
@@ -14,7 +15,9 @@ pub mod unclassified;
 use std::fmt;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use std::io::Write;
+
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Analyse email sending logs offline: who must be deactivated and why, what happened to each campaign and
 /// contact, and what a server response means.
@@ -44,6 +47,14 @@ pub enum Command {
     Unclassified(unclassified::UnclassifiedArgs),
     /// The classification rules: list them, check a rules file, list the reasons.
     Rules(rules::RulesArgs),
+    /// Print a shell completion script: `bounces completions bash > /etc/bash_completion.d/bounces`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `bounces man > bounces.1; man ./bounces.1`.
+    Man,
 }
 
 /// A run that found nothing to show (an unknown contact or campaign): exit code 1.
@@ -70,13 +81,29 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Deactivations(a) => deactivations::run(a),
         Command::Unclassified(a) => unclassified::run(a),
         Command::Rules(a) => rules::run(a),
+        Command::Completions { shell } => {
+            // Generated into memory first: the generator panics on a write error such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "bounces", &mut script);
+            let mut out = std::io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
+            Ok(())
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&page)?;
+            out.flush()?;
+            Ok(())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_sound() {

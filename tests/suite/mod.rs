@@ -1,6 +1,7 @@
 //! Integration test themes. Each runs the built `bounces` binary as a user would.
 
 mod classifier;
+mod cli;
 mod corpus;
 mod errors;
 mod formats_exim_sendmail;
