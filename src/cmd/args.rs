@@ -15,7 +15,7 @@ use crate::domain::reason::{HardPolicy, Reason};
 use crate::domain::replay::{ReplayPolicy, Thresholds};
 use crate::domain::rule_file;
 use crate::domain::time::Timestamp;
-use crate::input::{KeepLines, LogFormat, LogOptions};
+use crate::input::{KeepLines, LogFormat, LogOptions, Progress};
 use crate::output::Format;
 
 use super::config::Config;
@@ -205,6 +205,7 @@ impl InputArgs {
         let file = Config::load(self.config.as_deref())?;
         let (fi, fr) = (&file.inputs, &file.replay);
         let logs = if logs.is_empty() { fi.logs.clone() } else { logs };
+        let progress = progress_bar(&logs);
         let campaign_pattern = self.campaign_pattern.clone().or_else(|| fi.campaign_pattern.clone());
         let campaign_pattern = match &campaign_pattern {
             Some(p) => Some(
@@ -244,6 +245,7 @@ impl InputArgs {
                 keep,
                 now: now(),
                 postfix_carry: None,
+                progress,
             },
             sends: self.sends.clone().or_else(|| fi.sends.clone()),
             campaigns: self.campaigns.clone().or_else(|| fi.campaigns.clone()),
@@ -266,6 +268,29 @@ impl InputArgs {
             strict: self.strict,
         })
     }
+}
+
+/// A progress bar on standard error for logs that take more than a few seconds to read (over 256 MB), only when
+/// standard error is a terminal. It clears itself when the bytes it expects have been read.
+fn progress_bar(logs: &[PathBuf]) -> Progress {
+    use std::io::IsTerminal;
+    let total: u64 = logs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    if total < 256 << 20 || !std::io::stderr().is_terminal() {
+        return Progress::default();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading logs {bar:30} {bytes}/{total_bytes} {bytes_per_sec}, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Progress::new(move |n| {
+        bar.inc(n);
+        if bar.position() >= total {
+            bar.finish_and_clear();
+        }
+    })
 }
 
 /// A time given on the command line.

@@ -110,6 +110,32 @@ pub struct LogOptions {
     pub now: Timestamp,
     /// The Postfix messages an earlier run left in the queue (`--state`).
     pub postfix_carry: Option<postfix::JoinerState>,
+    /// Told how many bytes of a streamed log were just read.
+    pub progress: Progress,
+}
+
+/// A callback told how many bytes of a streamed log were just read, for a progress bar: this layer never prints.
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(u64) + Send + Sync>>);
+
+impl Progress {
+    /// A callback.
+    pub fn new(f: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        Progress(Some(std::sync::Arc::new(f)))
+    }
+
+    /// Reports `bytes` more read.
+    pub fn advance(&self, bytes: u64) {
+        if let Some(f) = &self.0 {
+            f(bytes);
+        }
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(on)" } else { "Progress(off)" })
+    }
 }
 
 /// The accounting of one input file.
@@ -393,6 +419,7 @@ fn read_postfix(
                 stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
             }
             lines::Block::Lines(bytes, first) => {
+                options.progress.advance(bytes.len() as u64);
                 let previous = pending.take();
                 let (parsed, ()) = rayon::join(
                     || lines::parse_lines_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep)),
