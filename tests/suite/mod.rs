@@ -11,6 +11,7 @@ mod oracle;
 mod reports;
 mod rules;
 mod samples;
+mod snapshots;
 mod state;
 mod threads;
 mod util;
