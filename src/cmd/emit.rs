@@ -24,6 +24,8 @@ pub fn emit(output: &Output, config: &OutputConfig) -> Result<()> {
         None => {
             let stdout = io::stdout();
             style.terminal = config.format == Format::Table && stdout.is_terminal();
+            // https://no-color.org: any non-empty value turns colour off.
+            style.colour = style.terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             style.width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
             let mut w = BufWriter::new(stdout.lock());
             output::write(output, config.format, &mut w, &style)

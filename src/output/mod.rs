@@ -138,6 +138,8 @@ pub struct Style {
     pub width: Option<u16>,
     /// Whether CSV cells that look like formulas are left as they are.
     pub raw_csv: bool,
+    /// Whether tables may use colour: only on a terminal, and never when `NO_COLOR` is set.
+    pub colour: bool,
 }
 
 /// Writes `output` in `format`.
