@@ -13,7 +13,7 @@ use super::attempt::Attempt;
 /// Attributes attempts to campaigns.
 #[derive(Clone, Debug, Default)]
 pub struct CampaignResolver {
-    by_message_id: HashMap<String, String>,
+    by_message_id: rustc_hash::FxHashMap<String, String>,
     pattern: Option<Regex>,
 }
 
@@ -25,6 +25,7 @@ pub fn normalize_message_id(raw: &str) -> &str {
 impl CampaignResolver {
     /// A resolver from the sends file's message-ids and an optional pattern, which must have a group `campaign`.
     pub fn new(by_message_id: HashMap<String, String>, pattern: Option<Regex>) -> Result<Self, String> {
+        let by_message_id = by_message_id.into_iter().collect();
         if let Some(p) = &pattern
             && !p.capture_names().any(|n| n == Some("campaign"))
         {

@@ -20,13 +20,14 @@ pub struct ContactEngagement {
 /// Engagement lookups for a run.
 #[derive(Clone, Debug, Default)]
 pub struct Engagement {
-    contacts: HashMap<String, ContactEngagement>,
+    contacts: rustc_hash::FxHashMap<String, ContactEngagement>,
     window_ms: i64,
 }
 
 impl Engagement {
     /// Contacts by lower-cased email, and the window (in days) an open or click keeps a contact engaged.
     pub fn new(contacts: HashMap<String, ContactEngagement>, window_days: u32) -> Self {
+        let contacts = contacts.into_iter().collect();
         Engagement { contacts, window_ms: i64::from(window_days) * 86_400_000 }
     }
 

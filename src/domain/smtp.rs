@@ -145,19 +145,21 @@ impl Reply {
         let mut command = None;
 
         // Postfix: "host mx.example.com[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
-        if let Some(open) = s.rfind("(in reply to ") {
+        // memmem rather than str::find: a response is parsed for every log line, and str::find builds a searcher each
+        // time.
+        if let Some(open) = memchr::memmem::rfind(s.as_bytes(), b"(in reply to ") {
             let tail = &s[open + "(in reply to ".len()..];
             if let Some(words) = tail.strip_suffix(')').and_then(|t| t.strip_suffix(" command")) {
                 command = SmtpCommand::from_words(words);
                 s = s[..open].trim_end();
             }
         }
-        if let Some(said) = s.find(" said: ").filter(|_| s.starts_with("host ")) {
+        if let Some(said) = s.starts_with("host ").then(|| memchr::memmem::find(s.as_bytes(), b" said: ")).flatten() {
             s = &s[said + " said: ".len()..];
         }
         // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...".
         const EXIM: &str = "SMTP error from remote mail server after ";
-        if let Some(at) = s.find(EXIM) {
+        if let Some(at) = memchr::memmem::find(s.as_bytes(), EXIM.as_bytes()) {
             let after = &s[at + EXIM.len()..];
             if let Some(split) = find_reply_start(after) {
                 command = SmtpCommand::from_words(&after[..split]).or(command);

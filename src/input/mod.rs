@@ -335,7 +335,7 @@ pub fn read_logs(
 }
 
 /// The size of the blocks a streamed input is read in.
-const BLOCK: usize = 16 << 20;
+const BLOCK: usize = 4 << 20;
 
 /// The year of the first line of a syslog file without years: its last line is at or before its modification time.
 fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<i32> {

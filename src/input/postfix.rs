@@ -63,7 +63,8 @@ pub struct Record {
 
 /// A Postfix queue id: 5 or more upper-case hex digits (short ids), or 12 or more letters and digits (long ids).
 fn queue_id(message: &str) -> Option<(&str, &str)> {
-    let (id, rest) = message.split_once(": ")?;
+    let at = super::lines::find_pair(message, b':', b' ')?;
+    let (id, rest) = (&message[..at], &message[at + 2..]);
     let short = (5..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
     let long = (12..=20).contains(&id.len())
         && id.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -81,7 +82,7 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
             let end = if value.starts_with('<') {
                 value.find('>').map_or(value.len(), |e| e + 1)
             } else {
-                value.find(", ").unwrap_or(value.len())
+                super::lines::find_pair(value, b',', b' ').unwrap_or(value.len())
             };
             return Some(&value[..end]);
         }

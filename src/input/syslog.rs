@@ -51,7 +51,7 @@ pub fn parse_syslog(line: &str) -> Option<SyslogLine<'_>> {
     };
     let rest = rest.trim_start();
     let (host, rest) = rest.split_once(' ')?;
-    let colon = rest.find(": ")?;
+    let colon = super::lines::find_pair(rest, b':', b' ')?;
     let tag = &rest[..colon];
     let program = tag.split_once('[').map_or(tag, |(p, _)| p);
     if program.is_empty() || program.contains(' ') {
