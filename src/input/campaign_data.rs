@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::domain::attempt::normalize_address;
-use crate::domain::campaign::normalize_message_id;
+use crate::domain::campaign::{MessageIndex, normalize_message_id};
 use crate::domain::engagement::ContactEngagement;
 use crate::domain::time::Timestamp;
 
@@ -31,7 +31,7 @@ pub struct CampaignInfo {
 #[derive(Clone, Debug, Default)]
 pub struct CampaignData {
     /// Campaign id by message-id (without angle brackets), from the sends file.
-    pub campaign_by_message_id: HashMap<String, String>,
+    pub campaign_by_message_id: MessageIndex,
     /// Campaigns by id, from the campaigns file.
     pub campaigns: HashMap<String, CampaignInfo>,
     /// Engagement by lower-cased email, from the contacts file.
@@ -108,7 +108,7 @@ impl CampaignData {
                 }
                 match cols.1.and_then(|i| r.get(i)).map(normalize_message_id).filter(|m| !m.is_empty()) {
                     Some(mid) => {
-                        by_mid.insert(mid.to_string(), campaign.to_string());
+                        by_mid.insert(mid, campaign);
                         stats.used += 1;
                     }
                     None => stats.ignored += 1,
