@@ -56,9 +56,9 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 /// still counts (a soft bounce before the window is part of the run that a bounce inside it extends).
 pub fn read_attempts(
     config: &RunConfig,
+    mut data: CampaignData,
     each: &mut (dyn FnMut(Vec<Attempt>) + Send),
 ) -> Result<(CampaignData, Vec<FileStats>, JoinerState)> {
-    let mut data = load_campaign_data(config)?;
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
@@ -80,7 +80,8 @@ pub fn read_attempts(
 /// [`read_attempts`], keeping every attempt.
 pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
     let mut attempts = Vec::new();
-    let (data, files, _) = read_attempts(config, &mut |batch| attempts.extend(batch))?;
+    let data = load_campaign_data(config)?;
+    let (data, files, _) = read_attempts(config, data, &mut |batch| attempts.extend(batch))?;
     Ok((attempts, data, files))
 }
 
@@ -90,12 +91,14 @@ impl Analysis {
         // Each batch is settled as it comes and dropped: memory holds outcomes, not attempts. A delivery's response
         // text is kept only where the run shows proof.
         let keep_text = config.log_options.keep != KeepLines::None;
-        let mut outcomes = Vec::new();
+        let data = load_campaign_data(config)?;
+        // One outcome per message sent: the sends file says how many to expect, which spares the vector's doubling.
+        let mut outcomes = Vec::with_capacity(data.campaign_by_message_id.len() + 1024);
         let previous = config.state.as_deref().map(state::load).transpose()?;
         let mut config = config.clone();
         config.log_options.postfix_carry = previous.as_ref().map(|s| s.postfix.clone());
         let config = &config;
-        let (mut data, files, carry) = read_attempts(config, &mut |batch| {
+        let (mut data, files, carry) = read_attempts(config, data, &mut |batch| {
             let from = outcomes.len();
             settle_into(batch, &config.classifier, &mut outcomes);
             if !keep_text {
