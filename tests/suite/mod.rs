@@ -3,6 +3,7 @@
 mod classifier;
 mod cli;
 mod corpus;
+mod corpus_postfix_more;
 mod errors;
 mod formats_exim_sendmail;
 mod formats_pmta_kumo;
