@@ -7,6 +7,7 @@ use clap::Args;
 use rayon::prelude::*;
 
 use crate::domain::classify::{Classifier, Verdict};
+use crate::domain::outcome::judge;
 use crate::domain::smtp::Reply;
 use crate::input::lines::{Parsed, parse_lines};
 use crate::input::source::read_input;
@@ -122,7 +123,11 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result
     let (mut attempts, _, _) = load_attempts(config)?;
     attempts.retain(|a| config.since.is_none_or(|t| a.time >= t));
     attempts.sort_by_key(|a| (a.time, a.source));
-    let verdicts: Vec<Verdict> = attempts.par_iter().map(|a| config.classifier.classify(&a.reply)).collect();
+    // As the outcomes judge them: a line the MTA logged as delivered is a delivery whatever its words say.
+    let verdicts: Vec<Verdict> = attempts
+        .par_iter()
+        .map(|a| judge(a.status, &a.reply, &config.classifier).1)
+        .collect();
     let columns = [
         "time",
         "recipient",

@@ -124,32 +124,38 @@ fn group_hash(a: &Attempt) -> u64 {
     h
 }
 
+/// What one try means: its outcome kind and verdict. The log's status decides a delivery and an expiry; the words
+/// decide the reason of a bounce, and its class where they can (the code where they cannot).
+pub fn judge(status: Status, reply: &Reply, classifier: &Classifier) -> (OutcomeKind, Verdict) {
+    match status {
+        Status::Delivered => (OutcomeKind::Delivered, classifier.status_verdict(Reason::Delivered, Fault::Unknown)),
+        Status::Deferred => (OutcomeKind::Pending, classifier.classify(reply)),
+        Status::Expired => {
+            let fault = if reply.text.is_empty() && reply.code.is_none() {
+                Fault::Network
+            } else {
+                classifier.classify(reply).fault
+            };
+            (OutcomeKind::Soft, classifier.status_verdict(Reason::Expired, fault))
+        }
+        Status::Bounced => {
+            let mut v = classifier.classify(reply);
+            if !matches!(v.class, Class::Hard | Class::Soft) {
+                // The MTA says it bounced even though the words do not read like it: the code decides.
+                v.class = classifier.policy().class_of(Reason::Undefined, reply.code_class().or(Some(5)));
+            }
+            let kind = if v.class == Class::Hard { OutcomeKind::Hard } else { OutcomeKind::Soft };
+            (kind, v)
+        }
+    }
+}
+
 fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {
     // The first final try settles the message; later lines for it (a duplicate, a notification) change nothing.
     let last = group.iter().position(|a| a.status.is_final()).unwrap_or(group.len() - 1);
     let decided = &group[last];
     let (time, source, status) = (decided.time, decided.source, decided.status);
-    let (kind, verdict) = match status {
-        Status::Delivered => (OutcomeKind::Delivered, classifier.status_verdict(Reason::Delivered, Fault::Unknown)),
-        Status::Deferred => (OutcomeKind::Pending, classifier.classify(&decided.reply)),
-        Status::Expired => {
-            let fault = if decided.reply.text.is_empty() && decided.reply.code.is_none() {
-                Fault::Network
-            } else {
-                classifier.classify(&decided.reply).fault
-            };
-            (OutcomeKind::Soft, classifier.status_verdict(Reason::Expired, fault))
-        }
-        Status::Bounced => {
-            let mut v = classifier.classify(&decided.reply);
-            if !matches!(v.class, Class::Hard | Class::Soft) {
-                // The MTA says it bounced even though the words do not read like it: the code decides.
-                v.class = classifier.policy().class_of(Reason::Undefined, decided.reply.code_class().or(Some(5)));
-            }
-            let kind = if v.class == Class::Hard { OutcomeKind::Hard } else { OutcomeKind::Soft };
-            (kind, v)
-        }
-    };
+    let (kind, verdict) = judge(status, &decided.reply, classifier);
     let proof = group[..=last].iter_mut().filter_map(|a| a.line.take()).collect();
     Outcome {
         time,

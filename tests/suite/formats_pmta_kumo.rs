@@ -53,8 +53,8 @@ fn fixture_attempts(fay: [&'static str; 5]) -> Vec<Row> {
         fay,
         ["bert@outlook.com", "spring", "delivered", "250", "delivered"],
         ["carla@yahoo.com", "spring", "bounced", "554", "suspend"],
-        // The expiry carries the last deferral's response.
-        ["eve@example.net", "spring", "expired", "452", "mailboxfull"],
+        // The expiry carries the last deferral's response (its code), and is an expiry whatever that said.
+        ["eve@example.net", "spring", "expired", "452", "expired"],
     ])
 }
 
