@@ -13,6 +13,7 @@ use crate::domain::outcome::{Outcome, settle};
 use crate::domain::replay::{Replay, replay};
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
 use crate::input::{FileStats, load_logs};
+use crate::output::escape_controls;
 
 use super::args::RunConfig;
 
@@ -52,6 +53,13 @@ pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, 
     let mut files = std::mem::take(&mut data.files);
     files.append(&mut logs.files);
     account(&files, config.stats, config.strict)?;
+    if logs.duplicates > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "bounces: note: {} attempts appeared more than once (the same file given twice, or overlapping rotated files) and were counted once",
+            logs.duplicates
+        );
+    }
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
@@ -79,24 +87,32 @@ impl Analysis {
 pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
     if strict {
         if let Some((f, (line, why))) = files.iter().find_map(|f| f.malformed_lines.first().map(|m| (f, m))) {
-            bail!("{}:{line}: {why} (--strict stops at the first malformed line)", f.name);
+            bail!("{}:{line}: {} (--strict stops at the first malformed line)", f.name, escape_controls(why));
         }
         if let Some((f, why)) = files.iter().find_map(|f| f.warnings.first().map(|w| (f, w))) {
-            bail!("{}: {why} (--strict)", f.name);
+            bail!("{}: {} (--strict)", f.name, escape_controls(why));
         }
     }
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     for f in files {
+        // Messages quote the input, which is untrusted: a terminal must not run what it carries.
+        let name = escape_controls(&f.name);
         for w in &f.warnings {
-            let _ = writeln!(err, "bounces: warning: {}: {w}", f.name);
+            let _ = writeln!(err, "bounces: warning: {name}: {}", escape_controls(w));
         }
         for (line, why) in &f.malformed_lines {
-            let _ = writeln!(err, "bounces: warning: {}:{line}: {why}", f.name);
+            let _ = writeln!(err, "bounces: warning: {name}:{line}: {}", escape_controls(why));
         }
         let more = f.malformed - f.malformed_lines.len() as u64;
         if more > 0 {
-            let _ = writeln!(err, "bounces: warning: {}: {more} more malformed lines", f.name);
+            let _ = writeln!(err, "bounces: warning: {name}: {more} more malformed lines");
+        }
+        if let (n @ 1.., Some(first)) = f.invalid_utf8 {
+            let _ = writeln!(
+                err,
+                "bounces: note: {name}: {n} lines are not valid UTF-8 (the first is line {first}); their bad bytes were read as U+FFFD"
+            );
         }
     }
     if show {
@@ -109,7 +125,12 @@ pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
             let _ = writeln!(
                 err,
                 "{:<40} {:<12} {:>10} {:>10} {:>10} {:>10}",
-                f.name, f.kind, f.read, f.used, f.ignored, f.malformed
+                escape_controls(&f.name),
+                f.kind,
+                f.read,
+                f.used,
+                f.ignored,
+                f.malformed
             );
         }
     }

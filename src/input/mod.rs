@@ -6,6 +6,7 @@
 
 pub mod campaign_data;
 pub mod columns;
+pub mod dedupe;
 pub mod exim;
 pub mod kumomta;
 pub mod lines;
@@ -128,6 +129,8 @@ pub struct FileStats {
     pub malformed_lines: Vec<(u64, String)>,
     /// Other problems with the file as a whole.
     pub warnings: Vec<String>,
+    /// Lines that were not valid UTF-8 (read with the bad bytes replaced by U+FFFD), and the first of them.
+    pub invalid_utf8: (u64, Option<u64>),
 }
 
 /// How many malformed lines of a file are kept for messages.
@@ -151,6 +154,11 @@ impl FileStats {
     pub fn warn(&mut self, why: String) {
         self.warnings.push(why);
     }
+
+    /// Counts the lines of the file's bytes that are not valid UTF-8.
+    pub fn count_invalid_utf8(&mut self, bytes: &[u8]) {
+        self.invalid_utf8 = lines::invalid_utf8_lines(bytes);
+    }
 }
 
 /// The logs of a run, read.
@@ -160,6 +168,8 @@ pub struct Logs {
     pub attempts: Vec<Attempt>,
     /// The accounting of each file, in the order given.
     pub files: Vec<FileStats>,
+    /// Attempts found in more than one file (the same file given twice, overlapping rotated files) and counted once.
+    pub duplicates: u64,
 }
 
 /// Detects a log's format from its first lines.
@@ -229,6 +239,7 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
         if let Some(why) = &input.truncated {
             stats.warn(why.clone());
         }
+        stats.count_invalid_utf8(&input.bytes);
         let file = index as u32;
         match format {
             LogFormat::SendingLog => {
@@ -272,6 +283,7 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     logs.attempts.extend(postfix::join(postfix_records));
     logs.attempts.extend(exim::join(exim_records));
     logs.attempts.extend(sendmail::join(sendmail_records));
+    logs.duplicates = dedupe::dedupe(&mut logs.attempts);
     Ok(logs)
 }
 
