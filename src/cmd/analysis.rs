@@ -109,9 +109,10 @@ pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
             let _ = writeln!(err, "bounces: warning: {name}: {more} more malformed lines");
         }
         if let (n @ 1.., Some(first)) = f.invalid_utf8 {
+            let what = if n == 1 { "line is" } else { "lines are" };
             let _ = writeln!(
                 err,
-                "bounces: note: {name}: {n} lines are not valid UTF-8 (the first is line {first}); their bad bytes were read as U+FFFD"
+                "bounces: note: {name}: {n} {what} not valid UTF-8 (the first is line {first}); their bad bytes were read as U+FFFD"
             );
         }
     }
