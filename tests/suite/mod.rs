@@ -7,6 +7,7 @@ mod formats_exim_sendmail;
 mod formats_pmta_kumo;
 mod inputs;
 mod oracle;
+mod properties;
 mod rules;
 mod samples;
 mod threads;
