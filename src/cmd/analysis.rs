@@ -86,11 +86,14 @@ impl Analysis {
 /// Shows the accounting (with `--stats`), warns of malformed lines and damaged files, and fails under `--strict`.
 pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
     if strict {
-        if let Some((f, (line, why))) = files.iter().find_map(|f| f.malformed_lines.first().map(|m| (f, m))) {
-            bail!("{}:{line}: {} (--strict stops at the first malformed line)", f.name, escape_controls(why));
-        }
-        if let Some((f, why)) = files.iter().find_map(|f| f.warnings.first().map(|w| (f, w))) {
-            bail!("{}: {} (--strict)", f.name, escape_controls(why));
+        // File by file; a damaged file's own warning (a truncated gzip) before the broken line it causes.
+        for f in files {
+            if let Some(why) = f.warnings.first() {
+                bail!("{}: {} (--strict)", f.name, escape_controls(why));
+            }
+            if let Some((line, why)) = f.malformed_lines.first() {
+                bail!("{}:{line}: {} (--strict stops at the first malformed line)", f.name, escape_controls(why));
+            }
         }
     }
     let stderr = std::io::stderr();
