@@ -73,6 +73,10 @@ fn classify_text(
     for path in files {
         let input = read_input(path)?;
         let mut file_stats = FileStats::new(input.name.clone(), "responses");
+        file_stats.count_invalid_utf8(&input.bytes);
+        if let Some(why) = &input.truncated {
+            file_stats.warn(why.clone());
+        }
         let parsed = parse_lines(&input.bytes, |_, line| {
             if line.trim().is_empty() {
                 return Parsed::Ignored;

@@ -215,6 +215,17 @@ fn a_truncated_gzip_yields_what_it_holds_with_a_warning() {
     let r = run(&["report", &cut, "--strict"]).code(2);
     stderr_has(&r, "cut.gz: gzip data ends early or is damaged");
     stderr_has(&r, "(--strict)");
+    // Bare responses (`classify --text`, `unclassified --text`) are read the same way.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&b"550 5.1.1 user unknown\n452 4.2.2 mailbox full \xff\n".repeat(2000)).unwrap();
+    let gz = gz.finish().unwrap();
+    let responses = d.write("responses.gz", &gz[..gz.len() - 8]);
+    for command in ["classify", "unclassified"] {
+        let r = run(&[command, "--text", &responses, "--stats", "--format", "csv"]).code(0);
+        stderr_has(&r, "responses.gz: gzip data ends early or is damaged");
+        stderr_has(&r, "responses.gz: 2000 lines are not valid UTF-8 (the first is line 2)");
+        assert_eq!(stats(&r, &responses)[0], 4000, "{}", r.describe());
+    }
 }
 
 #[test]
