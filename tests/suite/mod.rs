@@ -5,6 +5,7 @@ mod corpus;
 mod errors;
 mod formats_exim_sendmail;
 mod formats_pmta_kumo;
+mod fuzz_regressions;
 mod hostile;
 mod inputs;
 mod oracle;
