@@ -56,8 +56,9 @@ pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, 
     if logs.duplicates > 0 {
         let _ = writeln!(
             std::io::stderr(),
-            "bounces: note: {} attempts appeared more than once (the same file given twice, or overlapping rotated files) and were counted once",
-            logs.duplicates
+            "bounces: note: {} {} more than once (the same file given twice, or overlapping rotated files) and were counted once",
+            logs.duplicates,
+            if logs.duplicates == 1 { "attempt appeared" } else { "attempts appeared" }
         );
     }
     let resolver =

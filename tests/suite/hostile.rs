@@ -376,7 +376,7 @@ fn out_of_order_lines() {
 
 /// The note printed when attempts were found twice.
 fn duplicates_note(r: &Run) -> Option<u64> {
-    let line = r.stderr.lines().find(|l| l.starts_with("bounces: note: ") && l.contains("appeared more than once"))?;
+    let line = r.stderr.lines().find(|l| l.starts_with("bounces: note: ") && l.contains(" appeared more than once"))?;
     line["bounces: note: ".len()..].split(' ').next()?.parse().ok()
 }
 
@@ -398,6 +398,28 @@ fn the_same_file_twice_is_counted_once() {
         let accounted: Vec<&str> = twice.stderr.lines().filter(|l| l.starts_with(path.as_str())).collect();
         assert_eq!(accounted.len(), 2, "{}", twice.describe());
         assert_eq!(stats(&twice, &path)[0], lines);
+    }
+    // Every format: the same attempts as once.
+    let d = Dir::new();
+    let exim = d.write(
+        "exim.log",
+        "2025-11-20 09:00:01 1vM0WT-0000GA-35 <= b@n.example H=localhost [127.0.0.1] P=esmtp S=1 id=m1@x\n\
+         2025-11-20 09:00:02 1vM0WT-0000GA-35 ** a@x.example R=dnslookup T=remote_smtp H=mx.x.example [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<a@x.example>: 550 5.1.1 user unknown\n\
+         2025-11-20 09:00:03 1vM0WT-0000GA-35 => c@y.example R=dnslookup T=remote_smtp H=mx.y.example [192.0.2.2] C=\"250 OK id=1\"\n\
+         2025-11-20 09:00:04 1vM0WT-0000GA-35 Completed\n",
+    );
+    for file in [
+        "tests/fixtures/formats/kumomta.jsonl",
+        "tests/fixtures/formats/pmta-acct.csv",
+        "tests/fixtures/formats/sendmail.log",
+        exim.as_str(),
+        "tests/fixtures/corpus/postfix/infohtreasure-postfix-maillog-dump-mailog2-lines1-1700.log",
+    ] {
+        let once = run(&["classify", file, "--format", "csv", "--year", "2020"]).code(0);
+        let twice = run(&["classify", file, file, "--format", "csv", "--year", "2020"]).code(0);
+        assert!(once.stdout.lines().count() > 1, "{}", once.describe());
+        assert_eq!(once.stdout, twice.stdout, "{file}");
+        assert!(duplicates_note(&twice).is_some(), "{}", twice.describe());
     }
     // classify lists attempts: the same rows as once.
     let once = run(&["classify", "samples/maillog", "--format", "csv"]).code(0);
