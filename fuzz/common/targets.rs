@@ -162,14 +162,16 @@ pub fn campaign_csv(data: &[u8]) {
     }
 }
 
-/// `Reply::parse` on any text: never fails, and parsing what it shows gives the same reply code back.
+/// `Reply::parse` on any text: never fails, and parsing what it shows gives the same class of reply code back (not
+/// always the same code: the text may quote another server's wrapped reply of the same class, which is unwrapped).
 pub fn reply(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let reply = Reply::parse(&text);
     let _ = reply.code_class();
     let shown = reply.display();
     if reply.code.is_some() {
-        assert_eq!(Reply::parse(&shown).code, reply.code, "{text:?} -> {shown:?}");
+        let again = Reply::parse(&shown);
+        assert_eq!(again.code.map(|c| c / 100), reply.code.map(|c| c / 100), "{text:?} -> {shown:?}");
     }
     let _ = EnhancedCode::parse(&text);
     let _ = EnhancedCode::parse_prefix(&text);

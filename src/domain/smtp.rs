@@ -155,11 +155,16 @@ impl Reply {
         if let Some(said) = s.find(" said: ").filter(|_| s.starts_with("host ")) {
             s = &s[said + " said: ".len()..];
         }
-        // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...".
+        // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...", also behind the code an export
+        // puts first (`FAILED 550 SMTP error from ...: 550 ...`). Behind a code of another class the words are the
+        // server's own text (`550 ... SMTP error from ... after DATA: 250 ok`) and must not change its class.
         const EXIM: &str = "SMTP error from remote mail server after ";
         if let Some(at) = s.find(EXIM) {
             let after = &s[at + EXIM.len()..];
-            if let Some(split) = find_reply_start(after) {
+            let class = |t: &str| t.as_bytes().first().copied();
+            if let Some(split) = find_reply_start(after)
+                .filter(|&i| !starts_with_code(s.as_bytes()) || class(&after[i + 2..]) == class(s))
+            {
                 command = SmtpCommand::from_words(&after[..split]).or(command);
                 s = &after[split + 2..];
             }
@@ -167,12 +172,7 @@ impl Reply {
 
         let mut code = None;
         let b = s.as_bytes();
-        if b.len() >= 3
-            && matches!(b[0], b'2'..=b'5')
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_digit()
-            && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
-        {
+        if starts_with_code(b) {
             code = Some(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'));
             s = s.get(4..).unwrap_or("");
         }
@@ -218,6 +218,15 @@ fn strip_failed(s: &str) -> &str {
         Some(p) if p.eq_ignore_ascii_case("failed") => s[6..].trim_start_matches([':', ' ', '\t']),
         _ => s,
     }
+}
+
+/// Whether text starts with a reply code: three digits, the first 2 to 5, then the end, a space, `-` or a tab.
+fn starts_with_code(b: &[u8]) -> bool {
+    b.len() >= 3
+        && matches!(b[0], b'2'..=b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
 }
 
 /// The position of the `: ` that precedes a reply code in Exim's wording.
@@ -282,6 +291,24 @@ mod tests {
         assert!(e("6.1.1").is_none());
         assert!(e("5.1.1x").is_none());
         assert!(e("1.2.3.4").is_none());
+    }
+
+    #[test]
+    fn wrapper_words_inside_a_reply_are_the_servers_text() {
+        // Found by fuzzing (fuzz/regressions/reply/): a reply quoting Exim's wording took the quoted code.
+        let r = Reply::parse("550 5.1.1 no such user; SMTP error from remote mail server after RCPT TO:<a@b>: 250 ok");
+        assert_eq!((r.code, r.enhanced.map(|e| e.to_string())), (Some(550), Some("5.1.1".into())));
+        assert!(r.text.ends_with("RCPT TO:<a@b>: 250 ok"), "{}", r.text);
+        let r = Reply::parse(
+            "host mx[192.0.2.1] said: 550 5.1.1 unknown SMTP error from remote mail server after DATA: 250 ok (in reply to RCPT TO command)",
+        );
+        assert_eq!((r.code, r.command), (Some(550), Some(SmtpCommand::RcptTo)));
+        // Behind a code of the same class, it is an export's code in front of Exim's words.
+        let r = Reply::parse("550 SMTP error from remote mail server after MAIL FROM:<a@b>: 553 sender rejected");
+        assert_eq!((r.code, r.command), (Some(553), Some(SmtpCommand::MailFrom)));
+        // Exim's own wrapper is still taken apart.
+        let r = Reply::parse("SMTP error from remote mail server after RCPT TO:<a@b>: 550 5.1.1 unknown");
+        assert_eq!((r.code, r.text.as_str(), r.command), (Some(550), "unknown", Some(SmtpCommand::RcptTo)));
     }
 
     #[test]

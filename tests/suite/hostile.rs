@@ -479,3 +479,16 @@ fn every_sample_through_every_command_under_stats() {
     }
     assert!(Path::new(&files[0]).exists());
 }
+
+#[test]
+fn server_text_cannot_change_its_own_code() {
+    // A refusal whose words quote Exim's wrapper around a 250 stays a refusal (found by fuzzing the reply parser).
+    let r = super::util::bounces_stdin(
+        &["classify", "--text", "--format", "csv", "--stats"],
+        Some(b"FAILED 550 5.1.1 no such user; SMTP error from remote mail server after RCPT TO:<a@b>: 250 ok\n"),
+    );
+    let r = r.code(0);
+    assert_eq!(stats(&r, "<stdin>"), [1, 1, 0, 0]);
+    let row = &r.csv()[0];
+    assert_eq!((row["class"].as_str(), row["reply_code"].as_str()), ("hard", "550"), "{}", r.describe());
+}
