@@ -24,8 +24,11 @@ use bounces::input::{
     FileStats, KeepLines, LogOptions, detect, exim, kumomta, load_logs, pmta, postfix, sending_log, sendmail, syslog,
 };
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name: the names of `fuzz_targets/*.rs` and of the directories of `fuzz/regressions`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("postfix", postfix),
     ("exim", exim),
     ("sendmail", sendmail),
@@ -92,7 +95,7 @@ fn lines<R: Send>(
 
 /// A year for syslog lines from the first byte, on one input in three (otherwise inferred from "now").
 fn year(data: &[u8]) -> Option<i32> {
-    data.first().map(|b| 1969 + i32::from(*b) * 4).filter(|_| data.len() % 3 == 0)
+    data.first().map(|b| 1969 + i32::from(*b) * 4).filter(|_| data.len().is_multiple_of(3))
 }
 
 /// Postfix syslog lines: parsed, years resolved, joined per queue id, settled, replayed.
