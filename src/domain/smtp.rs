@@ -232,13 +232,7 @@ fn starts_with_code(b: &[u8]) -> bool {
 /// The position of the `: ` that precedes a reply code in Exim's wording.
 fn find_reply_start(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    (0..b.len().saturating_sub(4)).find(|&i| {
-        b[i] == b':'
-            && b[i + 1] == b' '
-            && matches!(b[i + 2], b'2'..=b'5')
-            && b[i + 3].is_ascii_digit()
-            && b.get(i + 4).is_some_and(u8::is_ascii_digit)
-    })
+    (0..b.len().saturating_sub(4)).find(|&i| b[i] == b':' && b[i + 1] == b' ' && starts_with_code(&b[i + 2..]))
 }
 
 /// Collapses whitespace and Exim's literal `\n`, and drops the continuation prefixes of a multi-line reply.
@@ -306,6 +300,9 @@ mod tests {
         // Behind a code of the same class, it is an export's code in front of Exim's words.
         let r = Reply::parse("550 SMTP error from remote mail server after MAIL FROM:<a@b>: 553 sender rejected");
         assert_eq!((r.code, r.command), (Some(553), Some(SmtpCommand::MailFrom)));
+        // Nor does a wrapper around something that is not a reply code (`: 5592.0.2.1`): found by fuzzing too.
+        let r = Reply::parse("554 5.7.0 x SMTP error from remote mail server after DATA: 5592.0.2.222 y");
+        assert_eq!((r.code, r.command), (Some(554), None));
         // Exim's own wrapper is still taken apart.
         let r = Reply::parse("SMTP error from remote mail server after RCPT TO:<a@b>: 550 5.1.1 unknown");
         assert_eq!((r.code, r.text.as_str(), r.command), (Some(550), "unknown", Some(SmtpCommand::RcptTo)));
