@@ -22,7 +22,10 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(io::stderr(), "bounces: {err:#}");
+            // The message may quote the input: escaped line by line, it cannot drive the terminal.
+            let message = format!("{err:#}");
+            let lines: Vec<_> = message.split('\n').map(bounces::output::escape_controls).collect();
+            let _ = writeln!(io::stderr(), "bounces: {}", lines.join("\n"));
             if err.downcast_ref::<NothingFound>().is_some() { ExitCode::from(1) } else { ExitCode::from(2) }
         }
     }

@@ -16,6 +16,7 @@ use crate::input::campaign_data::{CampaignData, CampaignInfo};
 use crate::input::postfix::JoinerState;
 use crate::input::state::{self, StateFile};
 use crate::input::{FileStats, KeepLines, read_logs};
+use crate::output::escape_controls;
 
 use super::args::{RunConfig, now};
 
@@ -62,7 +63,7 @@ pub fn read_attempts(
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
-    let (mut log_files, carry) = read_logs(&config.logs, &config.log_options, &mut |mut batch| {
+    let read = read_logs(&config.logs, &config.log_options, &mut |mut batch| {
         for a in &mut batch {
             a.campaign = resolver.resolve(a);
         }
@@ -72,9 +73,17 @@ pub fn read_attempts(
         each(batch);
     })?;
     let mut files = std::mem::take(&mut data.files);
-    files.append(&mut log_files);
+    files.extend(read.files);
     account(&files, config.stats, config.strict)?;
-    Ok((data, files, carry))
+    if read.duplicates > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "bounces: note: {} {} more than once (the same file given twice, or overlapping rotated files) and were counted once",
+            read.duplicates,
+            if read.duplicates == 1 { "attempt appeared" } else { "attempts appeared" }
+        );
+    }
+    Ok((data, files, read.carry))
 }
 
 /// [`read_attempts`], keeping every attempt.
@@ -128,25 +137,37 @@ impl Analysis {
 /// Shows the accounting (with `--stats`), warns of malformed lines and damaged files, and fails under `--strict`.
 pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
     if strict {
-        if let Some((f, (line, why))) = files.iter().find_map(|f| f.malformed_lines.first().map(|m| (f, m))) {
-            bail!("{}:{line}: {why} (--strict stops at the first malformed line)", f.name);
-        }
-        if let Some((f, why)) = files.iter().find_map(|f| f.warnings.first().map(|w| (f, w))) {
-            bail!("{}: {why} (--strict)", f.name);
+        // File by file; a damaged file's own warning (a truncated gzip) before the broken line it causes.
+        for f in files {
+            if let Some(why) = f.warnings.first() {
+                bail!("{}: {} (--strict)", f.name, escape_controls(why));
+            }
+            if let Some((line, why)) = f.malformed_lines.first() {
+                bail!("{}:{line}: {} (--strict stops at the first malformed line)", f.name, escape_controls(why));
+            }
         }
     }
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     for f in files {
+        // Messages quote the input, which is untrusted: a terminal must not run what it carries.
+        let name = escape_controls(&f.name);
         for w in &f.warnings {
-            let _ = writeln!(err, "bounces: warning: {}: {w}", f.name);
+            let _ = writeln!(err, "bounces: warning: {name}: {}", escape_controls(w));
         }
         for (line, why) in &f.malformed_lines {
-            let _ = writeln!(err, "bounces: warning: {}:{line}: {why}", f.name);
+            let _ = writeln!(err, "bounces: warning: {name}:{line}: {}", escape_controls(why));
         }
         let more = f.malformed - f.malformed_lines.len() as u64;
         if more > 0 {
-            let _ = writeln!(err, "bounces: warning: {}: {more} more malformed lines", f.name);
+            let _ = writeln!(err, "bounces: warning: {name}: {more} more malformed lines");
+        }
+        if let (n @ 1.., Some(first)) = f.invalid_utf8 {
+            let what = if n == 1 { "line is" } else { "lines are" };
+            let _ = writeln!(
+                err,
+                "bounces: note: {name}: {n} {what} not valid UTF-8 (the first is line {first}); their bad bytes were read as U+FFFD"
+            );
         }
     }
     if show {
@@ -159,7 +180,12 @@ pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
             let _ = writeln!(
                 err,
                 "{:<40} {:<12} {:>10} {:>10} {:>10} {:>10}",
-                f.name, f.kind, f.read, f.used, f.ignored, f.malformed
+                escape_controls(&f.name),
+                f.kind,
+                f.read,
+                f.used,
+                f.ignored,
+                f.malformed
             );
         }
     }

@@ -74,6 +74,10 @@ fn classify_text(
     for path in files {
         let input = read_input(path)?;
         let mut file_stats = FileStats::new(input.name.clone(), "responses");
+        file_stats.count_invalid_utf8(&input.bytes);
+        if let Some(why) = &input.truncated {
+            file_stats.warn(why.clone());
+        }
         let parsed = parse_lines(&input.bytes, |_, line| {
             if line.trim().is_empty() {
                 return Parsed::Ignored;
@@ -124,10 +128,7 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result
     attempts.retain(|a| config.since.is_none_or(|t| a.time >= t));
     attempts.sort_by_key(|a| (a.time, a.source));
     // As the outcomes judge them: a line the MTA logged as delivered is a delivery whatever its words say.
-    let verdicts: Vec<Verdict> = attempts
-        .par_iter()
-        .map(|a| judge(a.status, &a.reply, &config.classifier).1)
-        .collect();
+    let verdicts: Vec<Verdict> = attempts.par_iter().map(|a| judge(a.status, &a.reply, &config.classifier).1).collect();
     let columns = [
         "time",
         "recipient",

@@ -77,6 +77,10 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
         for path in &config.logs {
             let input = read_input(path)?;
             let mut stats = FileStats::new(input.name.clone(), "responses");
+            stats.count_invalid_utf8(&input.bytes);
+            if let Some(why) = &input.truncated {
+                stats.warn(why.clone());
+            }
             for (line, parsed) in parse_lines(&input.bytes, |_, line| {
                 if line.trim().is_empty() { Parsed::Ignored } else { Parsed::Used(line.trim().to_string()) }
             }) {

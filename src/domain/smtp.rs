@@ -125,7 +125,7 @@ impl SmtpCommand {
 }
 
 /// A server response taken apart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Reply {
     /// The three-digit reply code, where there was one.
     pub code: Option<u16>,
@@ -157,18 +157,25 @@ impl Reply {
         if let Some(said) = s.starts_with("host ").then(|| memchr::memmem::find(s.as_bytes(), b" said: ")).flatten() {
             s = &s[said + " said: ".len()..];
         }
-        // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...".
+        // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...", also behind the code an export
+        // puts first (`FAILED 550 SMTP error from ...: 550 ...`). Behind a code of another class the words are the
+        // server's own text (`550 ... SMTP error from ... after DATA: 250 ok`) and must not change its class.
         const EXIM: &str = "SMTP error from remote mail server after ";
         if let Some(at) = memchr::memmem::find(s.as_bytes(), EXIM.as_bytes()) {
             let after = &s[at + EXIM.len()..];
-            if let Some(split) = find_reply_start(after) {
+            let class = |t: &str| t.as_bytes().first().copied();
+            if let Some(split) = find_reply_start(after)
+                .filter(|&i| !starts_with_code(s.as_bytes()) || class(&after[i + 2..]) == class(s))
+            {
                 command = SmtpCommand::from_words(&after[..split]).or(command);
                 s = &after[split + 2..];
             }
         }
 
-        let mut code = reply_code(s);
-        if code.is_some() {
+        let mut code = None;
+        let b = s.as_bytes();
+        if starts_with_code(b) {
+            code = Some(u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0'));
             s = s.get(4..).unwrap_or("");
         }
         let mut enhanced = None;
@@ -234,16 +241,19 @@ fn strip_failed(s: &str) -> &str {
     }
 }
 
+/// Whether text starts with a reply code: three digits, the first 2 to 5, then the end, a space, `-` or a tab.
+fn starts_with_code(b: &[u8]) -> bool {
+    b.len() >= 3
+        && matches!(b[0], b'2'..=b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
+}
+
 /// The position of the `: ` that precedes a reply code in Exim's wording.
 fn find_reply_start(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    (0..b.len().saturating_sub(4)).find(|&i| {
-        b[i] == b':'
-            && b[i + 1] == b' '
-            && matches!(b[i + 2], b'2'..=b'5')
-            && b[i + 3].is_ascii_digit()
-            && b.get(i + 4).is_some_and(u8::is_ascii_digit)
-    })
+    (0..b.len().saturating_sub(4)).find(|&i| b[i] == b':' && b[i + 1] == b' ' && starts_with_code(&b[i + 2..]))
 }
 
 /// Collapses whitespace and Exim's literal `\n`, and drops the continuation prefixes of a multi-line reply.
@@ -296,6 +306,27 @@ mod tests {
         assert!(e("6.1.1").is_none());
         assert!(e("5.1.1x").is_none());
         assert!(e("1.2.3.4").is_none());
+    }
+
+    #[test]
+    fn wrapper_words_inside_a_reply_are_the_servers_text() {
+        // Found by fuzzing (fuzz/regressions/reply/): a reply quoting Exim's wording took the quoted code.
+        let r = Reply::parse("550 5.1.1 no such user; SMTP error from remote mail server after RCPT TO:<a@b>: 250 ok");
+        assert_eq!((r.code, r.enhanced.map(|e| e.to_string())), (Some(550), Some("5.1.1".into())));
+        assert!(r.text.ends_with("RCPT TO:<a@b>: 250 ok"), "{}", r.text);
+        let r = Reply::parse(
+            "host mx[192.0.2.1] said: 550 5.1.1 unknown SMTP error from remote mail server after DATA: 250 ok (in reply to RCPT TO command)",
+        );
+        assert_eq!((r.code, r.command), (Some(550), Some(SmtpCommand::RcptTo)));
+        // Behind a code of the same class, it is an export's code in front of Exim's words.
+        let r = Reply::parse("550 SMTP error from remote mail server after MAIL FROM:<a@b>: 553 sender rejected");
+        assert_eq!((r.code, r.command), (Some(553), Some(SmtpCommand::MailFrom)));
+        // Nor does a wrapper around something that is not a reply code (`: 5592.0.2.1`): found by fuzzing too.
+        let r = Reply::parse("554 5.7.0 x SMTP error from remote mail server after DATA: 5592.0.2.222 y");
+        assert_eq!((r.code, r.command), (Some(554), None));
+        // Exim's own wrapper is still taken apart.
+        let r = Reply::parse("SMTP error from remote mail server after RCPT TO:<a@b>: 550 5.1.1 unknown");
+        assert_eq!((r.code, r.text.as_str(), r.command), (Some(550), "unknown", Some(SmtpCommand::RcptTo)));
     }
 
     #[test]

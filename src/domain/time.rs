@@ -289,8 +289,18 @@ impl YearCounter {
         self.year
     }
 
-    /// The year of the next time in file order.
+    /// The year of the next time in file order. A line a month behind the latest (lines merged from several hosts
+    /// are out of order by seconds around midnight at the end of a month) is out of order, not a new year: `Apr 1`
+    /// then `Mar 31` is the same year, and `Jan 1` then `Dec 31` is the year before.
     pub fn year_of(&mut self, month: u8) -> i32 {
+        if self.last_month != 0 {
+            if month + 1 == self.last_month {
+                return self.year;
+            }
+            if self.last_month == 1 && month == 12 {
+                return self.year - 1;
+            }
+        }
         if month < self.last_month {
             self.year += 1;
         }
@@ -380,6 +390,17 @@ mod tests {
     fn months_going_backwards_start_a_new_year() {
         let mut c = YearCounter::new(2025);
         assert_eq!([11, 12, 12, 1, 2].map(|m| c.year_of(m)), [2025, 2025, 2025, 2026, 2026]);
+    }
+
+    #[test]
+    fn lines_a_month_out_of_order_keep_their_year() {
+        let mut c = YearCounter::new(2025);
+        assert_eq!([3, 4, 3, 4, 5].map(|m| c.year_of(m)), [2025; 5]);
+        let mut c = YearCounter::new(2025);
+        assert_eq!([12, 1, 12, 1, 2, 12].map(|m| c.year_of(m)), [2025, 2026, 2025, 2026, 2026, 2026]);
+        let t = |month, day| YearlessTime { month, day, ms_of_day: 0 };
+        let reference = Timestamp::parse("2026-01-05T00:00:00Z").unwrap();
+        assert_eq!(infer_first_year(&[t(12, 31), t(1, 1), t(12, 31)], reference), 2025);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::domain::time::Timestamp;
 
 use super::FileStats;
 use super::columns::{self, CAMPAIGN, EMAIL};
+use super::lines::MAX_LINE;
 use super::source::read_input;
 
 /// A campaign from the campaigns file.
@@ -53,19 +54,30 @@ fn each_row<C>(
     if let Some(why) = &input.truncated {
         stats.warn(why.clone());
     }
+    stats.count_invalid_utf8(&input.bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input.bytes.as_slice());
-    let headers = reader.headers().with_context(|| format!("{}:1: cannot read the CSV header", input.name))?.clone();
+    let headers = reader.byte_headers().with_context(|| format!("{}:1: cannot read the CSV header", input.name))?;
+    let headers = csv::StringRecord::from_byte_record_lossy(headers.clone());
     let cols = columns(&headers, &input.name)?;
     stats.read += 1;
     stats.ignored += 1;
-    let mut record = csv::StringRecord::new();
+    let mut record = csv::ByteRecord::new();
     loop {
         let line = reader.position().line() + 1;
-        match reader.read_record(&mut record) {
+        let start = reader.position().byte();
+        match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 stats.read += 1;
-                row(record.position().map_or(line, |p| p.line()), &record, &cols, &mut stats);
+                let line = record.position().map_or(line, |p| p.line());
+                let length = reader.position().byte() - start;
+                if length > MAX_LINE as u64 {
+                    stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
+                    continue;
+                }
+                // Invalid UTF-8 is read lossily (and counted for the file as a whole).
+                let record = csv::StringRecord::from_byte_record_lossy(record.clone());
+                row(line, &record, &cols, &mut stats);
             }
             Err(e) => {
                 stats.read += 1;

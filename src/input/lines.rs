@@ -169,6 +169,23 @@ pub fn for_each_block<R: std::io::Read>(
     Ok(())
 }
 
+/// How many lines of `bytes` are not valid UTF-8, and the number of the first. Valid text is checked at memory
+/// speed; only a file with bad bytes is looked at line by line.
+pub fn invalid_utf8_lines(bytes: &[u8]) -> (u64, Option<u64>) {
+    if std::str::from_utf8(bytes).is_ok() {
+        return (0, None);
+    }
+    let mut count = 0;
+    let mut first = None;
+    for (i, line) in split(bytes).enumerate() {
+        if std::str::from_utf8(line).is_err() {
+            count += 1;
+            first.get_or_insert(i as u64 + 1);
+        }
+    }
+    (count, first)
+}
+
 /// The lines of a buffer without their line ends; a last line without `\n` counts.
 pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = bytes;
@@ -236,5 +253,7 @@ mod tests {
     fn invalid_utf8_is_read_lossily() {
         let out = parse_lines(b"caf\xe9\n", |_, l| Parsed::Used(l.to_string()));
         assert!(matches!(&out[0].1, Parsed::Used(s) if s == "caf\u{fffd}"));
+        assert_eq!(invalid_utf8_lines(b"ok\ncaf\xe9\nok\n\xff"), (2, Some(2)));
+        assert_eq!(invalid_utf8_lines("caf\u{e9}\n".as_bytes()), (0, None));
     }
 }

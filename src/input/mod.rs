@@ -6,6 +6,7 @@
 
 pub mod campaign_data;
 pub mod columns;
+pub mod dedupe;
 pub mod exim;
 pub mod kumomta;
 pub mod lines;
@@ -157,6 +158,8 @@ pub struct FileStats {
     pub malformed_lines: Vec<(u64, String)>,
     /// Other problems with the file as a whole.
     pub warnings: Vec<String>,
+    /// Lines that were not valid UTF-8 (read with the bad bytes replaced by U+FFFD), and the first of them.
+    pub invalid_utf8: (u64, Option<u64>),
 }
 
 /// How many malformed lines of a file are kept for messages.
@@ -180,6 +183,20 @@ impl FileStats {
     pub fn warn(&mut self, why: String) {
         self.warnings.push(why);
     }
+
+    /// Counts the lines of the file's bytes that are not valid UTF-8.
+    pub fn count_invalid_utf8(&mut self, bytes: &[u8]) {
+        self.count_invalid_utf8_at(bytes, 1);
+    }
+
+    /// Adds the lines of a block (whose first line is `first_line`) that are not valid UTF-8.
+    pub fn count_invalid_utf8_at(&mut self, bytes: &[u8], first_line: u64) {
+        let (count, first) = lines::invalid_utf8_lines(bytes);
+        self.invalid_utf8.0 += count;
+        if self.invalid_utf8.1.is_none() {
+            self.invalid_utf8.1 = first.map(|n| n + first_line - 1);
+        }
+    }
 }
 
 /// The logs of a run, read.
@@ -189,6 +206,8 @@ pub struct Logs {
     pub attempts: Vec<Attempt>,
     /// The accounting of each file, in the order given.
     pub files: Vec<FileStats>,
+    /// Attempts found in more than one file (the same file given twice, overlapping rotated files) and counted once.
+    pub duplicates: u64,
 }
 
 /// Detects a log's format from its first lines.
@@ -242,19 +261,28 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 /// rather than the log. The other formats are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
-    let (files, _) = read_logs(paths, options, &mut |batch| attempts.extend(batch))?;
-    Ok(Logs { attempts, files })
+    let read = read_logs(paths, options, &mut |batch| attempts.extend(batch))?;
+    Ok(Logs { attempts, files: read.files, duplicates: read.duplicates })
 }
 
 /// Reads every log file as [`load_logs`] does, handing the attempts to `each` in batches as they are found instead
 /// of keeping them: each batch holds whole messages (every try of a message to a recipient is in one batch), so a
 /// caller can settle a batch and drop it. Returns the accounting of each file, and the Postfix messages still in the
-/// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from.
+/// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from. With several
+/// files, copies of a try across files are handed over once (see [`dedupe`]).
 pub fn read_logs(
     paths: &[PathBuf],
     options: &LogOptions,
     each: &mut (dyn FnMut(Vec<Attempt>) + Send),
-) -> Result<(Vec<FileStats>, postfix::JoinerState)> {
+) -> Result<LogsRead> {
+    let mut deduper = dedupe::Deduper::default();
+    let several = paths.len() > 1;
+    let each = &mut |mut batch: Vec<Attempt>| {
+        if several {
+            deduper.filter(&mut batch);
+        }
+        each(batch);
+    };
     let mut logs = Logs::default();
     let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
@@ -288,6 +316,7 @@ pub fn read_logs(
             continue;
         }
         let input = opened.into_input()?;
+        stats.count_invalid_utf8(&input.bytes);
         match format {
             LogFormat::SendingLog => {
                 logs.attempts.extend(sending_log::parse(&input.bytes, file, &mut stats, &options.keep)?)
@@ -318,10 +347,13 @@ pub fn read_logs(
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
     let mut joiner = options.postfix_carry.clone().map_or_else(postfix::Joiner::new, postfix::Joiner::from_state);
+    // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare).
+    let mut line_copies = (postfix_files.len() > 1).then(postfix::LineDeduper::default);
     for (_, file, first_year, opened, mut stats) in postfix_files {
-        read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, each)?;
+        read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, line_copies.as_mut(), each)?;
         files.push((file, stats));
     }
+    let line_duplicates = line_copies.map_or(0, |d| d.skipped);
     let carry = joiner.state();
     let mut rest = Vec::new();
     joiner.finish(&mut rest);
@@ -331,7 +363,22 @@ pub fn read_logs(
     logs.attempts.extend(sendmail::join(sendmail_records));
     each(logs.attempts);
     files.sort_by_key(|(file, _)| *file);
-    Ok((files.into_iter().map(|(_, stats)| stats).collect(), carry))
+    Ok(LogsRead {
+        files: files.into_iter().map(|(_, stats)| stats).collect(),
+        carry,
+        duplicates: deduper.removed + line_duplicates,
+    })
+}
+
+/// What [`read_logs`] reports besides the attempts.
+#[derive(Debug, Default)]
+pub struct LogsRead {
+    /// The accounting of each file, in the order of their names.
+    pub files: Vec<FileStats>,
+    /// The Postfix messages still in the queue at the end.
+    pub carry: postfix::JoinerState,
+    /// Copies of tries found in more than one file, handed over once.
+    pub duplicates: u64,
 }
 
 /// The size of the blocks a streamed input is read in.
@@ -365,7 +412,9 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
-/// Streams one Postfix file through the parser and the joiner. Each block is parsed on all cores while the previous
+/// Streams one Postfix file through the parser and the joiner.
+#[allow(clippy::too_many_arguments)]
+// the file, its reading, and the run's joiner and copy check: no natural group Each block is parsed on all cores while the previous
 /// one is joined, so that the sequential join overlaps the parallel parse.
 fn read_postfix(
     opened: &source::Opened,
@@ -374,6 +423,7 @@ fn read_postfix(
     options: &LogOptions,
     stats: &mut FileStats,
     joiner: &mut postfix::Joiner,
+    mut copies: Option<&mut postfix::LineDeduper>,
     each: &mut (dyn FnMut(Vec<Attempt>) + Send),
 ) -> Result<()> {
     let mut years = YearCounter::new(first_year);
@@ -405,6 +455,9 @@ fn read_postfix(
                 },
             };
             stats.used += 1;
+            if copies.as_mut().is_some_and(|c| !c.is_new(time, &record, file)) {
+                continue;
+            }
             joiner.push(Source { file, line }, time, record, &mut out);
         }
         each(out);
@@ -420,6 +473,7 @@ fn read_postfix(
             }
             lines::Block::Lines(bytes, first) => {
                 options.progress.advance(bytes.len() as u64);
+                stats.count_invalid_utf8_at(bytes, first);
                 let previous = pending.take();
                 let (parsed, ()) = rayon::join(
                     || lines::parse_lines_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep)),

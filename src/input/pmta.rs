@@ -23,7 +23,7 @@ use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::Timestamp;
 
 use super::columns;
-use super::lines::Parsed;
+use super::lines::{MAX_LINE, Parsed};
 use super::{FileStats, KeepLines};
 
 /// What the file is called in messages.
@@ -110,6 +110,10 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
         stats.read += 1;
         let (line, start) = record.position().map_or((line, None), |p| (p.line(), Some(p.byte() as usize)));
         let end = reader.position().byte() as usize;
+        if let Some(length) = start.map(|s| end - s).filter(|&l| l > MAX_LINE) {
+            stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
+            continue;
+        }
         match row(&record, &c) {
             Parsed::Ignored => stats.ignored += 1,
             Parsed::Malformed(why) => stats.malformed(line, why),

@@ -19,7 +19,7 @@ use super::lines::Parsed;
 use super::syslog::{LineTime, parse_syslog};
 
 /// What one Postfix line says about a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
     /// `cleanup`: the message-id.
     MessageId(String),
@@ -257,13 +257,15 @@ impl Joiner {
         JoinerState { started: self.started, open, notifications }
     }
 
-    fn start(&mut self, host: &str, queue_id: &str) -> Message {
+    /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
+    /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
+    fn start(&mut self, host: &str, queue_id: &str, time: Timestamp) -> Message {
         self.started += 1;
         let notification = self.notifications.contains(&(host.to_string(), queue_id.to_string()));
         Message {
             host: host.to_string(),
             queue_id: queue_id.to_string(),
-            key: format!("{host}/{queue_id}/{}", self.started),
+            key: format!("{host}/{queue_id}/{}", time.millis()),
             message_id: None,
             sender: None,
             notification,
@@ -296,14 +298,14 @@ impl Joiner {
         }
         let key = (host, queue_id);
         if !self.open.contains_key(&key) {
-            let m = self.start(&key.0, &key.1);
+            let m = self.start(&key.0, &key.1, time);
             self.open.insert(key.clone(), m);
         }
         // A second message-id for a queue id whose removal was not logged: Postfix reused the id.
         if matches!(event, Event::MessageId(_))
             && self.open.get(&key).is_some_and(|m| m.message_id.is_some() || !m.deferred.is_empty())
         {
-            let fresh = self.start(&key.0, &key.1);
+            let fresh = self.start(&key.0, &key.1, time);
             if let Some(old) = self.open.insert(key.clone(), fresh) {
                 out.extend(old.attempts);
             }
@@ -361,6 +363,60 @@ impl Joiner {
         for m in open {
             out.extend(m.attempts);
         }
+    }
+}
+
+/// Lines given more than once across files (the same file twice, rotated files that overlap), recognised by what
+/// they say (time, host, queue id, event) and skipped before the join, so that a message read twice is joined once.
+/// As for attempts (see [`super::dedupe`]), copies are matched one to one across files: a line repeated within one
+/// file is kept.
+#[derive(Debug, Default)]
+pub struct LineDeduper {
+    per_file: FxHashMap<(u128, u32), u32>,
+    kept: FxHashMap<u128, u32>,
+    /// Notifications the MTA sends itself: their deliveries are not attempts, so their copies are not counted.
+    notifications: FxHashSet<(String, String)>,
+    /// Delivery and expiry lines of contacts' messages skipped as copies: the attempts counted once.
+    pub skipped: u64,
+}
+
+impl LineDeduper {
+    /// Whether this record, read from `file`, is new (to be joined) rather than a copy of one already read.
+    pub fn is_new(&mut self, time: Timestamp, record: &Record, file: u32) -> bool {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let half = |salt: u8| {
+            BuildHasherDefault::<DefaultHasher>::default().hash_one((
+                salt,
+                time,
+                &record.host,
+                &record.queue_id,
+                &record.event,
+            ))
+        };
+        let digest = (u128::from(half(0)) << 64) | u128::from(half(1));
+        match &record.event {
+            Event::Notification(id) => {
+                self.notifications.insert((record.host.clone(), id.clone()));
+            }
+            Event::Sender(s) if s.is_empty() => {
+                self.notifications.insert((record.host.clone(), record.queue_id.clone()));
+            }
+            _ => {}
+        }
+        let n = self.per_file.entry((digest, file)).or_default();
+        *n += 1;
+        let k = self.kept.entry(digest).or_default();
+        if *n > *k {
+            *k = *n;
+            return true;
+        }
+        // A copied expiry stands for the expiry attempt the join would have made again (one per message here).
+        if matches!(record.event, Event::Delivery { .. } | Event::Expired(_))
+            && !self.notifications.contains(&(record.host.clone(), record.queue_id.clone()))
+        {
+            self.skipped += 1;
+        }
+        false
     }
 }
 

@@ -10,6 +10,7 @@ use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 
 use super::columns::{self, CAMPAIGN, EMAIL};
+use super::lines::MAX_LINE;
 use super::{FileStats, KeepLines};
 
 /// Reads a sending log held in `bytes`; `file` is its index in the run's list and `stats` its accounting.
@@ -50,6 +51,11 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
         }
         let line = record.position().map_or(line, |p| p.line());
         stats.read += 1;
+        let length = reader.position().byte() - record.position().map_or(0, |p| p.byte());
+        if length > MAX_LINE as u64 {
+            stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
+            continue;
+        }
         let cell = |i: usize| record.get(i).map(String::from_utf8_lossy).unwrap_or_default();
         let email = normalize_address(&cell(c_email));
         let log = cell(c_log);

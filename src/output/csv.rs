@@ -3,11 +3,13 @@
 
 use std::io::{self, Write};
 
-use super::{Cell, Style, Table};
+use super::{Cell, Style, Table, escape_controls};
 
-/// The text of a cell in CSV.
-fn text(cell: &Cell, raw: bool) -> String {
+/// The text of a cell in CSV. On a terminal (and unless raw), control characters are escaped as in tables: a
+/// person is reading.
+fn text(cell: &Cell, raw: bool, terminal: bool) -> String {
     match cell {
+        Cell::Text(s) if !raw && terminal => text(&Cell::Text(escape_controls(s).into_owned()), raw, false),
         Cell::Text(s) if !raw && s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Cell::Text(s) => s.clone(),
         Cell::Int(n) => n.to_string(),
@@ -21,7 +23,7 @@ pub fn write(table: &Table, out: &mut dyn Write, style: &Style) -> io::Result<()
     let mut w = ::csv::Writer::from_writer(out);
     w.write_record(&table.columns).map_err(io_error)?;
     for row in &table.rows {
-        w.write_record(row.iter().map(|c| text(c, style.raw_csv))).map_err(io_error)?;
+        w.write_record(row.iter().map(|c| text(c, style.raw_csv, style.terminal))).map_err(io_error)?;
     }
     w.flush()
 }
@@ -48,5 +50,11 @@ mod tests {
         let mut out = Vec::new();
         write(&t, &mut out, &Style { raw_csv: true, ..Style::default() }).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("\"=HYPERLINK"));
+        for cell in ["+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(text(&Cell::text(cell), false, false).starts_with('\''), "{cell:?}");
+        }
+        assert_eq!(text(&Cell::text("a\x1b]0;x\x07"), false, false), "a\x1b]0;x\x07");
+        assert_eq!(text(&Cell::text("a\x1b]0;x\x07"), false, true), "a\\e]0;x\\x07");
+        assert_eq!(text(&Cell::text("=1\x07"), false, true), "'=1\\x07");
     }
 }

@@ -178,9 +178,17 @@ pub fn sparkline(values: &[f64]) -> String {
         .collect()
 }
 
-/// Escapes control characters (C0, DEL, C1) so that server text cannot drive a terminal.
+/// Whether a character must not reach a reader as it is: control characters (C0, DEL, C1), which drive a
+/// terminal, and the bidirectional formatting characters, which reorder what is shown (CVE-2021-42574).
+fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Escapes control characters (C0, DEL, C1) and bidirectional overrides so that server text cannot drive a
+/// terminal or disguise itself.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(is_hostile) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -191,6 +199,7 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
             '\t' => out.push_str("\\t"),
             '\x1b' => out.push_str("\\e"),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_hostile(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
             c => out.push(c),
         }
     }
@@ -206,6 +215,7 @@ mod tests {
         assert_eq!(escape_controls("ok"), "ok");
         assert_eq!(escape_controls("a\x1b]0;pwned\x07b\n"), "a\\e]0;pwned\\x07b\\n");
         assert_eq!(escape_controls("\u{9b}31m"), "\\x9b31m");
+        assert_eq!(escape_controls("user\u{202e}gnp.exe"), "user\\u{202e}gnp.exe");
     }
 
     #[test]
