@@ -2,21 +2,21 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
 use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::outcome::judge;
 use crate::domain::smtp::Reply;
-use crate::input::lines::{Parsed, parse_lines};
-use crate::input::source::read_input;
+use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, parse_lines_at};
+use crate::input::source::open_input;
 use crate::input::{FileStats, KeepLines};
-use crate::output::{Block, Cell, Output, Table};
+use crate::output::{Block, Cell, Format, Output, Table};
 
 use super::analysis::{account, load_attempts};
-use super::args::{InputArgs, OutputArgs, ReplayArgs};
-use super::emit::{clip, emit};
+use super::args::{InputArgs, OutputArgs, OutputConfig, ReplayArgs};
+use super::emit::{RowSink, clip, emit};
 
 /// Classify server responses: one row per delivery attempt in the logs, or per line with --text.
 #[derive(Args, Debug)]
@@ -48,78 +48,104 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     let out = args.output.config()?;
     let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
     let config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
-    let output = if args.text {
-        classify_text(&config.logs, &config.classifier, args.explain, config.stats, config.strict)?
-    } else {
-        classify_logs(args, &config)?
-    };
-    emit(&output, &out)
+    if args.text {
+        return classify_text(&config.logs, &config.classifier, args.explain, config.stats, config.strict, &out);
+    }
+    emit(&classify_logs(args, &config)?, &out)
 }
 
-/// Classifies bare responses, one per line, in parallel; rows keep the input order.
+/// The columns of `classify --text` for programs.
+const TEXT_COLUMNS: &[&str] = &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule"];
+
+/// One response's row: for a table (clipped input, and with `explain` the rule's id and description) or for csv
+/// and json.
+fn text_row(line: &str, classifier: &Classifier, human: bool, explain: bool) -> Parsed<Vec<Cell>> {
+    let text = line.trim();
+    if text.is_empty() {
+        return Parsed::Ignored;
+    }
+    let reply = Reply::parse(text);
+    let verdict = classifier.classify(&reply);
+    let rule = classifier.rule(&verdict);
+    let mut row = vec![
+        Cell::text(if human { clip(text, 80) } else { text.to_string() }),
+        Cell::text(verdict.class.as_str()),
+        Cell::text(verdict.reason.as_str()),
+        Cell::text(verdict.fault.as_str()),
+        Cell::opt(reply.code.map(|c| c.to_string())),
+        Cell::opt(reply.enhanced.map(|e| e.to_string())),
+    ];
+    if !human {
+        row.push(Cell::text(rule.id.clone()));
+    } else if explain {
+        row.push(Cell::text(rule.id.clone()));
+        row.push(Cell::text(rule.description.clone()));
+    }
+    Parsed::Used(row)
+}
+
+/// Classifies bare responses, one per line, in parallel; rows keep the input order. Tables are built whole; csv and
+/// json are written block by block as the input is read, so that millions of responses take little memory.
 fn classify_text(
     files: &[PathBuf],
     classifier: &Classifier,
     explain: bool,
     stats: bool,
     strict: bool,
-) -> Result<Output> {
-    let mut machine = Table::new(&["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule"]);
-    let mut human = Table::new(if explain {
+    out: &OutputConfig,
+) -> Result<()> {
+    let human = out.format == Format::Table;
+    let mut table = Table::new(if !human {
+        TEXT_COLUMNS
+    } else if explain {
         &["input", "class", "reason", "fault", "code", "enhanced", "rule", "why"]
     } else {
         &["input", "class", "reason", "fault", "code", "enhanced"]
     });
+    let mut sink = if human { None } else { Some(RowSink::open(out)?) };
     let mut accounting = Vec::new();
     for path in files {
-        let input = read_input(path)?;
-        let mut file_stats = FileStats::new(input.name.clone(), "responses");
-        file_stats.count_invalid_utf8(&input.bytes);
-        if let Some(why) = &input.truncated {
+        let opened = open_input(path)?;
+        let mut file_stats = FileStats::new(opened.name.clone(), "responses");
+        if let Some(why) = &opened.truncated {
             file_stats.warn(why.clone());
         }
-        let parsed = parse_lines(&input.bytes, |_, line| {
-            if line.trim().is_empty() {
-                return Parsed::Ignored;
-            }
-            let reply = Reply::parse(line);
-            let verdict = classifier.classify(&reply);
-            Parsed::Used((line.trim().to_string(), reply, verdict))
-        });
-        for (line, p) in parsed {
-            file_stats.read += 1;
-            match p {
-                Parsed::Used((text, reply, verdict)) => {
-                    file_stats.used += 1;
-                    let rule = classifier.rule(&verdict);
-                    let common = |input: Cell| {
-                        vec![
-                            input,
-                            Cell::text(verdict.class.as_str()),
-                            Cell::text(verdict.reason.as_str()),
-                            Cell::text(verdict.fault.as_str()),
-                            Cell::opt(reply.code.map(|c| c.to_string())),
-                            Cell::opt(reply.enhanced.map(|e| e.to_string())),
-                        ]
-                    };
-                    let mut h = common(Cell::text(clip(&text, 80)));
-                    if explain {
-                        h.push(Cell::text(rule.id.clone()));
-                        h.push(Cell::text(rule.description.clone()));
-                    }
-                    human.push(h);
-                    let mut m = common(Cell::text(text));
-                    m.push(Cell::text(rule.id.clone()));
-                    machine.push(m);
+        for_each_block(opened.reader()?, 4 << 20, |block| {
+            match block {
+                Piece::TooLong(line, len) => {
+                    file_stats.read += 1;
+                    file_stats.malformed(line, format!("line of {len} bytes is longer than the limit of {MAX_LINE}"));
                 }
-                Parsed::Ignored => file_stats.ignored += 1,
-                Parsed::Malformed(why) => file_stats.malformed(line, why),
+                Piece::Lines(bytes, first) => {
+                    file_stats.count_invalid_utf8_at(bytes, first);
+                    let parsed = parse_lines_at(bytes, first, |_, line| text_row(line, classifier, human, explain));
+                    for (line, p) in parsed {
+                        file_stats.read += 1;
+                        match p {
+                            Parsed::Used(row) => {
+                                file_stats.used += 1;
+                                table.push(row);
+                            }
+                            Parsed::Ignored => file_stats.ignored += 1,
+                            Parsed::Malformed(why) => file_stats.malformed(line, why),
+                        }
+                    }
+                    if let Some(sink) = &mut sink {
+                        sink.write(&table)?;
+                        table.rows.clear();
+                    }
+                }
             }
-        }
+            Ok(())
+        })
+        .with_context(|| format!("{}: cannot read", opened.name))?;
         accounting.push(file_stats);
     }
     account(&accounting, stats, strict)?;
-    Ok(Output { human: vec![Block::Table(human)], machine })
+    match sink {
+        Some(sink) => sink.finish(TEXT_COLUMNS),
+        None => emit(&Output { human: vec![Block::Table(table)], machine: Table::default() }, out),
+    }
 }
 
 /// One row per attempt in the logs, in time order.

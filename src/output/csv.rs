@@ -20,8 +20,15 @@ fn text(cell: &Cell, raw: bool, terminal: bool) -> String {
 
 /// Writes a table as CSV.
 pub fn write(table: &Table, out: &mut dyn Write, style: &Style) -> io::Result<()> {
+    write_rows(table, out, style, true)
+}
+
+/// Writes a table's rows as CSV, after its header row if `header`: a long output is written table by table.
+pub fn write_rows(table: &Table, out: &mut dyn Write, style: &Style, header: bool) -> io::Result<()> {
     let mut w = ::csv::Writer::from_writer(out);
-    w.write_record(&table.columns).map_err(io_error)?;
+    if header {
+        w.write_record(&table.columns).map_err(io_error)?;
+    }
     for row in &table.rows {
         w.write_record(row.iter().map(|c| text(c, style.raw_csv, style.terminal))).map_err(io_error)?;
     }
