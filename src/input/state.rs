@@ -60,6 +60,9 @@ pub struct ContactRecord {
 /// A deactivation, as the report shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeactivationRecord {
+    /// Its place among all deactivations so far (0 first): two deactivations at the same second keep the order
+    /// replay gave them.
+    pub sequence: usize,
     /// When.
     pub at: Timestamp,
     /// By which campaign.
@@ -92,15 +95,18 @@ impl StateFile {
                 email: email.clone(),
                 consecutive_soft: c.consecutive_soft,
                 hard_bounces: c.hard_bounces,
-                deactivation: c.deactivation.and_then(|i| deactivations.get(i)).map(|d| DeactivationRecord {
-                    at: d.at,
-                    campaign: d.campaign.clone(),
-                    cause: d.cause,
-                    hard_bounces: d.hard_bounces,
-                    consecutive_soft: d.consecutive_soft,
-                    engaged: d.engaged,
-                    reason: d.reason,
-                    response: d.response.clone(),
+                deactivation: c.deactivation.and_then(|i| deactivations.get(i).map(|d| (i, d))).map(|(i, d)| {
+                    DeactivationRecord {
+                        sequence: i,
+                        at: d.at,
+                        campaign: d.campaign.clone(),
+                        cause: d.cause,
+                        hard_bounces: d.hard_bounces,
+                        consecutive_soft: d.consecutive_soft,
+                        engaged: d.engaged,
+                        reason: d.reason,
+                        response: d.response.clone(),
+                    }
                 }),
             })
             .collect();
@@ -111,10 +117,7 @@ impl StateFile {
     /// What replay goes on from: counters, and the deactivations in time order.
     pub fn carried(&self) -> Carried {
         let mut deactivated: Vec<&ContactRecord> = self.contacts.iter().filter(|c| c.deactivation.is_some()).collect();
-        deactivated.sort_by(|a, b| {
-            let (da, db) = (a.deactivation.as_ref(), b.deactivation.as_ref());
-            (da.map(|d| d.at), &a.email).cmp(&(db.map(|d| d.at), &b.email))
-        });
+        deactivated.sort_by_key(|c| (c.deactivation.as_ref().map(|d| d.sequence), &c.email));
         let mut carried = Carried::default();
         for c in &deactivated {
             let Some(d) = &c.deactivation else { continue };

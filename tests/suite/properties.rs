@@ -1,8 +1,7 @@
 //! Property tests (proptest) of replay: on generated histories, the rules the platform replays hold whatever the
 //! history, and the result does not depend on the order of the attempts, on the order of the files, on the number
-//! of threads, or on a file being given twice.
-//!
-//! Not covered: splitting the input across `--state` runs, because `--state` does not exist yet.
+//! of threads, on a file being given twice, or on replaying the history in two parts with what the first leaves
+//! (as `--state` carries it, through the state file itself).
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,7 +10,7 @@ use proptest::prelude::*;
 use bounces::domain::attempt::{Attempt, Source, Status};
 use bounces::domain::classify::Classifier;
 use bounces::domain::outcome::{Outcome, OutcomeKind, settle};
-use bounces::domain::replay::{Cause, Event, Replay, ReplayPolicy, Thresholds, replay};
+use bounces::domain::replay::{Carried, Cause, Event, Replay, ReplayPolicy, Thresholds, replay, replay_from};
 use bounces::domain::smtp::Reply;
 use bounces::domain::time::Timestamp;
 
@@ -99,6 +98,35 @@ fn run(raw: &[(u8, usize, i64, u8, usize)], policy: ReplayPolicy) -> (Vec<Outcom
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn replaying_in_two_parts_through_the_state_file_is_one_replay(
+        raw in prop::collection::vec(attempt_strategy(), 0..80),
+        policy in policy_strategy(),
+        cut in 0.0f64..1.0,
+    ) {
+        let (outcomes, whole) = run(&raw, policy);
+        let at = ((outcomes.len() as f64) * cut) as usize;
+        let first = replay(&outcomes[..at], engaged, policy);
+        // Through the state file's own form, as a second run reads it.
+        let state = bounces::input::state::StateFile::new(
+            &first.contacts,
+            &first.deactivations,
+            Default::default(),
+            Timestamp::from_secs(0),
+        );
+        let carried: Carried = state.carried();
+        let second = replay_from(carried, &outcomes[at..], engaged, policy);
+        prop_assert_eq!(&second.contacts, &whole.contacts);
+        let key = |r: &Replay| -> Vec<String> {
+            r.deactivations
+                .iter()
+                .map(|d| format!("{} {} {:?} {:?} {} {} {:?} {}", d.email, d.at.rfc3339(), d.campaign, d.cause, d.hard_bounces, d.consecutive_soft, d.reason, d.response))
+                .collect()
+        };
+        prop_assert_eq!(key(&second), key(&whole));
+        prop_assert_eq!(&second.steps[..], &whole.steps[at..]);
+    }
 
     #[test]
     fn a_delivery_always_resets_the_soft_count(
