@@ -16,7 +16,6 @@ use crate::domain::time::Timestamp;
 
 use super::FileStats;
 use super::columns::{self, CAMPAIGN, EMAIL};
-use super::lines::MAX_LINE;
 use super::source::read_input;
 
 /// A campaign from the campaigns file.
@@ -61,33 +60,11 @@ fn each_row<C>(
     let cols = columns(&headers, &input.name)?;
     stats.read += 1;
     stats.ignored += 1;
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = reader.position().line() + 1;
-        let start = reader.position().byte();
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                stats.read += 1;
-                let line = record.position().map_or(line, |p| p.line());
-                let length = reader.position().byte() - start;
-                if length > MAX_LINE as u64 {
-                    stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
-                    continue;
-                }
-                // Invalid UTF-8 is read lossily (and counted for the file as a whole).
-                let record = csv::StringRecord::from_byte_record_lossy(record.clone());
-                row(line, &record, &cols, &mut stats);
-            }
-            Err(e) => {
-                stats.read += 1;
-                stats.malformed(line, format!("unreadable CSV row: {e}"));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
-        }
-    }
+    columns::each_record(&mut reader, &mut stats, |line, _, record, stats| {
+        // Invalid UTF-8 is read lossily (and counted for the file as a whole).
+        let record = csv::StringRecord::from_byte_record_lossy(record.clone());
+        row(line, &record, &cols, stats);
+    });
     Ok(stats)
 }
 

@@ -3,6 +3,9 @@
 
 use anyhow::{Result, bail};
 
+use super::FileStats;
+use super::lines::MAX_LINE;
+
 /// Normalises a header cell: lower case, spaces and dashes as underscores, BOM and quotes removed.
 fn normalize(cell: &str) -> String {
     cell.trim().trim_start_matches('\u{feff}').trim_matches('"').trim().to_lowercase().replace([' ', '-'], "_")
@@ -24,6 +27,42 @@ pub fn require(headers: &csv::StringRecord, aliases: &[&str], file: &str, what: 
             aliases[1..].join(", "),
             headers.iter().collect::<Vec<_>>().join(",")
         ),
+    }
+}
+
+/// Reads the rows after the header one by one, counting each as read: a row the CSV reader cannot read, or one
+/// longer than [`MAX_LINE`], is malformed (reading stops at an I/O error); every other row goes to `row` with its
+/// line number and its byte range. One loop for every CSV input, so that all of them account for their rows alike.
+pub fn each_record<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    stats: &mut FileStats,
+    mut row: impl FnMut(u64, std::ops::Range<u64>, &csv::ByteRecord, &mut FileStats),
+) {
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = reader.position().line() + 1;
+        let start = reader.position().byte();
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                stats.read += 1;
+                let line = record.position().map_or(line, |p| p.line());
+                let bytes = record.position().map_or(start, |p| p.byte())..reader.position().byte();
+                let length = bytes.end - bytes.start;
+                if length > MAX_LINE as u64 {
+                    stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
+                    continue;
+                }
+                row(line, bytes, &record, stats);
+            }
+            Err(e) => {
+                stats.read += 1;
+                stats.malformed(line, format!("unreadable CSV row: {e}"));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+            }
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::Timestamp;
 
 use super::columns;
-use super::lines::{MAX_LINE, Parsed};
+use super::lines::Parsed;
 use super::{FileStats, KeepLines};
 
 /// What the file is called in messages.
@@ -92,51 +92,28 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
     stats.ignored += 1;
     let c = Columns::find(&headers, stats)?;
     let mut attempts = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = reader.position().line() + 1;
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                stats.read += 1;
-                stats.malformed(line, format!("unreadable CSV row: {e}"));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-                continue;
+    columns::each_record(&mut reader, stats, |line, range, record, stats| match row(record, &c) {
+        Parsed::Ignored => stats.ignored += 1,
+        Parsed::Malformed(why) => stats.malformed(line, why),
+        Parsed::Used(mut a) => {
+            stats.used += 1;
+            let keep_line = match keep {
+                KeepLines::None => false,
+                KeepLines::All => true,
+                KeepLines::For(set) => set.contains(&a.recipient),
+            };
+            if keep_line {
+                a.line = Some(raw_row(bytes, Some(range.start as usize), range.end as usize, record));
             }
+            a.source = Source { file, line };
+            a.message_key = match (&a.message_id, c.env.and_then(|i| cell(record, i))) {
+                (Some(mid), _) => format!("pmta/mid/{mid}"),
+                (None, Some(env)) => format!("pmta/env/{env}"),
+                (None, None) => format!("pmta/{file}/{line}"),
+            };
+            attempts.push(a);
         }
-        stats.read += 1;
-        let (line, start) = record.position().map_or((line, None), |p| (p.line(), Some(p.byte() as usize)));
-        let end = reader.position().byte() as usize;
-        if let Some(length) = start.map(|s| end - s).filter(|&l| l > MAX_LINE) {
-            stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
-            continue;
-        }
-        match row(&record, &c) {
-            Parsed::Ignored => stats.ignored += 1,
-            Parsed::Malformed(why) => stats.malformed(line, why),
-            Parsed::Used(mut a) => {
-                stats.used += 1;
-                let keep_line = match keep {
-                    KeepLines::None => false,
-                    KeepLines::All => true,
-                    KeepLines::For(set) => set.contains(&a.recipient),
-                };
-                if keep_line {
-                    a.line = Some(raw_row(bytes, start, end, &record));
-                }
-                a.source = Source { file, line };
-                a.message_key = match (&a.message_id, c.env.and_then(|i| cell(&record, i))) {
-                    (Some(mid), _) => format!("pmta/mid/{mid}"),
-                    (None, Some(env)) => format!("pmta/env/{env}"),
-                    (None, None) => format!("pmta/{file}/{line}"),
-                };
-                attempts.push(a);
-            }
-        }
-    }
+    });
     Ok(attempts)
 }
 

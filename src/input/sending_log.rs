@@ -10,7 +10,6 @@ use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 
 use super::columns::{self, CAMPAIGN, EMAIL};
-use super::lines::MAX_LINE;
 use super::{FileStats, KeepLines};
 
 /// Reads a sending log held in `bytes`; `file` is its index in the run's list and `stats` its accounting.
@@ -34,39 +33,18 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
     )?;
     let c_campaign = columns::find(&headers, CAMPAIGN);
     let mut attempts = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line = reader.position().line() + 1;
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                stats.read += 1;
-                stats.malformed(line, format!("unreadable CSV row: {e}"));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-                continue;
-            }
-        }
-        let line = record.position().map_or(line, |p| p.line());
-        stats.read += 1;
-        let length = reader.position().byte() - record.position().map_or(0, |p| p.byte());
-        if length > MAX_LINE as u64 {
-            stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
-            continue;
-        }
+    columns::each_record(&mut reader, stats, |line, _, record, stats| {
         let cell = |i: usize| record.get(i).map(String::from_utf8_lossy).unwrap_or_default();
         let email = normalize_address(&cell(c_email));
         let log = cell(c_log);
         let log = log.trim();
         if email.is_empty() || !email.contains('@') {
             stats.malformed(line, format!("no email address in column {}", c_email + 1));
-            continue;
+            return;
         }
         let Some(time) = Timestamp::parse(&cell(c_time)) else {
             stats.malformed(line, format!("timestamp '{}' is not RFC 3339 (2026-11-26T03:30:13Z)", cell(c_time)));
-            continue;
+            return;
         };
         let reply = Reply::parse(log);
         let failed = log.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("failed"));
@@ -76,7 +54,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
             Some(4 | 5) => Status::Bounced,
             _ => {
                 stats.malformed(line, format!("log '{log}' is neither `250 ok` nor `FAILED <code> ...`"));
-                continue;
+                return;
             }
         };
         stats.used += 1;
@@ -101,6 +79,6 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
             reply,
             relay: None,
         });
-    }
+    });
     Ok(attempts)
 }
