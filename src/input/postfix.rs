@@ -3,9 +3,11 @@
 //!
 //! Postfix writes one message's story across many lines tied by a queue id: `cleanup` gives the message-id, `qmgr`
 //! the envelope sender, each delivery agent one line per recipient and try (`to=<..>, dsn=.., status=..`), `qmgr`
-//! the expiry. Lines are parsed independently (in parallel), then joined by host and queue id after a sort, which
-//! also copes with queue ids that Postfix reuses over time. Non-delivery notifications (sender `<>`) are the MTA's
-//! own messages, not a contact's, and are left out.
+//! the expiry, and `removed` when the story is complete. Lines are parsed independently (in parallel, block by
+//! block), then joined in log order by host and queue id ([`Joiner`]), which keeps only the messages still in the
+//! queue: a log of any size is joined in the memory its queue needs. A queue id that Postfix reuses later starts
+//! another message. Non-delivery notifications (sender `<>`) are the MTA's own messages, not a contact's, and are
+//! left out.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
