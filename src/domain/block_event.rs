@@ -7,9 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::attempt::domain_of;
 use super::outcome::{Outcome, OutcomeKind};
-use super::provider::provider_of;
 use super::reason::{Fault, Reason};
 use super::template::template_of;
 use super::time::Timestamp;
@@ -60,7 +58,7 @@ pub fn block_events(outcomes: &[Outcome], policy: BlockPolicy) -> Vec<BlockEvent
     let mut groups: BTreeMap<(&'static str, Reason, String), Vec<usize>> = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
         if matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender {
-            let provider = provider_of(domain_of(&o.recipient), o.relay.as_deref()).as_str();
+            let provider = o.provider.as_str();
             groups.entry((provider, o.verdict.reason, template_of(&o.reply.text))).or_default().push(i);
         }
     }
@@ -139,7 +137,7 @@ mod tests {
             },
             verdict,
             reply,
-            relay: None,
+            provider: crate::domain::provider::provider_of(crate::domain::attempt::domain_of(to), None),
             source: Source::default(),
             attempts: 1,
             proof: Vec::new(),

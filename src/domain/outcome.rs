@@ -7,8 +7,9 @@
 
 use serde::Serialize;
 
-use super::attempt::{Attempt, Source, Status};
+use super::attempt::{Attempt, Source, Status, domain_of};
 use super::classify::{Classifier, Verdict};
+use super::provider::{Provider, provider_of};
 use super::reason::{Class, Fault, Reason};
 use super::smtp::Reply;
 use super::time::Timestamp;
@@ -56,8 +57,9 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// The deciding response (for an expiry: the last deferral's).
     pub reply: Reply,
-    /// The receiving server, where known.
-    pub relay: Option<String>,
+    /// The receiving provider, from the receiving server's name where the log gives it, else from the domain. Kept
+    /// instead of the server's name: an outcome is kept for every message of a run.
+    pub provider: Provider,
     /// The line that settled it.
     pub source: Source,
     /// How many tries it took.
@@ -156,6 +158,7 @@ fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {
     let decided = &group[last];
     let (time, source, status) = (decided.time, decided.source, decided.status);
     let (kind, verdict) = judge(status, &decided.reply, classifier);
+    let provider = provider_of(domain_of(&group[last].recipient), group[last].relay.as_deref());
     let proof = group[..=last].iter_mut().filter_map(|a| a.line.take()).collect();
     Outcome {
         time,
@@ -165,7 +168,7 @@ fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {
         kind,
         verdict,
         reply: std::mem::take(&mut group[last].reply),
-        relay: group[last].relay.take(),
+        provider,
         source,
         attempts: (last + 1) as u32,
         proof,

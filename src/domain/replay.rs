@@ -255,7 +255,7 @@ mod tests {
             kind,
             verdict: Verdict { class, reason, fault, rule: 0 },
             reply: Default::default(),
-            relay: None,
+            provider: crate::domain::provider::Provider::Other,
             source: Source { file: 0, line: day as u64 },
             attempts: 1,
             proof: vec![],

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::attempt::domain_of;
 use super::outcome::{Outcome, OutcomeKind};
-use super::provider::provider_of;
 use super::reason::{Class, Fault, Reason};
 use super::replay::{Deactivation, Event, Replay};
 use super::template::template_of;
@@ -147,7 +146,7 @@ pub fn campaign_detail(
         }
         detail.counts.add_step(outcome.kind, step.event);
         let domain = domain_of(&outcome.recipient);
-        providers.entry(provider_of(domain, outcome.relay.as_deref()).as_str()).or_default().add(outcome.kind);
+        providers.entry(outcome.provider.as_str()).or_default().add(outcome.kind);
         domains.entry(domain.to_string()).or_default().add(outcome.kind);
         if !matches!(outcome.kind, OutcomeKind::Hard | OutcomeKind::Soft) {
             continue;
