@@ -60,11 +60,12 @@ pub struct InputArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Only attempts at or after this time (RFC 3339, or a date: 2026-05-01 is midnight UTC).
+    /// Show only what happened at or after this time, judged with the history before it (RFC 3339, or a date:
+    /// 2026-05-01 is midnight UTC).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Only attempts before this time (RFC 3339, or a date: --until 2026-06-01 ends with May).
+    /// Leave out everything at or after this time (RFC 3339, or a date: --until 2026-06-01 ends with May).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 

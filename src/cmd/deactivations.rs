@@ -18,7 +18,7 @@ use super::emit::{clip, emit};
 /// List the contacts to deactivate (the suppression list), with when, which campaign, the cause and the response.
 #[derive(Args, Debug)]
 pub struct DeactivationsArgs {
-    /// Log files (`-` for standard input; .gz read transparently).
+    /// Log files (`-` for standard input; gzip and zstd read transparently; default: the logs of bounces.toml).
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
 

@@ -43,7 +43,7 @@ pub enum Command {
     Contact(contact::ContactArgs),
     /// The suppression list: every deactivated contact, when, by which campaign and why.
     Deactivations(deactivations::DeactivationsArgs),
-    /// The failure responses no rule recognised, as templates with counts: where to write rules.
+    /// The failure responses whose words no rule recognised, as templates with counts: where to write rules.
     Unclassified(unclassified::UnclassifiedArgs),
     /// The classification rules: list them, check a rules file, list the reasons.
     Rules(rules::RulesArgs),

@@ -19,12 +19,12 @@ use super::emit::{clip, emit};
 /// Report bounces per campaign: sent, delivered, hard, soft, pending, bounce rate, deactivated.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// Log files (`-` for standard input; .gz read transparently).
+    /// Log files (`-` for standard input; gzip and zstd read transparently; default: the logs of bounces.toml).
     #[arg(value_name = "FILES")]
     pub files: Vec<PathBuf>,
 
-    /// Show this campaign in depth: by class and reason, fault, provider and domain, the top responses, and the
-    /// contacts it deactivated. `-` is the messages of unknown campaign.
+    /// Show this campaign in depth: by class and reason, fault, provider and domain, the top responses, block
+    /// events, and the contacts it deactivated. `-` is the messages of unknown campaign.
     #[arg(long, value_name = "ID")]
     pub campaign: Option<String>,
 
