@@ -277,12 +277,6 @@ pub fn read_logs(
 ) -> Result<LogsRead> {
     let mut deduper = dedupe::Deduper::default();
     let several = paths.len() > 1;
-    let each = &mut |mut batch: Vec<Attempt>| {
-        if several {
-            deduper.filter(&mut batch);
-        }
-        each(batch);
-    };
     let mut logs = Logs::default();
     let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
@@ -347,10 +341,19 @@ pub fn read_logs(
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
     let mut joiner = options.postfix_carry.clone().map_or_else(postfix::Joiner::new, postfix::Joiner::from_state);
-    // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare).
+    // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
+    // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
+    // do not overlap cost nothing.
     let mut line_copies = (postfix_files.len() > 1).then(postfix::LineDeduper::default);
-    for (_, file, first_year, opened, mut stats) in postfix_files {
-        read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, line_copies.as_mut(), each)?;
+    let firsts: Vec<Option<Timestamp>> = postfix_files.iter().map(|(first, ..)| *first).collect();
+    let mut seen_until: Option<Timestamp> = None;
+    for (k, (_, file, first_year, opened, mut stats)) in postfix_files.into_iter().enumerate() {
+        // Lines at or after the start of a later file, or at or before the end of an earlier one.
+        let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
+        let window = postfix::Overlap { later_start, earlier_end: seen_until };
+        let copies = line_copies.as_mut().map(|c| (c, window));
+        let last = read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, copies, each)?;
+        seen_until = seen_until.max(last);
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
@@ -358,9 +361,13 @@ pub fn read_logs(
     let mut rest = Vec::new();
     joiner.finish(&mut rest);
     each(rest);
-    // The other formats' messages may span files: their attempts go in one batch.
+    // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
+    // (Postfix's were skipped line by line before the join).
     logs.attempts.extend(exim::join(exim_records));
     logs.attempts.extend(sendmail::join(sendmail_records));
+    if several {
+        deduper.filter(&mut logs.attempts);
+    }
     each(logs.attempts);
     files.sort_by_key(|(file, _)| *file);
     Ok(LogsRead {
@@ -423,10 +430,11 @@ fn read_postfix(
     options: &LogOptions,
     stats: &mut FileStats,
     joiner: &mut postfix::Joiner,
-    mut copies: Option<&mut postfix::LineDeduper>,
+    mut copies: Option<(&mut postfix::LineDeduper, postfix::Overlap)>,
     each: &mut (dyn FnMut(Vec<Attempt>) + Send),
-) -> Result<()> {
+) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
+    let mut last: Option<Timestamp> = None;
     let mut pending: Option<Vec<(u64, Parsed<postfix::Record>)>> = None;
     let mut join = |parsed: Vec<(u64, Parsed<postfix::Record>)>, stats: &mut FileStats| {
         let mut out = Vec::new();
@@ -455,7 +463,8 @@ fn read_postfix(
                 },
             };
             stats.used += 1;
-            if copies.as_mut().is_some_and(|c| !c.is_new(time, &record, file)) {
+            last = last.max(Some(time));
+            if copies.as_mut().is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file)) {
                 continue;
             }
             joiner.push(Source { file, line }, time, record, &mut out);
@@ -492,7 +501,7 @@ fn read_postfix(
     if let Some(previous) = pending.take() {
         join(previous, stats);
     }
-    Ok(())
+    Ok(last)
 }
 
 #[cfg(test)]

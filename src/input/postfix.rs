@@ -368,6 +368,23 @@ impl Joiner {
     }
 }
 
+/// The times at which a file's lines may have copies in other files: from the start of any file read after it, and
+/// up to the end of the files read before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overlap {
+    /// The earliest first line of the files read after this one.
+    pub later_start: Option<Timestamp>,
+    /// The latest line of the files read before this one.
+    pub earlier_end: Option<Timestamp>,
+}
+
+impl Overlap {
+    /// Whether a line at `time` may be a copy of, or have a copy in, another file.
+    pub fn contains(&self, time: Timestamp) -> bool {
+        self.later_start.is_some_and(|t| time >= t) || self.earlier_end.is_some_and(|t| time <= t)
+    }
+}
+
 /// Lines given more than once across files (the same file twice, rotated files that overlap), recognised by what
 /// they say (time, host, queue id, event) and skipped before the join, so that a message read twice is joined once.
 /// As for attempts (see [`super::dedupe`]), copies are matched one to one across files: a line repeated within one
