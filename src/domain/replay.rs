@@ -61,7 +61,7 @@ impl Cause {
 }
 
 /// A contact's deactivation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deactivation {
     /// The contact.
     pub email: String,
@@ -83,6 +83,7 @@ pub struct Deactivation {
     pub response: String,
     /// The index of the triggering outcome in the replayed slice; `None` for a deactivation carried over from an
     /// earlier run (`--state`).
+    #[serde(skip)]
     pub outcome: Option<usize>,
 }
 

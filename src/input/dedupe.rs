@@ -85,23 +85,16 @@ impl Deduper {
     }
 }
 
-/// Removes the tries that appear in more than one file more often than in any one of them; returns how many were
-/// removed. The attempt kept is the first of its copies in the given order.
-pub fn dedupe(attempts: &mut Vec<Attempt>) -> u64 {
-    let Some(first) = attempts.first().map(|a| a.source.file) else {
-        return 0;
-    };
-    if attempts.iter().all(|a| a.source.file == first) {
-        return 0;
-    }
-    let mut deduper = Deduper::default();
-    deduper.filter(attempts);
-    deduper.removed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Copies removed from one batch.
+    fn dedupe(attempts: &mut Vec<Attempt>) -> u64 {
+        let mut deduper = Deduper::default();
+        deduper.filter(attempts);
+        deduper.removed
+    }
     use crate::domain::attempt::{Source, Status};
     use crate::domain::smtp::Reply;
     use crate::domain::time::Timestamp;

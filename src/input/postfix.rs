@@ -198,8 +198,6 @@ pub struct Joiner {
     open: FxHashMap<(String, String), Message>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<(String, String)>,
-    /// Messages started so far: numbers each message's key.
-    started: u64,
 }
 
 /// One message in the queue.
@@ -227,8 +225,6 @@ pub struct Message {
 /// lines span two runs' logs is joined as one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinerState {
-    /// Messages started so far (numbers the keys of the next ones).
-    pub started: u64,
     /// The messages in the queue, by key.
     pub open: Vec<Message>,
     /// Queue ids (with their host) of notifications still in the queue.
@@ -246,7 +242,6 @@ impl Joiner {
         Joiner {
             open: state.open.into_iter().map(|m| ((m.host.clone(), m.queue_id.clone()), m)).collect(),
             notifications: state.notifications.into_iter().collect(),
-            started: state.started,
         }
     }
 
@@ -256,13 +251,12 @@ impl Joiner {
         open.sort_by(|a, b| a.key.cmp(&b.key));
         let mut notifications: Vec<(String, String)> = self.notifications.iter().cloned().collect();
         notifications.sort();
-        JoinerState { started: self.started, open, notifications }
+        JoinerState { open, notifications }
     }
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
     /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
-    fn start(&mut self, host: &str, queue_id: &str, time: Timestamp) -> Message {
-        self.started += 1;
+    fn start(&self, host: &str, queue_id: &str, time: Timestamp) -> Message {
         let notification = self.notifications.contains(&(host.to_string(), queue_id.to_string()));
         Message {
             host: host.to_string(),

@@ -7,8 +7,9 @@
 //!
 //! ```json
 //! {"format": "bounces-state", "version": 1, "written_at": "2026-05-18T09:00:00Z",
-//!  "contacts": [{"email": "a@example.org", "consecutive_soft": 3, "hard_bounces": 0, "deactivation": null}],
-//!  "postfix": {"started": 1234, "open": [...], "notifications": [...]}}
+//!  "contacts": [{"email": "a@example.org", "consecutive_soft": 3, "hard_bounces": 0}],
+//!  "deactivations": [{"email": "b@example.org", "at": ..., "campaign": "c07", "cause": "hard", ...}],
+//!  "postfix": {"open": [...], "notifications": [...]}}
 //! ```
 
 use std::collections::HashMap;
@@ -18,8 +19,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::reason::Reason;
-use crate::domain::replay::{Carried, Cause, ContactState, Deactivation};
+use crate::domain::replay::{Carried, ContactState, Deactivation};
 use crate::domain::time::Timestamp;
 
 use super::postfix::JoinerState;
@@ -40,11 +40,13 @@ pub struct StateFile {
     pub written_at: String,
     /// Every contact seen so far, by email.
     pub contacts: Vec<ContactRecord>,
+    /// The deactivations so far, in the order replay gave them (two at the same second keep theirs).
+    pub deactivations: Vec<Deactivation>,
     /// The Postfix messages still in the queue.
     pub postfix: JoinerState,
 }
 
-/// One contact's counters.
+/// One contact's counters; whether it is deactivated is told by [`StateFile::deactivations`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactRecord {
     /// The address.
@@ -53,32 +55,6 @@ pub struct ContactRecord {
     pub consecutive_soft: u32,
     /// Hard bounces in total.
     pub hard_bounces: u32,
-    /// Its deactivation, if deactivated.
-    pub deactivation: Option<DeactivationRecord>,
-}
-
-/// A deactivation, as the report shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeactivationRecord {
-    /// Its place among all deactivations so far (0 first): two deactivations at the same second keep the order
-    /// replay gave them.
-    pub sequence: usize,
-    /// When.
-    pub at: Timestamp,
-    /// By which campaign.
-    pub campaign: Option<String>,
-    /// `hard` or `soft_threshold`.
-    pub cause: Cause,
-    /// Hard bounces then.
-    pub hard_bounces: u32,
-    /// Consecutive soft bounces then.
-    pub consecutive_soft: u32,
-    /// Whether the contact was engaged then.
-    pub engaged: bool,
-    /// The reason of the bounce.
-    pub reason: Reason,
-    /// The server's response.
-    pub response: String,
 }
 
 impl StateFile {
@@ -95,58 +71,36 @@ impl StateFile {
                 email: email.clone(),
                 consecutive_soft: c.consecutive_soft,
                 hard_bounces: c.hard_bounces,
-                deactivation: c.deactivation.and_then(|i| deactivations.get(i).map(|d| (i, d))).map(|(i, d)| {
-                    DeactivationRecord {
-                        sequence: i,
-                        at: d.at,
-                        campaign: d.campaign.clone(),
-                        cause: d.cause,
-                        hard_bounces: d.hard_bounces,
-                        consecutive_soft: d.consecutive_soft,
-                        engaged: d.engaged,
-                        reason: d.reason,
-                        response: d.response.clone(),
-                    }
-                }),
             })
             .collect();
         records.sort_by(|a, b| a.email.cmp(&b.email));
-        StateFile { format: FORMAT.into(), version: VERSION, written_at: now.rfc3339(), contacts: records, postfix }
+        StateFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            written_at: now.rfc3339(),
+            contacts: records,
+            deactivations: deactivations.iter().map(|d| Deactivation { outcome: None, ..d.clone() }).collect(),
+            postfix,
+        }
     }
 
-    /// What replay goes on from: counters, and the deactivations in time order.
+    /// What replay goes on from: counters, and the deactivations in the order replay gave them.
     pub fn carried(&self) -> Carried {
-        let mut deactivated: Vec<&ContactRecord> = self.contacts.iter().filter(|c| c.deactivation.is_some()).collect();
-        deactivated.sort_by_key(|c| (c.deactivation.as_ref().map(|d| d.sequence), &c.email));
-        let mut carried = Carried::default();
-        for c in &deactivated {
-            let Some(d) = &c.deactivation else { continue };
-            carried.deactivations.push(Deactivation {
-                email: c.email.clone(),
-                at: d.at,
-                campaign: d.campaign.clone(),
-                cause: d.cause,
-                hard_bounces: d.hard_bounces,
-                consecutive_soft: d.consecutive_soft,
-                engaged: d.engaged,
-                reason: d.reason,
-                response: d.response.clone(),
-                outcome: None,
-            });
-        }
         let index: HashMap<&str, usize> =
-            carried.deactivations.iter().enumerate().map(|(i, d)| (d.email.as_str(), i)).collect();
-        for c in &self.contacts {
-            carried.contacts.insert(
-                c.email.clone(),
-                ContactState {
+            self.deactivations.iter().enumerate().map(|(i, d)| (d.email.as_str(), i)).collect();
+        let contacts = self
+            .contacts
+            .iter()
+            .map(|c| {
+                let state = ContactState {
                     consecutive_soft: c.consecutive_soft,
                     hard_bounces: c.hard_bounces,
                     deactivation: index.get(c.email.as_str()).copied(),
-                },
-            );
-        }
-        carried
+                };
+                (c.email.clone(), state)
+            })
+            .collect();
+        Carried { contacts, deactivations: self.deactivations.clone() }
     }
 }
 
@@ -193,6 +147,8 @@ pub fn save(path: &Path, state: &StateFile) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::reason::Reason;
+    use crate::domain::replay::Cause;
 
     #[test]
     fn round_trip_and_refusals() {

@@ -27,21 +27,17 @@ fn independent_count(log: &str) -> usize {
         .count()
 }
 
+/// A Postfix log's text and `bounces classify` run on it as CSV with the accounting.
+pub(super) fn classify_postfix(path: &std::path::Path, year: &str) -> (String, super::util::Run) {
+    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    let args = ["classify", path.to_str().unwrap(), "--format", "csv", "--stats", "--log-format", "postfix"];
+    let run = bounces(&[&args[..], &["--year", year]].concat()).ok();
+    (text, run)
+}
+
 fn check(file: &str) {
     let path = root().join("tests/fixtures/corpus/postfix").join(file);
-    let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-    let run = bounces(&[
-        "classify",
-        path.to_str().unwrap(),
-        "--format",
-        "csv",
-        "--stats",
-        "--log-format",
-        "postfix",
-        "--year",
-        "2020",
-    ])
-    .ok();
+    let (text, run) = classify_postfix(&path, "2020");
     assert_eq!(run.csv().len(), independent_count(&text), "{file}\n{}", run.stderr);
     check_accounting(&run.stderr, file, &text);
 }

@@ -6,8 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::corpus::check_accounting;
-use super::util::{bounces, bounces_stdin, root, shared};
+use super::corpus::{check_accounting, classify_postfix};
+use super::util::{bounces_stdin, root, shared};
 
 /// The queue id of a syslog line: the word after the program's `]: `.
 fn queue_id(line: &str) -> Option<&str> {
@@ -88,20 +88,7 @@ fn check_shared(file: &str, year: &str) -> Option<(String, String)> {
         eprintln!("skipped: ../shared/corpus/mta/postfix/{file} is not here");
         return None;
     };
-    let path = shared.join("corpus/mta/postfix").join(file);
-    let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-    let run = bounces(&[
-        "classify",
-        path.to_str().unwrap(),
-        "--format",
-        "csv",
-        "--stats",
-        "--log-format",
-        "postfix",
-        "--year",
-        year,
-    ])
-    .ok();
+    let (text, run) = classify_postfix(&shared.join("corpus/mta/postfix").join(file), year);
     let mut found: BTreeMap<(String, String), usize> = BTreeMap::new();
     for r in run.csv() {
         *found.entry((r["status"].clone(), r["recipient"].clone())).or_default() += 1;
