@@ -1,5 +1,6 @@
 //! `bounces classify`: what each delivery attempt, or each bare server response, means.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -9,14 +10,14 @@ use rayon::prelude::*;
 use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::outcome::judge;
 use crate::domain::smtp::Reply;
-use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, parse_lines_at};
+use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, map_chunks, parse_chunk};
 use crate::input::source::open_input;
 use crate::input::{FileStats, KeepLines};
 use crate::output::{Block, Cell, Format, Output, Table};
 
 use super::analysis::{account, load_attempts};
 use super::args::{InputArgs, OutputArgs, OutputConfig, ReplayArgs};
-use super::emit::{RowSink, clip, emit};
+use super::emit::{RowBuffer, RowSink, clip, emit};
 
 /// Classify server responses: one row per delivery attempt in the logs, or per line with --text.
 #[derive(Args, Debug)]
@@ -57,9 +58,8 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
 /// The columns of `classify --text` for programs.
 const TEXT_COLUMNS: &[&str] = &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule"];
 
-/// One response's row: for a table (clipped input, and with `explain` the rule's id and description) or for csv
-/// and json.
-fn text_row(line: &str, classifier: &Classifier, human: bool, explain: bool) -> Parsed<Vec<Cell>> {
+/// One response's row for a table: the input clipped, and with `explain` the rule's id and description.
+fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Cell>> {
     let text = line.trim();
     if text.is_empty() {
         return Parsed::Ignored;
@@ -68,20 +68,45 @@ fn text_row(line: &str, classifier: &Classifier, human: bool, explain: bool) -> 
     let verdict = classifier.classify(&reply);
     let rule = classifier.rule(&verdict);
     let mut row = vec![
-        Cell::text(if human { clip(text, 80) } else { text.to_string() }),
+        Cell::text(clip(text, 80)),
         Cell::text(verdict.class.as_str()),
         Cell::text(verdict.reason.as_str()),
         Cell::text(verdict.fault.as_str()),
         Cell::opt(reply.code.map(|c| c.to_string())),
         Cell::opt(reply.enhanced.map(|e| e.to_string())),
     ];
-    if !human {
-        row.push(Cell::text(rule.id.clone()));
-    } else if explain {
+    if explain {
         row.push(Cell::text(rule.id.clone()));
         row.push(Cell::text(rule.description.clone()));
     }
     Parsed::Used(row)
+}
+
+/// One response's row for csv and json ([`TEXT_COLUMNS`]), encoded into `rows` without building cells.
+fn encode_text_row(line: &str, classifier: &Classifier, rows: &mut RowBuffer) -> Parsed<()> {
+    let text = line.trim();
+    if text.is_empty() {
+        return Parsed::Ignored;
+    }
+    let reply = Reply::parse(text);
+    let verdict = classifier.classify(&reply);
+    let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
+    let mut enhanced = [0u8; 16];
+    let enhanced_len = reply.enhanced.map(|e| {
+        let mut w = &mut enhanced[..];
+        let _ = write!(w, "{e}");
+        16 - w.len()
+    });
+    rows.push(&[
+        Some(text),
+        Some(verdict.class.as_str()),
+        Some(verdict.reason.as_str()),
+        Some(verdict.fault.as_str()),
+        code.as_ref().and_then(|c| std::str::from_utf8(c).ok()),
+        enhanced_len.and_then(|n| std::str::from_utf8(&enhanced[..n]).ok()),
+        Some(&classifier.rule(&verdict).id),
+    ]);
+    Parsed::Used(())
 }
 
 /// Classifies bare responses, one per line, in parallel; rows keep the input order. Tables are built whole; csv and
@@ -118,21 +143,40 @@ fn classify_text(
                 }
                 Piece::Lines(bytes, first) => {
                     file_stats.count_invalid_utf8_at(bytes, first);
-                    let parsed = parse_lines_at(bytes, first, |_, line| text_row(line, classifier, human, explain));
-                    for (line, p) in parsed {
-                        file_stats.read += 1;
-                        match p {
-                            Parsed::Used(row) => {
-                                file_stats.used += 1;
-                                table.push(row);
+                    // Each worker classifies its range and, for csv and json, encodes its rows too: writing is then
+                    // all that is left to do in order.
+                    let encoder = sink.as_ref().map(RowSink::encoder);
+                    let chunks = map_chunks(bytes, first, |first, chunk| {
+                        let mut rows = Table::new(TEXT_COLUMNS);
+                        let mut encoded = encoder.map(|e| e.buffer(TEXT_COLUMNS));
+                        let lines: Vec<(u64, Parsed<()>)> = match &mut encoded {
+                            Some(buffer) => {
+                                parse_chunk(chunk, first, |_, line| encode_text_row(line, classifier, buffer))
                             }
-                            Parsed::Ignored => file_stats.ignored += 1,
-                            Parsed::Malformed(why) => file_stats.malformed(line, why),
+                            None => parse_chunk(chunk, first, |_, line| match text_row(line, classifier, explain) {
+                                Parsed::Used(row) => {
+                                    rows.push(row);
+                                    Parsed::Used(())
+                                }
+                                Parsed::Ignored => Parsed::Ignored,
+                                Parsed::Malformed(why) => Parsed::Malformed(why),
+                            }),
+                        };
+                        (lines, rows, encoded.map(RowBuffer::into_bytes))
+                    });
+                    for (lines, rows, encoded) in chunks {
+                        for (line, p) in lines {
+                            file_stats.read += 1;
+                            match p {
+                                Parsed::Used(()) => file_stats.used += 1,
+                                Parsed::Ignored => file_stats.ignored += 1,
+                                Parsed::Malformed(why) => file_stats.malformed(line, why),
+                            }
                         }
-                    }
-                    if let Some(sink) = &mut sink {
-                        sink.write(&table)?;
-                        table.rows.clear();
+                        match (&mut sink, encoded) {
+                            (Some(sink), Some(bytes)) => sink.write_encoded(TEXT_COLUMNS, &bytes)?,
+                            _ => table.rows.extend(rows.rows),
+                        }
                     }
                 }
             }

@@ -62,20 +62,116 @@ impl RowSink {
 
     /// Writes a table's rows (and, the first time, the CSV header).
     pub fn write(&mut self, table: &Table) -> Result<()> {
-        let result = match self.format {
-            Format::Json => output::json::write(table, &mut self.out),
-            _ => output::csv::write_rows(table, &mut self.out, &self.style, !self.header_written),
-        };
+        if !self.header_written {
+            self.write_encoded(&table.columns, &[])?;
+        }
+        let rows = self.encoder().encode(table);
+        self.write_encoded(&table.columns, &rows)
+    }
+
+    /// How this sink encodes rows, for workers that encode their share of the rows in parallel.
+    pub fn encoder(&self) -> RowEncoder {
+        RowEncoder { format: self.format, style: self.style }
+    }
+
+    /// Writes rows that [`RowEncoder::encode`] made (and, the first time, the CSV header for `columns`).
+    pub fn write_encoded(&mut self, columns: &[&'static str], rows: &[u8]) -> Result<()> {
+        let mut result = Ok(());
+        if !self.header_written && self.format != Format::Json {
+            result = output::csv::write_rows(&Table::new(columns), &mut self.out, &self.style, true);
+        }
         self.header_written = true;
-        result.with_context(|| format!("cannot write to {}", self.name))
+        result.and_then(|_| self.out.write_all(rows)).with_context(|| format!("cannot write to {}", self.name))
     }
 
     /// Writes the header if no row came, and flushes.
     pub fn finish(mut self, columns: &[&'static str]) -> Result<()> {
         if !self.header_written {
-            self.write(&Table::new(columns))?;
+            self.write_encoded(columns, &[])?;
         }
         self.out.flush().with_context(|| format!("cannot write to {}", self.name))
+    }
+}
+
+/// Encodes rows in csv or json the way a [`RowSink`] writes them, without the header.
+#[derive(Clone, Copy, Debug)]
+pub struct RowEncoder {
+    format: Format,
+    style: Style,
+}
+
+impl RowEncoder {
+    /// The rows of `table`, encoded.
+    pub fn encode(&self, table: &Table) -> Vec<u8> {
+        let mut out = Vec::with_capacity(table.rows.len() * 64);
+        // Writing to memory cannot fail.
+        let _ = match self.format {
+            Format::Json => output::json::write(table, &mut out),
+            _ => output::csv::write_rows(table, &mut out, &self.style, false),
+        };
+        out
+    }
+}
+
+/// Rows encoded one by one into memory, without building cells, the way a [`RowSink`] writes them (without the
+/// header): for outputs of millions of rows, encoded by workers in parallel.
+pub struct RowBuffer {
+    encoder: RowEncoder,
+    csv: csv::Writer<Vec<u8>>,
+    json: Vec<u8>,
+    keys: Vec<String>,
+}
+
+impl RowEncoder {
+    /// An empty buffer for rows of `columns`.
+    pub fn buffer(&self, columns: &[&str]) -> RowBuffer {
+        RowBuffer {
+            encoder: *self,
+            csv: csv::Writer::from_writer(Vec::new()),
+            json: Vec::new(),
+            keys: columns.iter().map(|c| serde_json::to_string(c).expect("strings serialise")).collect(),
+        }
+    }
+}
+
+impl RowBuffer {
+    /// Adds one row: a value per column, `None` (or empty) for an empty cell.
+    pub fn push(&mut self, values: &[Option<&str>]) {
+        let values = values.iter().map(|v| v.filter(|s| !s.is_empty()));
+        // Writing to memory cannot fail.
+        if self.encoder.format == Format::Json {
+            self.json.push(b'{');
+            for (i, (key, value)) in self.keys.iter().zip(values).enumerate() {
+                if i > 0 {
+                    self.json.push(b',');
+                }
+                self.json.extend_from_slice(key.as_bytes());
+                self.json.push(b':');
+                match value {
+                    Some(s) => {
+                        let _ = serde_json::to_writer(&mut self.json, s);
+                    }
+                    None => self.json.extend_from_slice(b"null"),
+                }
+            }
+            self.json.extend_from_slice(b"}\n");
+        } else {
+            let style = self.encoder.style;
+            for value in values {
+                let _ = self
+                    .csv
+                    .write_field(output::csv::field(value.unwrap_or(""), style.raw_csv, style.terminal).as_bytes());
+            }
+            let _ = self.csv.write_record(None::<&[u8]>);
+        }
+    }
+
+    /// The rows encoded.
+    pub fn into_bytes(self) -> Vec<u8> {
+        if self.encoder.format == Format::Json {
+            return self.json;
+        }
+        self.csv.into_inner().expect("flushing to memory does not fail")
     }
 }
 

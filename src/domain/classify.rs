@@ -5,8 +5,16 @@
 //! however many rules there are; the rules' order then decides. The built-in list (in [`super::rules`]) puts text
 //! rules first, since a server's words are more precise than its codes, then enhanced codes, then reply codes.
 //! Users' rules go in front of it.
+//!
+//! Logs repeat themselves: the same provider's words come back for thousands of recipients. Which text patterns a
+//! response's words match is therefore remembered, per thread, for the last few tens of thousands of texts, so that
+//! the regular expressions run once per distinct text rather than once per line.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHashMap;
 
 use regex::{RegexSet, RegexSetBuilder};
 
@@ -153,7 +161,26 @@ pub struct Classifier {
     /// For each rule, the index of its text pattern in `texts`.
     text_slot: Vec<Option<usize>>,
     policy: HardPolicy,
+    /// Tells this rule list's remembered matches from another's (see [`Classifier::text_matches`]).
+    id: u64,
 }
+
+/// Texts whose matches a thread remembers before it starts afresh.
+const REMEMBERED_TEXTS: usize = 1 << 16;
+
+/// The text patterns a thread has seen texts match: for one rule list, by text, a bit per pattern.
+#[derive(Default)]
+struct RememberedMatches {
+    classifier: u64,
+    by_text: FxHashMap<Box<str>, Vec<u64>>,
+}
+
+thread_local! {
+    static REMEMBERED: RefCell<RememberedMatches> = RefCell::default();
+}
+
+/// Numbers rule lists, so that remembered matches are never used for another list.
+static NEXT_CLASSIFIER: AtomicU64 = AtomicU64::new(1);
 
 /// The id of the rule used when nothing else matches.
 pub const FALLBACK_RULE: &str = "fallback";
@@ -192,7 +219,7 @@ impl Classifier {
             .dfa_size_limit(64 << 20)
             .build()
             .map_err(|e| RuleError { id: "(all rules)".into(), message: e.to_string() })?;
-        Ok(Classifier { rules, texts, text_slot, policy })
+        Ok(Classifier { rules, texts, text_slot, policy, id: NEXT_CLASSIFIER.fetch_add(1, Ordering::Relaxed) })
     }
 
     /// The built-in rules with the default policy.
@@ -242,8 +269,7 @@ impl Classifier {
     /// Classifies one response. The text patterns are matched only when a rule that has one is reached, so that
     /// replies decided by their codes alone (every `250 ok`) never run the regular expressions.
     pub fn classify(&self, reply: &Reply) -> Verdict {
-        let mut matched: Option<regex::SetMatches> = None;
-        let mut lower: Option<String> = None;
+        let mut matched: Option<Vec<u64>> = None;
         let index = self
             .rules
             .iter()
@@ -253,11 +279,8 @@ impl Classifier {
                     && rule.enhanced.as_ref().is_none_or(|g| reply.enhanced.is_some_and(|e| g.matches(e)))
                     && rule.command.is_none_or(|c| reply.command == Some(c))
                     && self.text_slot[i].is_none_or(|slot| {
-                        matched
-                            .get_or_insert_with(|| {
-                                self.texts.matches(lower.get_or_insert_with(|| reply.text.to_lowercase()))
-                            })
-                            .matched(slot)
+                        let bits = matched.get_or_insert_with(|| self.text_matches(&reply.text));
+                        bits[slot / 64] & (1 << (slot % 64)) != 0
                     })
             })
             .unwrap_or(self.rules.len() - 1);
@@ -268,6 +291,32 @@ impl Classifier {
             fault: rule.fault.unwrap_or(rule.reason.fault()),
             rule: index as u32,
         }
+    }
+}
+
+impl Classifier {
+    /// Which text patterns `text` matches, a bit per pattern: remembered for texts this thread has seen, else found
+    /// by running the set of patterns over the lower-cased text.
+    fn text_matches(&self, text: &str) -> Vec<u64> {
+        REMEMBERED.with(|remembered| {
+            let mut remembered = remembered.borrow_mut();
+            if remembered.classifier != self.id {
+                remembered.classifier = self.id;
+                remembered.by_text.clear();
+            }
+            if let Some(bits) = remembered.by_text.get(text) {
+                return bits.clone();
+            }
+            let mut bits = vec![0u64; self.texts.len().div_ceil(64)];
+            for slot in self.texts.matches(&text.to_lowercase()).iter() {
+                bits[slot / 64] |= 1 << (slot % 64);
+            }
+            if remembered.by_text.len() >= REMEMBERED_TEXTS {
+                remembered.by_text.clear();
+            }
+            remembered.by_text.insert(text.into(), bits.clone());
+            bits
+        })
     }
 }
 
@@ -313,5 +362,35 @@ mod tests {
         assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::Undefined, Class::Hard, FALLBACK_RULE));
         let bad = Classifier::new(vec![rule("broken", "(", Reason::Blocked)], HardPolicy::default());
         assert_eq!(bad.unwrap_err().id, "broken");
+    }
+
+    #[test]
+    fn remembered_matches_belong_to_one_rule_list() {
+        let rule = |text: &str, reason| Rule {
+            id: "r".into(),
+            description: String::new(),
+            reply: None,
+            enhanced: None,
+            command: None,
+            text: Some(text.into()),
+            reason,
+            fault: None,
+            examples: Vec::new(),
+        };
+        let reply = Reply::parse("550 5.1.1 mailbox unavailable");
+        let full = Classifier::new(vec![rule("mailbox", Reason::MailboxFull)], HardPolicy::default()).unwrap();
+        let unknown = Classifier::new(vec![rule("unavailable", Reason::UserUnknown)], HardPolicy::default()).unwrap();
+        // The same text, seen again and by another list: each list's own patterns decide every time.
+        for _ in 0..2 {
+            assert_eq!(full.classify(&reply).reason, Reason::MailboxFull);
+            assert_eq!(unknown.classify(&reply).reason, Reason::UserUnknown);
+        }
+        // Many more texts than are remembered: the verdicts stay the same.
+        let builtin = Classifier::builtin();
+        let texts: Vec<Reply> =
+            (0..REMEMBERED_TEXTS + 10).map(|i| Reply::parse(&format!("452 4.2.2 over quota {i}"))).collect();
+        let first: Vec<Reason> = texts.iter().map(|r| builtin.classify(r).reason).collect();
+        assert!(first.iter().all(|&r| r == Reason::MailboxFull));
+        assert_eq!(builtin.classify(&texts[0]).reason, Reason::MailboxFull);
     }
 }

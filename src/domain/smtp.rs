@@ -89,21 +89,24 @@ pub enum SmtpCommand {
 impl SmtpCommand {
     /// Recognises the command in an MTA's wording (`RCPT TO`, `end of DATA`, `pipelined MAIL FROM:<a@b>`, ...).
     pub fn from_words(words: &str) -> Option<Self> {
-        let w = words.trim().to_ascii_lowercase();
-        let w = w.strip_prefix("pipelined ").unwrap_or(&w);
-        Some(if w.starts_with("rcpt") {
+        // Case-insensitive prefixes rather than a lower-cased copy: this runs for every deferral in a log.
+        let starts =
+            |w: &str, p: &str| w.len() >= p.len() && w.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+        let w = words.trim();
+        let w = if starts(w, "pipelined ") { &w["pipelined ".len()..] } else { w };
+        Some(if starts(w, "rcpt") {
             SmtpCommand::RcptTo
-        } else if w.starts_with("mail") {
+        } else if starts(w, "mail") {
             SmtpCommand::MailFrom
-        } else if w.starts_with("end of data") || w.starts_with("end of message") || w == "." {
+        } else if starts(w, "end of data") || starts(w, "end of message") || w == "." {
             SmtpCommand::EndOfData
-        } else if w.starts_with("data") {
+        } else if starts(w, "data") {
             SmtpCommand::Data
-        } else if w.starts_with("ehlo") || w.starts_with("helo") || w.starts_with("lhlo") {
+        } else if starts(w, "ehlo") || starts(w, "helo") || starts(w, "lhlo") {
             SmtpCommand::Helo
-        } else if w.starts_with("starttls") {
+        } else if starts(w, "starttls") {
             SmtpCommand::StartTls
-        } else if w.starts_with("initial") || w.starts_with("connect") || w.contains("greeting") {
+        } else if starts(w, "initial") || starts(w, "connect") || w.to_ascii_lowercase().contains("greeting") {
             SmtpCommand::Connect
         } else {
             return None;
@@ -145,24 +148,22 @@ impl Reply {
         let mut command = None;
 
         // Postfix: "host mx.example.com[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
-        // memmem rather than str::find: a response is parsed for every log line, and str::find builds a searcher each
-        // time.
-        if let Some(open) = memchr::memmem::rfind(s.as_bytes(), b"(in reply to ") {
+        // Searchers built once rather than str::find's on every call: a response is parsed for every log line.
+        if let Some(open) = finders().in_reply_to.rfind(s.as_bytes()) {
             let tail = &s[open + "(in reply to ".len()..];
             if let Some(words) = tail.strip_suffix(')').and_then(|t| t.strip_suffix(" command")) {
                 command = SmtpCommand::from_words(words);
                 s = s[..open].trim_end();
             }
         }
-        if let Some(said) = s.starts_with("host ").then(|| memchr::memmem::find(s.as_bytes(), b" said: ")).flatten() {
+        if let Some(said) = s.starts_with("host ").then(|| finders().said.find(s.as_bytes())).flatten() {
             s = &s[said + " said: ".len()..];
         }
         // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...", also behind the code an export
         // puts first (`FAILED 550 SMTP error from ...: 550 ...`). Behind a code of another class the words are the
         // server's own text (`550 ... SMTP error from ... after DATA: 250 ok`) and must not change its class.
-        const EXIM: &str = "SMTP error from remote mail server after ";
-        if let Some(at) = memchr::memmem::find(s.as_bytes(), EXIM.as_bytes()) {
-            let after = &s[at + EXIM.len()..];
+        if let Some(at) = finders().exim.find(s.as_bytes()) {
+            let after = &s[at + EXIM_WRAPPER.len()..];
             let class = |t: &str| t.as_bytes().first().copied();
             if let Some(split) = find_reply_start(after)
                 .filter(|&i| !starts_with_code(s.as_bytes()) || class(&after[i + 2..]) == class(s))
@@ -222,6 +223,25 @@ impl Reply {
     }
 }
 
+/// The searchers for the words MTAs wrap replies in, built once.
+struct Finders {
+    in_reply_to: memchr::memmem::FinderRev<'static>,
+    said: memchr::memmem::Finder<'static>,
+    exim: memchr::memmem::Finder<'static>,
+}
+
+fn finders() -> &'static Finders {
+    static FINDERS: std::sync::OnceLock<Finders> = std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| Finders {
+        in_reply_to: memchr::memmem::FinderRev::new(b"(in reply to "),
+        said: memchr::memmem::Finder::new(b" said: "),
+        exim: memchr::memmem::Finder::new(EXIM_WRAPPER.as_bytes()),
+    })
+}
+
+/// Exim's words before the remote server's reply.
+const EXIM_WRAPPER: &str = "SMTP error from remote mail server after ";
+
 /// A three-digit reply code at the start of `s`, followed by the end, a space, a tab or a `-`.
 fn reply_code(s: &str) -> Option<u16> {
     let b = s.as_bytes();
@@ -258,6 +278,16 @@ fn find_reply_start(s: &str) -> Option<usize> {
 
 /// Collapses whitespace and Exim's literal `\n`, and drops the continuation prefixes of a multi-line reply.
 fn collapse(s: &str, code: Option<u16>, enhanced: Option<EnhancedCode>) -> String {
+    let s = s.trim_matches(|c: char| c.is_whitespace());
+    if is_collapsed(s, code) {
+        // Most replies are one line already; copying them is all there is to do.
+        return s.to_string();
+    }
+    collapse_words(s, code, enhanced)
+}
+
+/// [`collapse`] word by word.
+fn collapse_words(s: &str, code: Option<u16>, enhanced: Option<EnhancedCode>) -> String {
     let code_str = code.map(|c| c.to_string());
     let enh_str = enhanced.map(|e| e.to_string());
     let mut out = String::with_capacity(s.len());
@@ -287,6 +317,28 @@ fn collapse(s: &str, code: Option<u16>, enhanced: Option<EnhancedCode>) -> Strin
         out.push_str(tok);
     }
     out
+}
+
+/// Whether `collapse` would give `s` back unchanged: single ASCII spaces between words, no literal `\\n`, and no
+/// word starting with the reply code (a continuation prefix). `s` is trimmed already.
+fn is_collapsed(s: &str, code: Option<u16>) -> bool {
+    let b = s.as_bytes();
+    let mut digits = [0u8; 3];
+    if let Some(c) = code {
+        digits = [b'0' + (c / 100) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8];
+    }
+    let mut previous = b' ';
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b' ' if previous == b' ' => return false,
+            b'\\' if b.get(i + 1) == Some(&b'n') => return false,
+            _ if c != b' ' && (c.is_ascii_whitespace() || c >= 0x80) => return false,
+            _ if previous == b' ' && code.is_some() && b[i..].starts_with(&digits) => return false,
+            _ => {}
+        }
+        previous = c;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -401,5 +453,38 @@ mod tests {
         assert_eq!(r.text, "connect to mx.example.org[192.0.2.1]:25: Connection timed out");
         let r = Reply::parse("5.0.0 1234 units");
         assert_eq!((r.code, r.text.as_str()), (None, "1234 units"));
+    }
+
+    #[test]
+    fn the_quick_collapse_agrees_with_the_word_by_word_one() {
+        let code = Some(550);
+        let enhanced = EnhancedCode::parse("5.1.1");
+        for s in [
+            "User unknown",
+            "5.1.1 User unknown",
+            "550-5.1.1 first 550 5.1.1 second",
+            "no  double",
+            "tab\there",
+            "literal\\nnewline",
+            "ends with 550",
+            "550",
+            "x 5501 y",
+            "n\u{a0}bsp",
+            "",
+        ] {
+            let s = s.trim();
+            assert_eq!(collapse(s, code, enhanced), collapse_words(s, code, enhanced), "{s:?}");
+            assert_eq!(collapse(s, None, None), collapse_words(s, None, None), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_quick_collapse_agrees_on_any_text(s in "[ a-z0-9.\\\\n\t\u{a0}-]{0,40}") {
+            let s = s.trim();
+            for (code, enhanced) in [(Some(550), EnhancedCode::parse("5.1.1")), (Some(250), None), (None, None)] {
+                proptest::prop_assert_eq!(collapse(s, code, enhanced), collapse_words(s, code, enhanced));
+            }
+        }
     }
 }

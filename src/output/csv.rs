@@ -1,21 +1,28 @@
 //! CSV for programs and spreadsheets: a header row, RFC 4180 quoting, and cells that a spreadsheet would run as a
 //! formula (leading `=`, `+`, `-`, `@`, tab, carriage return) prefixed with `'`, as OWASP recommends.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::{Cell, Style, Table, escape_controls};
 
 /// The text of a cell in CSV. On a terminal (and unless raw), control characters are escaped as in tables: a
 /// person is reading.
-fn text(cell: &Cell, raw: bool, terminal: bool) -> String {
+fn text(cell: &Cell, raw: bool, terminal: bool) -> Cow<'_, str> {
     match cell {
-        Cell::Text(s) if !raw && terminal => text(&Cell::Text(escape_controls(s).into_owned()), raw, false),
-        Cell::Text(s) if !raw && s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
-        Cell::Text(s) => s.clone(),
-        Cell::Int(n) => n.to_string(),
-        Cell::Ratio(r) | Cell::Bar(r) => format!("{r:.4}"),
-        Cell::Empty => String::new(),
+        Cell::Text(s) => field(s, raw, terminal),
+        Cell::Int(n) => Cow::Owned(n.to_string()),
+        Cell::Ratio(r) | Cell::Bar(r) => Cow::Owned(format!("{r:.4}")),
+        Cell::Empty => Cow::Borrowed(""),
     }
+}
+
+/// A text field as CSV shows it: controls escaped on a terminal, and a formula neutralised (unless raw).
+pub fn field(s: &str, raw: bool, terminal: bool) -> Cow<'_, str> {
+    if !raw && terminal {
+        return Cow::Owned(field(&escape_controls(s), raw, false).into_owned());
+    }
+    if !raw && s.starts_with(['=', '+', '-', '@', '\t', '\r']) { Cow::Owned(format!("'{s}")) } else { Cow::Borrowed(s) }
 }
 
 /// Writes a table as CSV.
@@ -30,7 +37,11 @@ pub fn write_rows(table: &Table, out: &mut dyn Write, style: &Style, header: boo
         w.write_record(&table.columns).map_err(io_error)?;
     }
     for row in &table.rows {
-        w.write_record(row.iter().map(|c| text(c, style.raw_csv, style.terminal))).map_err(io_error)?;
+        w.write_record(row.iter().map(|c| match text(c, style.raw_csv, style.terminal) {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        }))
+        .map_err(io_error)?;
     }
     w.flush()
 }

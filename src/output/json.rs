@@ -8,27 +8,27 @@ use super::{Cell, Table};
 pub fn write(table: &Table, out: &mut dyn Write) -> io::Result<()> {
     let keys: Vec<String> =
         table.columns.iter().map(|c| serde_json::to_string(c).expect("strings serialise")).collect();
-    let mut line = String::new();
+    let mut line: Vec<u8> = Vec::new();
     for row in &table.rows {
         line.clear();
-        line.push('{');
+        line.push(b'{');
         for (i, (key, cell)) in keys.iter().zip(row).enumerate() {
             if i > 0 {
-                line.push(',');
+                line.push(b',');
             }
-            line.push_str(key);
-            line.push(':');
+            line.extend_from_slice(key.as_bytes());
+            line.push(b':');
             match cell {
-                Cell::Text(s) => line.push_str(&serde_json::to_string(s).expect("strings serialise")),
-                Cell::Int(n) => line.push_str(&n.to_string()),
+                Cell::Text(s) => serde_json::to_writer(&mut line, s).expect("strings serialise"),
+                Cell::Int(n) => line.extend_from_slice(n.to_string().as_bytes()),
                 Cell::Ratio(r) | Cell::Bar(r) if r.is_finite() => {
-                    line.push_str(&format!("{}", (r * 10_000.0).round() / 10_000.0))
+                    line.extend_from_slice(format!("{}", (r * 10_000.0).round() / 10_000.0).as_bytes())
                 }
-                Cell::Ratio(_) | Cell::Bar(_) | Cell::Empty => line.push_str("null"),
+                Cell::Ratio(_) | Cell::Bar(_) | Cell::Empty => line.extend_from_slice(b"null"),
             }
         }
-        line.push_str("}\n");
-        out.write_all(line.as_bytes())?;
+        line.extend_from_slice(b"}\n");
+        out.write_all(&line)?;
     }
     Ok(())
 }
