@@ -1,7 +1,11 @@
 //! One run's work shared by the commands: read the campaign data and the logs, attribute campaigns, settle
 //! outcomes, replay, and tell the user on stderr what could not be read.
+//!
+//! Outcomes are replayed as the logs are read, in time order (see [`InOrder`]), and then dropped unless the command
+//! asked to keep them ([`Keep`]): the counts per campaign and every contact's counters are all most reports need,
+//! so memory follows the contacts and the messages in flight rather than the size of the logs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 
 use anyhow::{Result, bail};
@@ -9,8 +13,11 @@ use anyhow::{Result, bail};
 use crate::domain::attempt::Attempt;
 use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
+use crate::domain::in_order::InOrder;
 use crate::domain::outcome::{Outcome, OutcomeKind, settle_into};
-use crate::domain::replay::{Replay, replay_from};
+use crate::domain::reason::Fault;
+use crate::domain::replay::{Replay, Replayer};
+use crate::domain::summary::Counts;
 use crate::domain::time::Timestamp;
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
 use crate::input::postfix::JoinerState;
@@ -20,12 +27,42 @@ use crate::output::escape_controls;
 
 use super::args::{RunConfig, now};
 
+/// Which outcomes a command needs kept, besides the counts every run keeps.
+#[derive(Clone, Debug)]
+pub enum Keep {
+    /// None: the replay's deactivations and counters are enough.
+    Nothing,
+    /// Bounces the sender caused, of which block events are made.
+    SenderBounces,
+    /// One campaign's outcomes (`None`: those of unknown campaign), and the sender's bounces.
+    Campaign(Option<String>),
+    /// The outcomes of these contacts.
+    Contacts(HashSet<String>),
+}
+
+impl Keep {
+    fn wants(&self, o: &Outcome) -> bool {
+        let sender_bounce =
+            || matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender;
+        match self {
+            Keep::Nothing => false,
+            Keep::SenderBounces => sender_bounce(),
+            Keep::Campaign(c) => o.campaign == *c || sender_bounce(),
+            Keep::Contacts(emails) => emails.contains(&o.recipient),
+        }
+    }
+}
+
 /// Everything the reports are made from.
 pub struct Analysis {
-    /// Outcomes in time order.
+    /// The outcomes the command asked to keep, in time order.
     pub outcomes: Vec<Outcome>,
-    /// Their replay.
+    /// The replay: every contact's counters, every deactivation, and one step per outcome kept.
     pub replay: Replay,
+    /// Outcome counts per campaign (`None`: campaign unknown), of the outcomes shown.
+    pub counts: BTreeMap<Option<String>, Counts>,
+    /// The first try of each campaign's first outcome.
+    pub first_seen: HashMap<Option<String>, Timestamp>,
     /// Campaigns from the campaigns file.
     pub campaigns: HashMap<String, CampaignInfo>,
     /// Engagement from the contacts file.
@@ -52,25 +89,26 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 }
 
 /// Reads the campaign data, then the logs, and hands `each` the attempts in batches of whole messages, attributed
-/// to their campaigns; shows the accounting. Attempts at or after `--until` are left out: nothing later can change
-/// what happened before it. `--since` is applied by each command to what it shows, since the history before it
-/// still counts (a soft bounce before the window is part of the run that a bounce inside it extends).
+/// to their campaigns, with the time before which nothing later settles (see [`read_logs`]); shows the accounting.
+/// Attempts at or after `--until` are left out: nothing later can change what happened before it. `--since` is
+/// applied by each command to what it shows, since the history before it still counts (a soft bounce before the
+/// window is part of the run that a bounce inside it extends).
 pub fn read_attempts(
     config: &RunConfig,
     mut data: CampaignData,
-    each: &mut (dyn FnMut(Vec<Attempt>) + Send),
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<(CampaignData, Vec<FileStats>, JoinerState)> {
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
-    let read = read_logs(&config.logs, &config.log_options, &mut |mut batch| {
+    let read = read_logs(&config.logs, &config.log_options, &mut |mut batch, settled| {
         for a in &mut batch {
             a.campaign = resolver.resolve(a);
         }
         if let Some(until) = config.until {
             batch.retain(|a| a.time < until);
         }
-        each(batch);
+        each(batch, settled);
     })?;
     let mut files = std::mem::take(&mut data.files);
     files.extend(read.files);
@@ -90,42 +128,75 @@ pub fn read_attempts(
 pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
     let mut attempts = Vec::new();
     let data = load_campaign_data(config)?;
-    let (data, files, _) = read_attempts(config, data, &mut |batch| attempts.extend(batch))?;
+    let (data, files, _) = read_attempts(config, data, &mut |batch, _| attempts.extend(batch))?;
     Ok((attempts, data, files))
 }
 
 impl Analysis {
-    /// Runs the whole pipeline.
-    pub fn run(config: &RunConfig) -> Result<Analysis> {
-        // Each batch is settled as it comes and dropped: memory holds outcomes, not attempts. A delivery's response
-        // text is kept only where the run shows proof.
+    /// Runs the whole pipeline, keeping the outcomes `keep` names.
+    pub fn run(config: &RunConfig, keep: &Keep) -> Result<Analysis> {
+        // Each batch is settled as it comes and dropped; its outcomes wait in `in_order` until nothing can come
+        // before them, then are replayed and counted, and dropped unless kept. A delivery's response text is kept
+        // only where the run shows proof.
         let keep_text = config.log_options.keep != KeepLines::None;
-        let data = load_campaign_data(config)?;
-        // One outcome per message sent: the sends file says how many to expect, which spares the vector's doubling.
-        let mut outcomes = Vec::with_capacity(data.campaign_by_message_id.len() + 1024);
+        let mut data = load_campaign_data(config)?;
+        let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
         let previous = config.state.as_deref().map(state::load).transpose()?;
         let mut config = config.clone();
         config.log_options.postfix_carry = previous.as_ref().map(|s| s.postfix.clone());
         let config = &config;
-        let (mut data, files, carry) = read_attempts(config, data, &mut |batch| {
-            let from = outcomes.len();
-            settle_into(batch, &config.classifier, &mut outcomes);
-            if !keep_text {
-                for o in &mut outcomes[from..] {
-                    if o.kind == OutcomeKind::Delivered {
-                        o.reply.text = String::new();
-                    }
+        let carried = previous.as_ref().map(StateFile::carried).unwrap_or_default();
+        let mut replayer = Replayer::new(carried, config.replay);
+        let mut in_order = InOrder::new();
+        let mut outcomes = Vec::new();
+        let mut steps = Vec::new();
+        let mut counts: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+        let mut first_seen: HashMap<Option<String>, Timestamp> = HashMap::new();
+        let mut replay = |o: Outcome| {
+            let kept = keep.wants(&o);
+            let step =
+                replayer.push(&o, engagement.is_engaged(&o.recipient, o.first_time), kept.then_some(outcomes.len()));
+            if config.since.is_none_or(|t| o.time >= t) {
+                match counts.get_mut(&o.campaign) {
+                    Some(c) => c.add_step(o.kind, step.event),
+                    None => counts.entry(o.campaign.clone()).or_default().add_step(o.kind, step.event),
                 }
             }
+            if !first_seen.contains_key(&o.campaign) {
+                first_seen.insert(o.campaign.clone(), o.first_time);
+            }
+            if kept {
+                outcomes.push(o);
+                steps.push(step);
+            }
+        };
+        let mut fresh = Vec::new();
+        let (mut data, files, carry) = read_attempts(config, data, &mut |batch, settled| {
+            settle_into(batch, &config.classifier, &mut fresh);
+            for mut o in fresh.drain(..) {
+                if !keep_text && o.kind == OutcomeKind::Delivered {
+                    o.reply.text = String::new();
+                }
+                in_order.push(o);
+            }
+            if let Some(t) = settled {
+                in_order.release_before(t, &mut replay);
+            }
         })?;
-        outcomes.sort_by_key(|o| (o.time, o.source));
-        let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
-        let carried = previous.as_ref().map(StateFile::carried).unwrap_or_default();
-        let replay = replay_from(carried, &outcomes, |email, at| engagement.is_engaged(email, at), config.replay);
+        in_order.finish(&mut replay);
+        if in_order.late() > 0 {
+            let _ = writeln!(
+                std::io::stderr(),
+                "bounces: warning: {} messages settled more than an hour before lines read earlier (clocks far apart?); they were replayed in the order read",
+                in_order.late()
+            );
+        }
+        let replay = Replay { steps, ..replayer.finish() };
         if let Some(path) = &config.state {
             state::save(path, &StateFile::new(&replay.contacts, &replay.deactivations, carry, now()))?;
         }
-        Ok(Analysis { outcomes, replay, campaigns: data.campaigns, engagement, files, since: config.since })
+        let campaigns = std::mem::take(&mut data.campaigns);
+        Ok(Analysis { outcomes, replay, counts, first_seen, campaigns, engagement, files, since: config.since })
     }
 
     /// Whether a time is inside the window shown.

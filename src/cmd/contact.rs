@@ -12,7 +12,7 @@ use crate::input::KeepLines;
 use crate::output::{Block, Cell, Output, Table};
 
 use super::NothingFound;
-use super::analysis::Analysis;
+use super::analysis::{Analysis, Keep};
 use super::args::{InputArgs, OutputArgs, ReplayArgs, email_set};
 use super::emit::{clip, emit};
 
@@ -48,7 +48,7 @@ pub fn run(args: &ContactArgs) -> Result<()> {
         Some(&args.replay),
         KeepLines::For(wanted.clone()),
     )?;
-    let analysis = Analysis::run(&config)?;
+    let analysis = Analysis::run(&config, &Keep::Contacts(wanted.iter().cloned().collect()))?;
 
     let mut machine = Table::new(&[
         "email",

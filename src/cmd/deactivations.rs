@@ -11,7 +11,7 @@ use crate::domain::replay::Cause;
 use crate::input::{KeepLines, columns};
 use crate::output::{Block, Cell, Output, Table};
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, Keep};
 use super::args::{InputArgs, OutputArgs, ReplayArgs};
 use super::emit::{clip, emit};
 
@@ -41,7 +41,7 @@ pub struct DeactivationsArgs {
 pub fn run(args: &DeactivationsArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
-    let analysis = Analysis::run(&config)?;
+    let analysis = Analysis::run(&config, &Keep::Nothing)?;
     let columns =
         ["email", "deactivated_at", "campaign_id", "cause", "hard_bounces", "consecutive_soft", "reason", "response"];
     let mut machine = Table::new(&columns);

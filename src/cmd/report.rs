@@ -6,13 +6,12 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::domain::block_event::{BlockEvent, BlockPolicy, block_events};
-use crate::domain::summary::{Breakdown, Counts, campaign_counts, campaign_detail};
-use crate::domain::time::Timestamp;
+use crate::domain::summary::{Breakdown, Counts, campaign_detail};
 use crate::input::KeepLines;
 use crate::output::{Block, Cell, Output, Table, sparkline};
 
 use super::NothingFound;
-use super::analysis::Analysis;
+use super::analysis::{Analysis, Keep};
 use super::args::{InputArgs, OutputArgs, ReplayArgs};
 use super::emit::{clip, emit};
 
@@ -50,7 +49,11 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
-    let analysis = Analysis::run(&config)?;
+    let keep = match &args.campaign {
+        None => Keep::SenderBounces,
+        Some(id) => Keep::Campaign((id != "-").then(|| id.clone())),
+    };
+    let analysis = Analysis::run(&config, &keep)?;
     let blocks = BlockPolicy { window_ms: i64::from(args.block_window) * 60_000, min_recipients: args.block_min };
     let output = match &args.campaign {
         None => all_campaigns(&analysis, blocks),
@@ -102,22 +105,19 @@ fn events_table(events: &[BlockEvent]) -> Table {
 }
 
 fn all_campaigns(analysis: &Analysis, blocks: BlockPolicy) -> Output {
-    let mut by = campaign_counts(&analysis.outcomes, &analysis.replay, analysis.since);
+    let mut by = analysis.counts.clone();
     for id in analysis.campaigns.keys() {
         by.entry(Some(id.clone())).or_default();
     }
     // Campaigns in the order they were sent: the campaigns file's date, else their first outcome.
-    let mut first_seen: std::collections::HashMap<Option<&str>, Timestamp> = std::collections::HashMap::new();
-    for o in &analysis.outcomes {
-        first_seen.entry(o.campaign.as_deref()).or_insert(o.first_time);
-    }
+    let first_seen = &analysis.first_seen;
     let mut rows: Vec<(Option<String>, Counts)> = by.into_iter().collect();
     rows.sort_by_key(|(id, _)| {
         let sent = id
             .as_ref()
             .and_then(|i| analysis.campaigns.get(i))
             .and_then(|c| c.sent_at)
-            .or_else(|| first_seen.get(&id.as_deref()).copied());
+            .or_else(|| first_seen.get(id).copied());
         (id.is_none(), sent, id.clone())
     });
     let columns = [

@@ -9,6 +9,7 @@ pub mod block_event;
 pub mod campaign;
 pub mod classify;
 pub mod engagement;
+pub mod in_order;
 pub mod outcome;
 pub mod provider;
 pub mod reason;

@@ -166,24 +166,46 @@ pub fn replay_from(
     engaged: impl Fn(&str, Timestamp) -> bool,
     policy: ReplayPolicy,
 ) -> Replay {
-    let t = policy.thresholds;
-    let mut result = Replay {
-        steps: Vec::with_capacity(outcomes.len()),
-        deactivations: carried.deactivations,
-        contacts: carried.contacts,
-    };
-    for (index, outcome) in outcomes.iter().enumerate() {
-        let is_engaged = engaged(&outcome.recipient, outcome.first_time);
-        let state = result.contacts.entry(outcome.recipient.clone()).or_default();
+    let mut replayer = Replayer::new(carried, policy);
+    let steps = outcomes
+        .iter()
+        .enumerate()
+        .map(|(index, o)| replayer.push(o, engaged(&o.recipient, o.first_time), Some(index)))
+        .collect();
+    Replay { steps, ..replayer.finish() }
+}
+
+/// A replay fed one outcome at a time, in time order, for runs that do not keep every outcome: the counters of
+/// every contact and the deactivations are kept, the outcomes are not.
+#[derive(Debug)]
+pub struct Replayer {
+    policy: ReplayPolicy,
+    deactivations: Vec<Deactivation>,
+    contacts: HashMap<String, ContactState>,
+}
+
+impl Replayer {
+    /// A replay that goes on from what an earlier run carried over.
+    pub fn new(carried: Carried, policy: ReplayPolicy) -> Self {
+        Replayer { policy, deactivations: carried.deactivations, contacts: carried.contacts }
+    }
+
+    /// Replays the next outcome, sent to a contact that was `engaged` or not; `index` is what a deactivation it
+    /// triggers records as its outcome. Returns the contact's counters after it.
+    pub fn push(&mut self, outcome: &Outcome, engaged: bool, index: Option<usize>) -> Step {
+        let t = self.policy.thresholds;
+        let state = match self.contacts.get_mut(outcome.recipient.as_str()) {
+            Some(state) => state,
+            None => self.contacts.entry(outcome.recipient.clone()).or_default(),
+        };
         if state.deactivation.is_some() {
-            result.steps.push(Step {
+            return Step {
                 consecutive_soft: state.consecutive_soft,
                 hard_bounces: state.hard_bounces,
-                engaged: is_engaged,
+                engaged,
                 counted: false,
                 event: Some(Event::SentAfterDeactivation),
-            });
-            continue;
+            };
         }
         let mut counted = false;
         let mut cause = None;
@@ -198,10 +220,10 @@ pub fn replay_from(
                 }
             }
             OutcomeKind::Soft => {
-                if !(policy.ignore_sender_faults && outcome.verdict.fault == Fault::Sender) {
+                if !(self.policy.ignore_sender_faults && outcome.verdict.fault == Fault::Sender) {
                     counted = true;
                     state.consecutive_soft += 1;
-                    let limit = if is_engaged { t.soft_engaged } else { t.soft_unengaged };
+                    let limit = if engaged { t.soft_engaged } else { t.soft_unengaged };
                     if limit > 0 && state.consecutive_soft >= limit {
                         cause = Some(Cause::SoftThreshold);
                     }
@@ -209,29 +231,33 @@ pub fn replay_from(
             }
         }
         if let Some(cause) = cause {
-            state.deactivation = Some(result.deactivations.len());
-            result.deactivations.push(Deactivation {
+            state.deactivation = Some(self.deactivations.len());
+            self.deactivations.push(Deactivation {
                 email: outcome.recipient.clone(),
                 at: outcome.time,
                 campaign: outcome.campaign.clone(),
                 cause,
                 hard_bounces: state.hard_bounces,
                 consecutive_soft: state.consecutive_soft,
-                engaged: is_engaged,
+                engaged,
                 reason: outcome.verdict.reason,
                 response: outcome.reply.display(),
-                outcome: Some(index),
+                outcome: index,
             });
         }
-        result.steps.push(Step {
+        Step {
             consecutive_soft: state.consecutive_soft,
             hard_bounces: state.hard_bounces,
-            engaged: is_engaged,
+            engaged,
             counted,
             event: cause.map(|_| Event::Deactivated),
-        });
+        }
     }
-    result
+
+    /// The replay so far, without steps (they were handed out one by one).
+    pub fn finish(self) -> Replay {
+        Replay { steps: Vec::new(), deactivations: self.deactivations, contacts: self.contacts }
+    }
 }
 
 #[cfg(test)]

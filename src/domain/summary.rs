@@ -70,19 +70,6 @@ impl Counts {
     }
 }
 
-/// Counts per campaign (`None`: campaign unknown) of the outcomes settled at or after `since`.
-pub fn campaign_counts(
-    outcomes: &[Outcome],
-    replay: &Replay,
-    since: Option<Timestamp>,
-) -> BTreeMap<Option<String>, Counts> {
-    let mut by: BTreeMap<Option<String>, Counts> = BTreeMap::new();
-    for (outcome, step) in outcomes.iter().zip(&replay.steps).filter(|(o, _)| since.is_none_or(|t| o.time >= t)) {
-        by.entry(outcome.campaign.clone()).or_default().add_step(outcome.kind, step.event);
-    }
-    by
-}
-
 /// One row of a breakdown: a key, its count and an example.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Breakdown {

@@ -16,7 +16,7 @@ use crate::domain::time::Timestamp;
 
 use super::FileStats;
 use super::columns::{self, CAMPAIGN, EMAIL};
-use super::source::read_input;
+use super::source::open_input;
 
 /// A campaign from the campaigns file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,29 +41,42 @@ pub struct CampaignData {
 }
 
 /// Reads a CSV file: `columns(header, file name)` finds the columns, then `row(line, cells, columns, stats)` reads
-/// each row after the header.
+/// each row after the header. Plain files are read as they are parsed: a sends file of millions of rows is never
+/// held whole.
 fn each_row<C>(
     path: &Path,
     what: &str,
     columns: impl FnOnce(&csv::StringRecord, &str) -> Result<C>,
     mut row: impl FnMut(u64, &csv::StringRecord, &C, &mut FileStats),
 ) -> Result<FileStats> {
-    let input = read_input(path)?;
+    let input = open_input(path)?;
     let mut stats = FileStats::new(input.name.clone(), what);
     if let Some(why) = &input.truncated {
         stats.warn(why.clone());
     }
-    stats.count_invalid_utf8(&input.bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input.bytes.as_slice());
+    let mut reader = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 20).from_reader(input.reader()?);
     let headers = reader.byte_headers().with_context(|| format!("{}:1: cannot read the CSV header", input.name))?;
     let headers = csv::StringRecord::from_byte_record_lossy(headers.clone());
     let cols = columns(&headers, &input.name)?;
     stats.read += 1;
     stats.ignored += 1;
+    let mut text = csv::StringRecord::new();
     columns::each_record(&mut reader, &mut stats, |line, _, record, stats| {
-        // Invalid UTF-8 is read lossily (and counted for the file as a whole).
-        let record = csv::StringRecord::from_byte_record_lossy(record.clone());
-        row(line, &record, &cols, stats);
+        // Invalid UTF-8 is read lossily, and counted.
+        text.clear();
+        let valid = record.iter().all(|field| match std::str::from_utf8(field) {
+            Ok(f) => {
+                text.push_field(f);
+                true
+            }
+            Err(_) => false,
+        });
+        if !valid {
+            stats.invalid_utf8.0 += 1;
+            stats.invalid_utf8.1.get_or_insert(line);
+            text = csv::StringRecord::from_byte_record_lossy(record.clone());
+        }
+        row(line, &text, &cols, stats);
     });
     Ok(stats)
 }

@@ -261,7 +261,7 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 /// rather than the log. The other formats are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
-    let read = read_logs(paths, options, &mut |batch| attempts.extend(batch))?;
+    let read = read_logs(paths, options, &mut |batch, _| attempts.extend(batch))?;
     Ok(Logs { attempts, files: read.files, duplicates: read.duplicates })
 }
 
@@ -270,10 +270,15 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// caller can settle a batch and drop it. Returns the accounting of each file, and the Postfix messages still in the
 /// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from. With several
 /// files, copies of a try across files are handed over once (see [`dedupe`]).
+///
+/// With each batch comes, where the reader knows one, a time before which no attempt handed over later can settle
+/// a message: the first line of the oldest message still in the queue, less than the lines not read yet (by
+/// [`CLOCK_SLACK_MS`], for hosts whose clocks differ). Only Postfix logs read alone give one; other formats are read
+/// whole and handed over last.
 pub fn read_logs(
     paths: &[PathBuf],
     options: &LogOptions,
-    each: &mut (dyn FnMut(Vec<Attempt>) + Send),
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<LogsRead> {
     let mut deduper = dedupe::Deduper::default();
     let several = paths.len() > 1;
@@ -347,12 +352,15 @@ pub fn read_logs(
     let mut line_copies = (postfix_files.len() > 1).then(postfix::LineDeduper::default);
     let firsts: Vec<Option<Timestamp>> = postfix_files.iter().map(|(first, ..)| *first).collect();
     let mut seen_until: Option<Timestamp> = None;
+    // Attempts of other formats come last, at any time: with them, nothing is settled before the end.
+    let ordered = logs.attempts.is_empty() && exim_records.is_empty() && sendmail_records.is_empty();
     for (k, (_, file, first_year, opened, mut stats)) in postfix_files.into_iter().enumerate() {
         // Lines at or after the start of a later file, or at or before the end of an earlier one.
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
         let window = postfix::Overlap { later_start, earlier_end: seen_until };
         let copies = line_copies.as_mut().map(|c| (c, window));
-        let last = read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, copies, each)?;
+        let settled = ordered.then_some(later_start);
+        let last = read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, copies, settled, each)?;
         seen_until = seen_until.max(last);
         files.push((file, stats));
     }
@@ -360,7 +368,7 @@ pub fn read_logs(
     let carry = joiner.state();
     let mut rest = Vec::new();
     joiner.finish(&mut rest);
-    each(rest);
+    each(rest, None);
     // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
     // (Postfix's were skipped line by line before the join).
     logs.attempts.extend(exim::join(exim_records));
@@ -368,7 +376,7 @@ pub fn read_logs(
     if several {
         deduper.filter(&mut logs.attempts);
     }
-    each(logs.attempts);
+    each(logs.attempts, None);
     files.sort_by_key(|(file, _)| *file);
     Ok(LogsRead {
         files: files.into_iter().map(|(_, stats)| stats).collect(),
@@ -387,6 +395,10 @@ pub struct LogsRead {
     /// Copies of tries found in more than one file, handed over once.
     pub duplicates: u64,
 }
+
+/// How far out of time order lines of one log may be (hosts whose clocks differ, writing to one file): a batch's
+/// settled time stays this far behind the last line read.
+pub const CLOCK_SLACK_MS: i64 = 60 * 60 * 1000;
 
 /// The size of the blocks a streamed input is read in.
 const BLOCK: usize = 4 << 20;
@@ -431,7 +443,8 @@ fn read_postfix(
     stats: &mut FileStats,
     joiner: &mut postfix::Joiner,
     mut copies: Option<(&mut postfix::LineDeduper, postfix::Overlap)>,
-    each: &mut (dyn FnMut(Vec<Attempt>) + Send),
+    settled: Option<Option<Timestamp>>,
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
     let mut last: Option<Timestamp> = None;
@@ -469,7 +482,12 @@ fn read_postfix(
             }
             joiner.push(Source { file, line }, time, record, &mut out);
         }
-        each(out);
+        // `settled` is None when nothing can be promised, else the start of the next file, if any.
+        let bound = settled.and_then(|later_start| {
+            let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);
+            [Some(Timestamp::from_millis(read_up_to)), joiner.oldest_open(), later_start].into_iter().flatten().min()
+        });
+        each(out, bound);
     };
     lines::for_each_block(opened.reader()?, BLOCK, |block| {
         match block {

@@ -9,6 +9,8 @@
 //! another message. Non-delivery notifications (sender `<>`) are the MTA's own messages, not a contact's, and are
 //! left out.
 
+use std::collections::BTreeMap;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
@@ -198,6 +200,9 @@ pub struct Joiner {
     open: FxHashMap<(String, String), Message>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<(String, String)>,
+    /// The first-line times of the open messages, with how many start at each: the oldest bounds what can still
+    /// settle.
+    starts: BTreeMap<Timestamp, u32>,
 }
 
 /// One message in the queue.
@@ -215,6 +220,9 @@ pub struct Message {
     pub sender: Option<String>,
     /// Whether it is a notification the MTA sends itself.
     pub notification: bool,
+    /// The time of its first line.
+    #[serde(default)]
+    pub first: Timestamp,
     /// Its tries so far.
     pub attempts: Vec<Attempt>,
     /// Recipients whose last try was a deferral: an expiry settles them.
@@ -239,9 +247,30 @@ impl Joiner {
 
     /// A joiner that goes on from what an earlier run left.
     pub fn from_state(state: JoinerState) -> Self {
-        Joiner {
-            open: state.open.into_iter().map(|m| ((m.host.clone(), m.queue_id.clone()), m)).collect(),
-            notifications: state.notifications.into_iter().collect(),
+        let mut joiner = Joiner { notifications: state.notifications.into_iter().collect(), ..Joiner::default() };
+        for m in state.open {
+            joiner.opened(m.first);
+            joiner.open.insert((m.host.clone(), m.queue_id.clone()), m);
+        }
+        joiner
+    }
+
+    /// The first line of the oldest message still in the queue: no attempt still to come from the messages the
+    /// joiner holds can be earlier.
+    pub fn oldest_open(&self) -> Option<Timestamp> {
+        self.starts.keys().next().copied()
+    }
+
+    fn opened(&mut self, first: Timestamp) {
+        *self.starts.entry(first).or_default() += 1;
+    }
+
+    fn closed(&mut self, first: Timestamp) {
+        if let Some(n) = self.starts.get_mut(&first) {
+            *n -= 1;
+            if *n == 0 {
+                self.starts.remove(&first);
+            }
         }
     }
 
@@ -262,6 +291,7 @@ impl Joiner {
             host: host.to_string(),
             queue_id: queue_id.to_string(),
             key: format!("{host}/{queue_id}/{}", time.millis()),
+            first: time,
             message_id: None,
             sender: None,
             notification,
@@ -285,6 +315,7 @@ impl Joiner {
             Event::Removed => {
                 let key = (host, queue_id);
                 if let Some(m) = self.open.remove(&key) {
+                    self.closed(m.first);
                     out.extend(m.attempts);
                 }
                 self.notifications.remove(&key);
@@ -295,6 +326,7 @@ impl Joiner {
         let key = (host, queue_id);
         if !self.open.contains_key(&key) {
             let m = self.start(&key.0, &key.1, time);
+            self.opened(time);
             self.open.insert(key.clone(), m);
         }
         // A second message-id for a queue id whose removal was not logged: Postfix reused the id.
@@ -302,7 +334,9 @@ impl Joiner {
             && self.open.get(&key).is_some_and(|m| m.message_id.is_some() || !m.deferred.is_empty())
         {
             let fresh = self.start(&key.0, &key.1, time);
+            self.opened(time);
             if let Some(old) = self.open.insert(key.clone(), fresh) {
+                self.closed(old.first);
                 out.extend(old.attempts);
             }
         }

@@ -15,6 +15,7 @@ mod properties;
 mod reports;
 mod rules;
 mod samples;
+mod settled;
 mod snapshots;
 mod state;
 mod threads;
