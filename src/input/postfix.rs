@@ -15,7 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
-use crate::domain::smtp::{EnhancedCode, Reply};
+use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
 use super::KeepLines;
@@ -197,7 +197,7 @@ fn is_local_handoff(relay: Option<&str>, text: &str) -> bool {
 /// (each file in order, rotated files oldest first); queue ids that Postfix reuses start a new message.
 #[derive(Debug, Default)]
 pub struct Joiner {
-    open: FxHashMap<(String, String), Message>,
+    open: FxHashMap<(String, String), Open>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<(String, String)>,
     /// The first-line times of the open messages, with how many start at each: the oldest bounds what can still
@@ -229,6 +229,154 @@ pub struct Message {
     pub deferred: Vec<usize>,
 }
 
+/// One message in the queue as the joiner holds it. A deferred message is retried for days, and a platform has
+/// thousands of them in the queue at once, so its tries are kept small: what all of them share (sender,
+/// message-id, key) once, and their recipients, reply texts and relays once each. Attempts are made whole when
+/// the message leaves the queue.
+#[derive(Debug)]
+struct Open {
+    host: String,
+    queue_id: String,
+    key: String,
+    first: Timestamp,
+    message_id: Option<String>,
+    sender: Option<String>,
+    notification: bool,
+    recipients: Vec<String>,
+    texts: Vec<String>,
+    relays: Vec<String>,
+    tries: Vec<Try>,
+    /// Tries (indexes) that were a recipient's last and a deferral: an expiry settles them.
+    deferred: Vec<usize>,
+}
+
+/// One try of an [`Open`] message; its recipient, text and relay are indexes into the message's lists.
+#[derive(Clone, Debug)]
+struct Try {
+    time: Timestamp,
+    source: Source,
+    recipient: u32,
+    status: Status,
+    code: Option<u16>,
+    enhanced: Option<EnhancedCode>,
+    command: Option<SmtpCommand>,
+    text: u32,
+    relay: Option<u32>,
+    line: Option<Box<str>>,
+}
+
+/// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
+/// same few texts and relays, and looking further back would cost more than a copy saves.
+fn index_of(list: &mut Vec<String>, value: &str) -> u32 {
+    let from = list.len().saturating_sub(8);
+    match list[from..].iter().rposition(|v| v == value) {
+        Some(i) => (from + i) as u32,
+        None => {
+            list.push(value.to_string());
+            (list.len() - 1) as u32
+        }
+    }
+}
+
+impl Open {
+    /// The try, made a whole attempt with what the message knows now.
+    fn attempt(&self, t: &Try) -> Attempt {
+        Attempt {
+            time: t.time,
+            source: t.source,
+            recipient: self.recipients[t.recipient as usize].clone(),
+            sender: self.sender.clone(),
+            message_id: self.message_id.clone(),
+            message_key: self.key.clone(),
+            campaign_hint: None,
+            campaign: None,
+            status: t.status,
+            reply: Reply {
+                code: t.code,
+                enhanced: t.enhanced,
+                text: self.texts[t.text as usize].clone(),
+                command: t.command,
+            },
+            relay: t.relay.map(|r| self.relays[r as usize].clone()),
+            line: t.line.as_deref().map(str::to_string),
+        }
+    }
+
+    /// Its tries as attempts, into `out`.
+    fn into_attempts(self, out: &mut Vec<Attempt>) {
+        out.extend(self.tries.iter().map(|t| self.attempt(t)));
+    }
+
+    /// The index of a recipient, added if new. Every recipient is looked for, not only the last few: an expiry
+    /// must know whose last try was a deferral.
+    fn recipient(&mut self, recipient: &str) -> u32 {
+        match self.recipients.iter().position(|r| r == recipient) {
+            Some(i) => i as u32,
+            None => {
+                self.recipients.push(recipient.to_string());
+                (self.recipients.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Adds a try.
+    fn push(&mut self, attempt: Attempt) {
+        let Attempt { time, source, recipient, status, reply, relay, line, .. } = attempt;
+        let recipient = self.recipient(&recipient);
+        let text = index_of(&mut self.texts, &reply.text);
+        let relay = relay.map(|r| index_of(&mut self.relays, &r));
+        self.tries.push(Try {
+            time,
+            source,
+            recipient,
+            status,
+            code: reply.code,
+            enhanced: reply.enhanced,
+            command: reply.command,
+            text,
+            relay,
+            line: line.map(String::into_boxed_str),
+        });
+    }
+
+    /// As the state file keeps it.
+    fn to_message(&self) -> Message {
+        Message {
+            host: self.host.clone(),
+            queue_id: self.queue_id.clone(),
+            key: self.key.clone(),
+            message_id: self.message_id.clone(),
+            sender: self.sender.clone(),
+            notification: self.notification,
+            first: self.first,
+            attempts: self.tries.iter().map(|t| self.attempt(t)).collect(),
+            deferred: self.deferred.clone(),
+        }
+    }
+
+    /// From the state file.
+    fn from_message(m: Message) -> Open {
+        let mut open = Open {
+            host: m.host,
+            queue_id: m.queue_id,
+            key: m.key,
+            first: m.first,
+            message_id: m.message_id,
+            sender: m.sender,
+            notification: m.notification,
+            recipients: Vec::new(),
+            texts: Vec::new(),
+            relays: Vec::new(),
+            tries: Vec::new(),
+            deferred: m.deferred,
+        };
+        for a in m.attempts {
+            open.push(a);
+        }
+        open
+    }
+}
+
 /// What the joiner holds between two runs (`--state`): the messages still in the queue, so that a message whose
 /// lines span two runs' logs is joined as one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,7 +398,7 @@ impl Joiner {
         let mut joiner = Joiner { notifications: state.notifications.into_iter().collect(), ..Joiner::default() };
         for m in state.open {
             joiner.opened(m.first);
-            joiner.open.insert((m.host.clone(), m.queue_id.clone()), m);
+            joiner.open.insert((m.host.clone(), m.queue_id.clone()), Open::from_message(m));
         }
         joiner
     }
@@ -276,7 +424,7 @@ impl Joiner {
 
     /// What the next run needs to go on from here.
     pub fn state(&self) -> JoinerState {
-        let mut open: Vec<Message> = self.open.values().cloned().collect();
+        let mut open: Vec<Message> = self.open.values().map(Open::to_message).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
         let mut notifications: Vec<(String, String)> = self.notifications.iter().cloned().collect();
         notifications.sort();
@@ -285,9 +433,9 @@ impl Joiner {
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
     /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
-    fn start(&self, host: &str, queue_id: &str, time: Timestamp) -> Message {
+    fn start(&self, host: &str, queue_id: &str, time: Timestamp) -> Open {
         let notification = self.notifications.contains(&(host.to_string(), queue_id.to_string()));
-        Message {
+        Open {
             host: host.to_string(),
             queue_id: queue_id.to_string(),
             key: format!("{host}/{queue_id}/{}", time.millis()),
@@ -295,7 +443,10 @@ impl Joiner {
             message_id: None,
             sender: None,
             notification,
-            attempts: Vec::new(),
+            recipients: Vec::new(),
+            texts: Vec::new(),
+            relays: Vec::new(),
+            tries: Vec::new(),
             deferred: Vec::new(),
         }
     }
@@ -316,7 +467,7 @@ impl Joiner {
                 let key = (host, queue_id);
                 if let Some(m) = self.open.remove(&key) {
                     self.closed(m.first);
-                    out.extend(m.attempts);
+                    m.into_attempts(out);
                 }
                 self.notifications.remove(&key);
                 return;
@@ -337,7 +488,7 @@ impl Joiner {
             self.opened(time);
             if let Some(old) = self.open.insert(key.clone(), fresh) {
                 self.closed(old.first);
-                out.extend(old.attempts);
+                old.into_attempts(out);
             }
         }
         let Some(m) = self.open.get_mut(&key) else { return };
@@ -350,12 +501,12 @@ impl Joiner {
                     m.sender = Some(sender);
                 }
                 for k in std::mem::take(&mut m.deferred) {
-                    let mut expired = m.attempts[k].clone();
+                    let mut expired = m.tries[k].clone();
                     expired.time = time;
                     expired.source = source;
                     expired.status = Status::Expired;
-                    expired.line = line.clone();
-                    m.attempts.push(expired);
+                    expired.line = line.as_deref().map(Box::from);
+                    m.tries.push(expired);
                 }
             }
             Event::Delivery { to, status, reply, relay } => {
@@ -363,18 +514,19 @@ impl Joiner {
                     return;
                 }
                 let recipient = normalize_address(&to);
-                let attempts = &m.attempts;
-                m.deferred.retain(|&k| attempts[k].recipient != recipient);
+                let index = m.recipient(&recipient);
+                let tries = &m.tries;
+                m.deferred.retain(|&k| tries[k].recipient != index);
                 if status == Status::Deferred {
-                    m.deferred.push(m.attempts.len());
+                    m.deferred.push(m.tries.len());
                 }
-                m.attempts.push(Attempt {
+                m.push(Attempt {
                     time,
                     source,
                     recipient,
-                    sender: m.sender.clone(),
-                    message_id: m.message_id.clone(),
-                    message_key: m.key.clone(),
+                    sender: None,
+                    message_id: None,
+                    message_key: String::new(),
                     campaign_hint: None,
                     campaign: None,
                     status,
@@ -388,10 +540,10 @@ impl Joiner {
 
     /// The attempts of the messages still in the queue when the logs end.
     pub fn finish(self, out: &mut Vec<Attempt>) {
-        let mut open: Vec<Message> = self.open.into_values().collect();
+        let mut open: Vec<Open> = self.open.into_values().collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
         for m in open {
-            out.extend(m.attempts);
+            m.into_attempts(out);
         }
     }
 }
@@ -567,5 +719,55 @@ mod tests {
         assert_eq!(attempts[1].message_id.as_deref(), Some("m1@x"));
         assert_eq!(attempts[1].line.as_deref(), Some(lines[3]));
         assert_eq!(attempts[0].sender.as_deref(), Some("b@x"));
+    }
+
+    #[test]
+    fn an_expiry_settles_only_recipients_still_deferred_however_many() {
+        let mut lines = vec![
+            "Nov 20 09:00:00 mta1 postfix/cleanup[1]: AAAAA1: message-id=<m1@x>".to_string(),
+            "Nov 20 09:00:00 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, size=1, nrcpt=12 (queue active)".to_string(),
+        ];
+        let try_line = |n: usize, status: &str, reply: &str| {
+            format!(
+                "Nov 20 09:0{}:00 mta1 postfix/smtp[1]: AAAAA1: to=<r{n}@y>, relay=mx.y[192.0.2.1]:25, dsn=4.2.2, status={status} ({reply})",
+                1 + n % 5
+            )
+        };
+        for n in 0..12 {
+            lines.push(try_line(n, "deferred", "452 4.2.2 over quota"));
+        }
+        // The first recipient gets through after eleven others were tried: the expiry must not settle it.
+        lines.push(try_line(0, "sent", "250 ok"));
+        lines.push(
+            "Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, status=expired, returned to sender".into(),
+        );
+        lines.push("Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: removed".into());
+        let records: Vec<_> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let r = used(l);
+                let LineTime::Yearless(t) = r.time else { panic!() };
+                (Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r)
+            })
+            .collect();
+        // Joined in two runs through the state, and in one: the same attempts.
+        let whole = join(records.clone());
+        let mut first = Joiner::new();
+        let mut out = Vec::new();
+        for (source, time, record) in records[..9].iter().cloned() {
+            first.push(source, time, record, &mut out);
+        }
+        let mut second = Joiner::from_state(first.state());
+        for (source, time, record) in records[9..].iter().cloned() {
+            second.push(source, time, record, &mut out);
+        }
+        second.finish(&mut out);
+        assert_eq!(out, whole);
+        let expired: Vec<&str> =
+            whole.iter().filter(|a| a.status == Status::Expired).map(|a| a.recipient.as_str()).collect();
+        assert_eq!(expired.len(), 11);
+        assert!(!expired.contains(&"r0@y"));
+        assert!(whole.iter().all(|a| a.message_id.as_deref() == Some("m1@x") && a.sender.as_deref() == Some("b@x")));
     }
 }
