@@ -366,9 +366,7 @@ pub fn read_logs(
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
     let carry = joiner.state();
-    let mut rest = Vec::new();
-    joiner.finish(&mut rest);
-    each(rest, None);
+    joiner.finish_in_batches(&mut |batch| each(batch, None));
     // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
     // (Postfix's were skipped line by line before the join).
     logs.attempts.extend(exim::join(exim_records));
@@ -401,7 +399,7 @@ pub struct LogsRead {
 pub const CLOCK_SLACK_MS: i64 = 60 * 60 * 1000;
 
 /// The size of the blocks a streamed input is read in.
-const BLOCK: usize = 4 << 20;
+const BLOCK: usize = 2 << 20;
 
 /// The year of the first line of a syslog file without years: its last line is at or before its modification time.
 fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<i32> {

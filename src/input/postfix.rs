@@ -540,11 +540,23 @@ impl Joiner {
 
     /// The attempts of the messages still in the queue when the logs end.
     pub fn finish(self, out: &mut Vec<Attempt>) {
+        self.finish_in_batches(&mut |batch| out.extend(batch));
+    }
+
+    /// The attempts of the messages still in the queue when the logs end, handed to `each` a few thousand messages
+    /// at a time: a log that ends with a large queue is not made whole attempts all at once.
+    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>)) {
+        const MESSAGES: usize = 4096;
         let mut open: Vec<Open> = self.open.into_values().collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
-        for m in open {
-            m.into_attempts(out);
+        let mut batch = Vec::new();
+        for (n, m) in open.into_iter().enumerate() {
+            m.into_attempts(&mut batch);
+            if (n + 1) % MESSAGES == 0 {
+                each(std::mem::take(&mut batch));
+            }
         }
+        each(batch);
     }
 }
 
