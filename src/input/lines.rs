@@ -35,7 +35,12 @@ where
     T: Send,
     F: Fn(u64, &str) -> Parsed<T> + Sync,
 {
-    map_chunks(bytes, first_line, |first, chunk| parse_chunk(chunk, first, &parse)).into_iter().flatten().collect()
+    let chunks = map_chunks(bytes, first_line, |first, chunk| parse_chunk(chunk, first, &parse));
+    let mut all = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks {
+        all.extend(chunk);
+    }
+    all
 }
 
 /// Cuts `bytes` into ranges of whole lines of about 256 KiB and maps each with `f(number of its first line, range)`
@@ -76,7 +81,8 @@ pub fn parse_chunk<T>(
     first: u64,
     mut parse: impl FnMut(u64, &str) -> Parsed<T>,
 ) -> Vec<(u64, Parsed<T>)> {
-    let mut out = Vec::new();
+    // Lines are rarely shorter than 64 bytes: room for them all, so that records are not moved as the vector grows.
+    let mut out = Vec::with_capacity(chunk.len() / 64 + 1);
     for (i, raw) in split(chunk).enumerate() {
         let n = first + i as u64;
         let parsed = if raw.len() > MAX_LINE {
