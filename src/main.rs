@@ -18,15 +18,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
-    // Give freed memory back within 10 ms, the delay mimalloc.h documents (this build holds it far longer): a
-    // log is read in bursts of short-lived records, and holding their memory raised the peak by a fifth with no
-    // gain in speed. A user's MIMALLOC_PURGE_DELAY still decides.
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    let cli = Cli::parse();
+    // A run that replays logs gives freed memory back within 10 ms, the delay mimalloc.h documents (this build
+    // holds it far longer): logs are read in bursts of short-lived records, and holding their memory raised the
+    // peak by a fifth at no gain in speed. `classify --text` holds little, and runs faster with the long delay.
+    // A user's MIMALLOC_PURGE_DELAY still decides.
+    if cli.replays_logs() && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: a plain FFI call with a valid option number and value, made before any other thread starts, so
         // that nothing reads the option while it is set.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     }
-    let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

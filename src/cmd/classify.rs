@@ -1,6 +1,5 @@
 //! `bounces classify`: what each delivery attempt, or each bare server response, means.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -93,9 +92,27 @@ fn encode_text_row(line: &str, classifier: &Classifier, rows: &mut RowBuffer) ->
     let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
     let mut enhanced = [0u8; 16];
     let enhanced_len = reply.enhanced.map(|e| {
-        let mut w = &mut enhanced[..];
-        let _ = write!(w, "{e}");
-        16 - w.len()
+        let mut n = 0;
+        for (i, part) in [u16::from(e.class), e.subject, e.detail].into_iter().enumerate() {
+            if i > 0 {
+                enhanced[n] = b'.';
+                n += 1;
+            }
+            // Up to three digits each (what EnhancedCode::parse accepts).
+            let digits = [part / 100, part / 10 % 10, part % 10];
+            let skip = if part >= 100 {
+                0
+            } else if part >= 10 {
+                1
+            } else {
+                2
+            };
+            for d in &digits[skip..] {
+                enhanced[n] = b'0' + *d as u8;
+                n += 1;
+            }
+        }
+        n
     });
     rows.push(&[
         Some(text),
@@ -148,7 +165,8 @@ fn classify_text(
                     let encoder = sink.as_ref().map(RowSink::encoder);
                     let chunks = map_chunks(bytes, first, |first, chunk| {
                         let mut rows = Table::new(TEXT_COLUMNS);
-                        let mut encoded = encoder.map(|e| e.buffer(TEXT_COLUMNS));
+                        // A row is the response and a few short fields: twice the input is room enough for csv.
+                        let mut encoded = encoder.map(|e| e.buffer(TEXT_COLUMNS, chunk.len() * 2));
                         let lines: Vec<(u64, Parsed<()>)> = match &mut encoded {
                             Some(buffer) => {
                                 parse_chunk(chunk, first, |_, line| encode_text_row(line, classifier, buffer))

@@ -123,12 +123,12 @@ pub struct RowBuffer {
 }
 
 impl RowEncoder {
-    /// An empty buffer for rows of `columns`.
-    pub fn buffer(&self, columns: &[&str]) -> RowBuffer {
+    /// An empty buffer for rows of `columns`, with room for about `bytes` of output.
+    pub fn buffer(&self, columns: &[&str], bytes: usize) -> RowBuffer {
         RowBuffer {
             encoder: *self,
-            csv: csv::Writer::from_writer(Vec::new()),
-            json: Vec::new(),
+            csv: csv::Writer::from_writer(Vec::with_capacity(if self.format == Format::Json { 0 } else { bytes })),
+            json: Vec::with_capacity(if self.format == Format::Json { bytes } else { 0 }),
             keys: columns.iter().map(|c| serde_json::to_string(c).expect("strings serialise")).collect(),
         }
     }

@@ -57,6 +57,18 @@ pub enum Command {
     Man,
 }
 
+impl Cli {
+    /// Whether the run replays logs, holding contacts and queued messages while bursts of short-lived records
+    /// pass through (every command but `classify --text` and those that read no logs).
+    pub fn replays_logs(&self) -> bool {
+        match &self.command {
+            Command::Classify(args) => !args.text,
+            Command::Report(_) | Command::Contact(_) | Command::Deactivations(_) | Command::Unclassified(_) => true,
+            Command::Rules(_) | Command::Completions { .. } | Command::Man => false,
+        }
+    }
+}
+
 /// A run that found nothing to show (an unknown contact or campaign): exit code 1.
 #[derive(Debug)]
 pub struct NothingFound(pub String);

@@ -338,9 +338,9 @@ mod tests {
         assert!(EnhancedGlob::new("5.1").is_err());
     }
 
-    #[test]
-    fn first_match_wins_and_users_rules_go_first() {
-        let rule = |id: &str, text: &str, reason| Rule {
+    /// A rule with a text pattern only.
+    fn text_rule(id: &str, text: &str, reason: Reason) -> Rule {
+        Rule {
             id: id.into(),
             description: String::new(),
             reply: None,
@@ -350,7 +350,12 @@ mod tests {
             reason,
             fault: None,
             examples: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn first_match_wins_and_users_rules_go_first() {
+        let rule = text_rule;
         let c = Classifier::new(
             vec![rule("mine", "out of office", Reason::Vacation), rule("a", "user", Reason::UserUnknown)],
             HardPolicy::default(),
@@ -366,17 +371,7 @@ mod tests {
 
     #[test]
     fn remembered_matches_belong_to_one_rule_list() {
-        let rule = |text: &str, reason| Rule {
-            id: "r".into(),
-            description: String::new(),
-            reply: None,
-            enhanced: None,
-            command: None,
-            text: Some(text.into()),
-            reason,
-            fault: None,
-            examples: Vec::new(),
-        };
+        let rule = |text: &str, reason| text_rule("r", text, reason);
         let reply = Reply::parse("550 5.1.1 mailbox unavailable");
         let full = Classifier::new(vec![rule("mailbox", Reason::MailboxFull)], HardPolicy::default()).unwrap();
         let unknown = Classifier::new(vec![rule("unavailable", Reason::UserUnknown)], HardPolicy::default()).unwrap();

@@ -2,7 +2,8 @@
 //!
 //! Everything here takes values and returns values. No files, no printing, no command-line types, no threads and
 //! no clock (callers pass "now" where it matters), so that it is what the tests exercise most and what any other
-//! front end could reuse.
+//! front end could reuse. The one piece of hidden state is the classifier's per-thread memory of which patterns a
+//! text matched, which changes how fast a verdict comes, never what it is.
 
 pub mod attempt;
 pub mod block_event;

@@ -653,6 +653,19 @@ mod tests {
         }
     }
 
+    /// The lines' records, numbered from 1, in 2025.
+    fn records_of<S: AsRef<str>>(lines: &[S]) -> Vec<(Source, Timestamp, Record)> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let r = used(l.as_ref());
+                let LineTime::Yearless(t) = r.time else { panic!() };
+                (Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r)
+            })
+            .collect()
+    }
+
     #[test]
     fn delivery_lines() {
         let r = used(
@@ -715,16 +728,7 @@ mod tests {
             "Nov 25 09:00:01 mta1 postfix/qmgr[1]: BBBBB2: from=<>, size=1, nrcpt=1 (queue active)",
             "Nov 25 09:00:02 mta1 postfix/smtp[1]: BBBBB2: to=<b@x>, relay=mx.x[192.0.2.2]:25, dsn=2.0.0, status=sent (250 ok)",
         ];
-        let records = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let r = used(l);
-                let LineTime::Yearless(t) = r.time else { panic!() };
-                (Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r)
-            })
-            .collect();
-        let attempts = join(records);
+        let attempts = join(records_of(&lines));
         assert_eq!(attempts.len(), 2);
         assert_eq!(attempts[1].status, Status::Expired);
         assert_eq!(attempts[1].reply.code, Some(452));
@@ -754,15 +758,7 @@ mod tests {
             "Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, status=expired, returned to sender".into(),
         );
         lines.push("Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: removed".into());
-        let records: Vec<_> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let r = used(l);
-                let LineTime::Yearless(t) = r.time else { panic!() };
-                (Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r)
-            })
-            .collect();
+        let records = records_of(&lines);
         // Joined in two runs through the state, and in one: the same attempts.
         let whole = join(records.clone());
         let mut first = Joiner::new();
