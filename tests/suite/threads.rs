@@ -61,4 +61,19 @@ fn one_thread_and_two_give_the_same_output() {
         }
         same_for_one_and_two_threads(&args);
     }
+    // One campaign in depth, and the sending log's responses as bare text.
+    let mut args = vec!["report".to_string(), maillog.clone(), "--campaign".to_string(), "c0003".to_string()];
+    args.extend_from_slice(&data);
+    same_for_one_and_two_threads(&args);
+    let responses = dir.path().join("responses.txt");
+    let text: String =
+        csv_file(&dir.path().join("sending-log.csv")).iter().map(|r| format!("{}\n", r["log"])).collect();
+    std::fs::write(&responses, text).unwrap();
+    same_for_one_and_two_threads(&[
+        "classify".into(),
+        "--text".into(),
+        "--format".into(),
+        "csv".into(),
+        responses.display().to_string(),
+    ]);
 }
