@@ -164,7 +164,8 @@ fn classify_text(
                     // all that is left to do in order.
                     let encoder = sink.as_ref().map(RowSink::encoder);
                     let chunks = map_chunks(bytes, first, |first, chunk| {
-                        let mut rows = Table::new(TEXT_COLUMNS);
+                        // The table's rows (its columns depend on --explain), when there is no csv or json to encode.
+                        let mut rows: Vec<Vec<Cell>> = Vec::new();
                         // A row is the response and a few short fields: twice the input is room enough for csv.
                         let mut encoded = encoder.map(|e| e.buffer(TEXT_COLUMNS, chunk.len() * 2));
                         let lines: Vec<(u64, Parsed<()>)> = match &mut encoded {
@@ -193,7 +194,7 @@ fn classify_text(
                         }
                         match (&mut sink, encoded) {
                             (Some(sink), Some(bytes)) => sink.write_encoded(TEXT_COLUMNS, &bytes)?,
-                            _ => table.rows.extend(rows.rows),
+                            _ => rows.into_iter().for_each(|row| table.push(row)),
                         }
                     }
                 }
