@@ -3,7 +3,7 @@
 # one summary line per run to fuzz/logs/summary.txt. Needs cargo-fuzz and a nightly toolchain (or
 # RUSTC_BOOTSTRAP=1 with stable). Usage: fuzz/run.sh [SECONDS] [TARGET...]
 # FLAGS (default `-O -a -s none`): optimised, with debug assertions and overflow checks, without AddressSanitizer
-# (the crate has no unsafe code, and ASan halves the speed); `FLAGS=-O` is cargo-fuzz's default with ASan.
+# (the library has no unsafe code, and ASan halves the speed); `FLAGS=-O` is cargo-fuzz's default with ASan.
 set -u
 cd "$(dirname "$0")"
 secs=${1:-150}
