@@ -433,11 +433,12 @@ impl Joiner {
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
     /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
-    fn start(&self, host: &str, queue_id: &str, time: Timestamp) -> Open {
-        let notification = self.notifications.contains(&(host.to_string(), queue_id.to_string()));
+    fn start(&self, key: &(String, String), time: Timestamp) -> Open {
+        let notification = self.notifications.contains(key);
+        let (host, queue_id) = key;
         Open {
-            host: host.to_string(),
-            queue_id: queue_id.to_string(),
+            host: host.clone(),
+            queue_id: queue_id.clone(),
             key: format!("{host}/{queue_id}/{}", time.millis()),
             first: time,
             message_id: None,
@@ -475,23 +476,30 @@ impl Joiner {
             _ => {}
         }
         let key = (host, queue_id);
-        if !self.open.contains_key(&key) {
-            let m = self.start(&key.0, &key.1, time);
-            self.opened(time);
-            self.open.insert(key.clone(), m);
-        }
         // A second message-id for a queue id whose removal was not logged: Postfix reused the id.
-        if matches!(event, Event::MessageId(_))
-            && self.open.get(&key).is_some_and(|m| m.message_id.is_some() || !m.deferred.is_empty())
-        {
-            let fresh = self.start(&key.0, &key.1, time);
-            self.opened(time);
-            if let Some(old) = self.open.insert(key.clone(), fresh) {
-                self.closed(old.first);
-                old.into_attempts(out);
+        let reused =
+            |m: &Open| matches!(event, Event::MessageId(_)) && (m.message_id.is_some() || !m.deferred.is_empty());
+        let fresh = match self.open.get(&key) {
+            None => true,
+            Some(m) if reused(m) => {
+                if let Some(old) = self.open.remove(&key) {
+                    self.closed(old.first);
+                    old.into_attempts(out);
+                }
+                true
             }
-        }
-        let Some(m) = self.open.get_mut(&key) else { return };
+            Some(_) => false,
+        };
+        let m = if fresh {
+            let m = self.start(&key, time);
+            self.opened(time);
+            self.open.entry(key).insert_entry(m).into_mut()
+        } else {
+            match self.open.get_mut(&key) {
+                Some(m) => m,
+                None => return,
+            }
+        };
         match event {
             Event::MessageId(mid) => m.message_id = Some(mid),
             Event::Sender(sender) => m.sender = Some(sender),
