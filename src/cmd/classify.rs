@@ -57,14 +57,20 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
 /// The columns of `classify --text` for programs.
 const TEXT_COLUMNS: &[&str] = &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule"];
 
-/// One response's row for a table: the input clipped, and with `explain` the rule's id and description.
-fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Cell>> {
+/// A line of bare response: the response (trimmed), taken apart, and its verdict; `None` for a blank line.
+fn read_response<'a>(line: &'a str, classifier: &Classifier) -> Option<(&'a str, Reply, Verdict)> {
     let text = line.trim();
     if text.is_empty() {
-        return Parsed::Ignored;
+        return None;
     }
     let reply = Reply::parse(text);
     let verdict = classifier.classify(&reply);
+    Some((text, reply, verdict))
+}
+
+/// One response's row for a table: the input clipped, and with `explain` the rule's id and description.
+fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Cell>> {
+    let Some((text, reply, verdict)) = read_response(line, classifier) else { return Parsed::Ignored };
     let rule = classifier.rule(&verdict);
     let mut row = vec![
         Cell::text(clip(text, 80)),
@@ -83,44 +89,17 @@ fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Ce
 
 /// One response's row for csv and json ([`TEXT_COLUMNS`]), encoded into `rows` without building cells.
 fn encode_text_row(line: &str, classifier: &Classifier, rows: &mut RowBuffer) -> Parsed<()> {
-    let text = line.trim();
-    if text.is_empty() {
-        return Parsed::Ignored;
-    }
-    let reply = Reply::parse(text);
-    let verdict = classifier.classify(&reply);
+    let Some((text, reply, verdict)) = read_response(line, classifier) else { return Parsed::Ignored };
+    // A reply code is three digits (Reply::parse reads no other).
     let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
     let mut enhanced = [0u8; 16];
-    let enhanced_len = reply.enhanced.map(|e| {
-        let mut n = 0;
-        for (i, part) in [u16::from(e.class), e.subject, e.detail].into_iter().enumerate() {
-            if i > 0 {
-                enhanced[n] = b'.';
-                n += 1;
-            }
-            // Up to three digits each (what EnhancedCode::parse accepts).
-            let digits = [part / 100, part / 10 % 10, part % 10];
-            let skip = if part >= 100 {
-                0
-            } else if part >= 10 {
-                1
-            } else {
-                2
-            };
-            for d in &digits[skip..] {
-                enhanced[n] = b'0' + *d as u8;
-                n += 1;
-            }
-        }
-        n
-    });
     rows.push(&[
         Some(text),
         Some(verdict.class.as_str()),
         Some(verdict.reason.as_str()),
         Some(verdict.fault.as_str()),
         code.as_ref().and_then(|c| std::str::from_utf8(c).ok()),
-        enhanced_len.and_then(|n| std::str::from_utf8(&enhanced[..n]).ok()),
+        reply.enhanced.as_ref().map(|e| e.format_into(&mut enhanced)),
         Some(&classifier.rule(&verdict).id),
     ]);
     Parsed::Used(())

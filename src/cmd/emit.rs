@@ -60,21 +60,12 @@ impl RowSink {
         Ok(RowSink { out, format: config.format, style, header_written: false, name })
     }
 
-    /// Writes a table's rows (and, the first time, the CSV header).
-    pub fn write(&mut self, table: &Table) -> Result<()> {
-        if !self.header_written {
-            self.write_encoded(&table.columns, &[])?;
-        }
-        let rows = self.encoder().encode(table);
-        self.write_encoded(&table.columns, &rows)
-    }
-
     /// How this sink encodes rows, for workers that encode their share of the rows in parallel.
     pub fn encoder(&self) -> RowEncoder {
         RowEncoder { format: self.format, style: self.style }
     }
 
-    /// Writes rows that [`RowEncoder::encode`] made (and, the first time, the CSV header for `columns`).
+    /// Writes rows that a [`RowBuffer`] encoded (and, the first time, the CSV header for `columns`).
     pub fn write_encoded(&mut self, columns: &[&'static str], rows: &[u8]) -> Result<()> {
         let mut result = Ok(());
         if !self.header_written && self.format != Format::Json {
@@ -93,24 +84,11 @@ impl RowSink {
     }
 }
 
-/// Encodes rows in csv or json the way a [`RowSink`] writes them, without the header.
+/// How a [`RowSink`] encodes rows (without the header), for workers that fill [`RowBuffer`]s in parallel.
 #[derive(Clone, Copy, Debug)]
 pub struct RowEncoder {
     format: Format,
     style: Style,
-}
-
-impl RowEncoder {
-    /// The rows of `table`, encoded.
-    pub fn encode(&self, table: &Table) -> Vec<u8> {
-        let mut out = Vec::with_capacity(table.rows.len() * 64);
-        // Writing to memory cannot fail.
-        let _ = match self.format {
-            Format::Json => output::json::write(table, &mut out),
-            _ => output::csv::write_rows(table, &mut out, &self.style, false),
-        };
-        out
-    }
 }
 
 /// Rows encoded one by one into memory, without building cells, the way a [`RowSink`] writes them (without the
@@ -129,7 +107,7 @@ impl RowEncoder {
             encoder: *self,
             csv: csv::Writer::from_writer(Vec::with_capacity(if self.format == Format::Json { 0 } else { bytes })),
             json: Vec::with_capacity(if self.format == Format::Json { bytes } else { 0 }),
-            keys: columns.iter().map(|c| serde_json::to_string(c).expect("strings serialise")).collect(),
+            keys: output::json::keys(columns),
         }
     }
 }
@@ -140,21 +118,12 @@ impl RowBuffer {
         let values = values.iter().map(|v| v.filter(|s| !s.is_empty()));
         // Writing to memory cannot fail.
         if self.encoder.format == Format::Json {
-            self.json.push(b'{');
-            for (i, (key, value)) in self.keys.iter().zip(values).enumerate() {
-                if i > 0 {
-                    self.json.push(b',');
+            output::json::push_object(&mut self.json, &self.keys, values, |line, value| match value {
+                Some(s) => {
+                    let _ = serde_json::to_writer(line, s);
                 }
-                self.json.extend_from_slice(key.as_bytes());
-                self.json.push(b':');
-                match value {
-                    Some(s) => {
-                        let _ = serde_json::to_writer(&mut self.json, s);
-                    }
-                    None => self.json.extend_from_slice(b"null"),
-                }
-            }
-            self.json.extend_from_slice(b"}\n");
+                None => line.extend_from_slice(b"null"),
+            });
         } else {
             let style = self.encoder.style;
             for value in values {

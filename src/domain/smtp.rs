@@ -60,9 +60,39 @@ fn number(b: &[u8], max: usize) -> Option<(u16, usize)> {
     Some((b[..n].iter().fold(0u16, |acc, c| acc * 10 + u16::from(c - b'0')), n))
 }
 
+impl EnhancedCode {
+    /// The code as text (`5.1.1`), written into `buf` without allocating: outputs of millions of rows print one each.
+    pub fn format_into<'a>(&self, buf: &'a mut [u8; 16]) -> &'a str {
+        let mut n = 0;
+        for (i, part) in [u16::from(self.class), self.subject, self.detail].into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            // At most three digits each, as `parse` reads them (a `u16` has five: all are written).
+            let mut digits = [0u8; 5];
+            let mut len = 0;
+            let mut v = part;
+            loop {
+                digits[len] = b'0' + (v % 10) as u8;
+                len += 1;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            for &d in digits[..len].iter().rev() {
+                buf[n] = d;
+                n += 1;
+            }
+        }
+        std::str::from_utf8(&buf[..n]).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+        f.write_str(self.format_into(&mut [0; 16]))
     }
 }
 

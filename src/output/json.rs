@@ -6,31 +6,45 @@ use super::{Cell, Table};
 
 /// Writes a table as JSON Lines.
 pub fn write(table: &Table, out: &mut dyn Write) -> io::Result<()> {
-    let keys: Vec<String> =
-        table.columns.iter().map(|c| serde_json::to_string(c).expect("strings serialise")).collect();
+    let keys = keys(&table.columns);
     let mut line: Vec<u8> = Vec::new();
     for row in &table.rows {
         line.clear();
-        line.push(b'{');
-        for (i, (key, cell)) in keys.iter().zip(row).enumerate() {
-            if i > 0 {
-                line.push(b',');
+        push_object(&mut line, &keys, row, |line, cell| match cell {
+            Cell::Text(s) => serde_json::to_writer(line, s).expect("strings serialise"),
+            Cell::Int(n) => line.extend_from_slice(n.to_string().as_bytes()),
+            Cell::Ratio(r) | Cell::Bar(r) if r.is_finite() => {
+                line.extend_from_slice(format!("{}", (r * 10_000.0).round() / 10_000.0).as_bytes())
             }
-            line.extend_from_slice(key.as_bytes());
-            line.push(b':');
-            match cell {
-                Cell::Text(s) => serde_json::to_writer(&mut line, s).expect("strings serialise"),
-                Cell::Int(n) => line.extend_from_slice(n.to_string().as_bytes()),
-                Cell::Ratio(r) | Cell::Bar(r) if r.is_finite() => {
-                    line.extend_from_slice(format!("{}", (r * 10_000.0).round() / 10_000.0).as_bytes())
-                }
-                Cell::Ratio(_) | Cell::Bar(_) | Cell::Empty => line.extend_from_slice(b"null"),
-            }
-        }
-        line.extend_from_slice(b"}\n");
+            Cell::Ratio(_) | Cell::Bar(_) | Cell::Empty => line.extend_from_slice(b"null"),
+        });
         out.write_all(&line)?;
     }
     Ok(())
+}
+
+/// The columns as JSON keys, quoted once for all rows.
+pub fn keys(columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| serde_json::to_string(c).expect("strings serialise")).collect()
+}
+
+/// Appends one row as a JSON object and a newline to `line`: each key, then its value as `value` writes it.
+pub fn push_object<T>(
+    line: &mut Vec<u8>,
+    keys: &[String],
+    values: impl IntoIterator<Item = T>,
+    mut value: impl FnMut(&mut Vec<u8>, T),
+) {
+    line.push(b'{');
+    for (i, (key, v)) in keys.iter().zip(values).enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        line.extend_from_slice(key.as_bytes());
+        line.push(b':');
+        value(line, v);
+    }
+    line.extend_from_slice(b"}\n");
 }
 
 #[cfg(test)]

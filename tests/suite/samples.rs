@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use super::util::{bounces, csv_file, root};
 
-const MAILLOG: &[&str] = &[
+/// The samples' maillog with their campaign data, as the commands take them.
+pub(super) const MAILLOG: &[&str] = &[
     "samples/maillog",
     "--sends",
     "samples/sends.csv",

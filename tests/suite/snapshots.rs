@@ -5,22 +5,13 @@
 //! independent checks of the numbers are in `samples.rs`. After an intended change, regenerate them with
 //! `BOUNCES_UPDATE_SNAPSHOTS=1 cargo test snapshots` and review the diff.
 
+use super::samples::MAILLOG;
 use super::util::{bounces, csv_rows, root};
-
-const INPUTS: &[&str] = &[
-    "samples/maillog",
-    "--sends",
-    "samples/sends.csv",
-    "--campaigns",
-    "samples/campaigns.csv",
-    "--contacts",
-    "samples/contacts.csv",
-];
 
 /// Runs a command on the samples and compares its output with the checked-in file `name`.
 fn check(name: &str, command: &[&str], compare: fn(&str, &str, &str)) {
     let mut args: Vec<&str> = command.to_vec();
-    args.extend(INPUTS);
+    args.extend(MAILLOG);
     let got = bounces(&args).ok().stdout;
     let path = root().join("tests/fixtures/expected").join(name);
     if std::env::var_os("BOUNCES_UPDATE_SNAPSHOTS").is_some() {
