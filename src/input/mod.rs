@@ -429,10 +429,10 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
-/// Streams one Postfix file through the parser and the joiner.
+/// Streams one Postfix file through the parser and the joiner. Each block is parsed on all cores while the previous
+/// one is joined, part by part of the queue, so that the join overlaps the parse.
+// The file, its reading, and the run's joiner and copy check: no natural group.
 #[allow(clippy::too_many_arguments)]
-// the file, its reading, and the run's joiner and copy check: no natural group Each block is parsed on all cores while the previous
-/// one is joined, so that the sequential join overlaps the parallel parse.
 fn read_postfix(
     opened: &source::Opened,
     file: u32,
@@ -448,8 +448,7 @@ fn read_postfix(
     let mut last: Option<Timestamp> = None;
     let mut pending: Option<Vec<(u64, Parsed<postfix::Record>)>> = None;
     let mut join = |parsed: Vec<(u64, Parsed<postfix::Record>)>, stats: &mut FileStats| {
-        // About one try for every four Postfix lines.
-        let mut out = Vec::with_capacity(parsed.len() / 3);
+        let mut records = Vec::with_capacity(parsed.len());
         for (line, p) in parsed {
             stats.read += 1;
             let record = match p {
@@ -479,8 +478,11 @@ fn read_postfix(
             if copies.as_mut().is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file)) {
                 continue;
             }
-            joiner.push(Source { file, line }, time, record, &mut out);
+            records.push((Source { file, line }, time, record));
         }
+        // About one try for every four Postfix lines.
+        let mut out = Vec::with_capacity(records.len() / 3);
+        joiner.push_all(records, &mut out);
         // `settled` is None when nothing can be promised, else the start of the next file, if any.
         let bound = settled.and_then(|later_start| {
             let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);

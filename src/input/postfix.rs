@@ -195,8 +195,36 @@ fn is_local_handoff(relay: Option<&str>, text: &str) -> bool {
 /// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
 /// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
 /// (each file in order, rotated files oldest first); queue ids that Postfix reuses start a new message.
-#[derive(Debug, Default)]
+///
+/// Messages do not depend on one another (a notification names the queue id it concerns, and is joined with it),
+/// so the queue is split into [`SHARDS`] parts by host and queue id, joined side by side ([`Joiner::push_all`]).
+/// The number of parts is fixed, not the number of threads, so that the order of the attempts handed over is the
+/// same on every machine.
+#[derive(Debug)]
 pub struct Joiner {
+    shards: Vec<Shard>,
+}
+
+/// The number of parts the queue is joined in.
+pub const SHARDS: usize = 8;
+
+/// The part of the queue that holds a host's queue id.
+fn shard_of(host: &str, queue_id: &str) -> usize {
+    use std::hash::BuildHasher;
+    (rustc_hash::FxBuildHasher.hash_one((host, queue_id)) >> 32) as usize % SHARDS
+}
+
+/// The part of the queue a record concerns: a notification's is that of the message it names.
+fn shard_of_record(record: &Record) -> usize {
+    match &record.event {
+        Event::Notification(id) => shard_of(&record.host, id),
+        _ => shard_of(&record.host, &record.queue_id),
+    }
+}
+
+/// One part of the queue, joined in log order.
+#[derive(Debug, Default)]
+struct Shard {
     open: FxHashMap<(String, String), Open>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<(String, String)>,
@@ -387,6 +415,12 @@ pub struct JoinerState {
     pub notifications: Vec<(String, String)>,
 }
 
+impl Default for Joiner {
+    fn default() -> Self {
+        Joiner { shards: (0..SHARDS).map(|_| Shard::default()).collect() }
+    }
+}
+
 impl Joiner {
     /// An empty joiner.
     pub fn new() -> Self {
@@ -395,10 +429,14 @@ impl Joiner {
 
     /// A joiner that goes on from what an earlier run left.
     pub fn from_state(state: JoinerState) -> Self {
-        let mut joiner = Joiner { notifications: state.notifications.into_iter().collect(), ..Joiner::default() };
+        let mut joiner = Joiner::new();
+        for (host, id) in state.notifications {
+            joiner.shards[shard_of(&host, &id)].notifications.insert((host, id));
+        }
         for m in state.open {
-            joiner.opened(m.first);
-            joiner.open.insert((m.host.clone(), m.queue_id.clone()), Open::from_message(m));
+            let shard = &mut joiner.shards[shard_of(&m.host, &m.queue_id)];
+            shard.opened(m.first);
+            shard.open.insert((m.host.clone(), m.queue_id.clone()), Open::from_message(m));
         }
         joiner
     }
@@ -406,6 +444,75 @@ impl Joiner {
     /// The first line of the oldest message still in the queue: no attempt still to come from the messages the
     /// joiner holds can be earlier.
     pub fn oldest_open(&self) -> Option<Timestamp> {
+        self.shards.iter().filter_map(Shard::oldest_open).min()
+    }
+
+    /// What the next run needs to go on from here.
+    pub fn state(&self) -> JoinerState {
+        let mut open: Vec<Message> = self.shards.iter().flat_map(|s| s.open.values().map(Open::to_message)).collect();
+        open.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut notifications: Vec<(String, String)> =
+            self.shards.iter().flat_map(|s| s.notifications.iter().cloned()).collect();
+        notifications.sort();
+        JoinerState { open, notifications }
+    }
+
+    /// Adds one record; the attempts of messages that end with it go to `out`.
+    pub fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
+        self.shards[shard_of_record(&record)].push(source, time, record, out);
+    }
+
+    /// Adds records in log order, each part of the queue on its own core; the attempts of messages that end with
+    /// them go to `out`, part by part.
+    pub fn push_all(&mut self, records: Vec<(Source, Timestamp, Record)>, out: &mut Vec<Attempt>) {
+        use rayon::prelude::*;
+        let mut parts: Vec<Vec<(Source, Timestamp, Record)>> =
+            (0..SHARDS).map(|_| Vec::with_capacity(records.len() / SHARDS + 16)).collect();
+        for r in records {
+            parts[shard_of_record(&r.2)].push(r);
+        }
+        let joined: Vec<Vec<Attempt>> = self
+            .shards
+            .par_iter_mut()
+            .zip(parts)
+            .map(|(shard, records)| {
+                let mut out = Vec::with_capacity(records.len() / 3);
+                for (source, time, record) in records {
+                    shard.push(source, time, record, &mut out);
+                }
+                out
+            })
+            .collect();
+        out.reserve(joined.iter().map(Vec::len).sum());
+        for part in joined {
+            out.extend(part);
+        }
+    }
+
+    /// The attempts of the messages still in the queue when the logs end.
+    pub fn finish(self, out: &mut Vec<Attempt>) {
+        self.finish_in_batches(&mut |batch| out.extend(batch));
+    }
+
+    /// The attempts of the messages still in the queue when the logs end, handed to `each` a few thousand messages
+    /// at a time: a log that ends with a large queue is not made whole attempts all at once.
+    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>)) {
+        const MESSAGES: usize = 4096;
+        let mut open: Vec<Open> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
+        open.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut batch = Vec::new();
+        for (n, m) in open.into_iter().enumerate() {
+            m.into_attempts(&mut batch);
+            if (n + 1) % MESSAGES == 0 {
+                each(std::mem::take(&mut batch));
+            }
+        }
+        each(batch);
+    }
+}
+
+impl Shard {
+    fn oldest_open(&self) -> Option<Timestamp> {
         self.starts.keys().next().copied()
     }
 
@@ -420,15 +527,6 @@ impl Joiner {
                 self.starts.remove(&first);
             }
         }
-    }
-
-    /// What the next run needs to go on from here.
-    pub fn state(&self) -> JoinerState {
-        let mut open: Vec<Message> = self.open.values().map(Open::to_message).collect();
-        open.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut notifications: Vec<(String, String)> = self.notifications.iter().cloned().collect();
-        notifications.sort();
-        JoinerState { open, notifications }
     }
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
@@ -453,7 +551,7 @@ impl Joiner {
     }
 
     /// Adds one record; the attempts of messages that end with it go to `out`.
-    pub fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
+    fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
         let Record { host, queue_id, event, line, .. } = record;
         match event {
             Event::Notification(id) => {
@@ -544,27 +642,6 @@ impl Joiner {
                 });
             }
         }
-    }
-
-    /// The attempts of the messages still in the queue when the logs end.
-    pub fn finish(self, out: &mut Vec<Attempt>) {
-        self.finish_in_batches(&mut |batch| out.extend(batch));
-    }
-
-    /// The attempts of the messages still in the queue when the logs end, handed to `each` a few thousand messages
-    /// at a time: a log that ends with a large queue is not made whole attempts all at once.
-    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>)) {
-        const MESSAGES: usize = 4096;
-        let mut open: Vec<Open> = self.open.into_values().collect();
-        open.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut batch = Vec::new();
-        for (n, m) in open.into_iter().enumerate() {
-            m.into_attempts(&mut batch);
-            if (n + 1) % MESSAGES == 0 {
-                each(std::mem::take(&mut batch));
-            }
-        }
-        each(batch);
     }
 }
 
@@ -668,8 +745,11 @@ mod tests {
             .enumerate()
             .map(|(i, l)| {
                 let r = used(l.as_ref());
-                let LineTime::Yearless(t) = r.time else { panic!() };
-                (Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r)
+                let time = match r.time {
+                    LineTime::Yearless(t) => t.in_year(2025).unwrap(),
+                    LineTime::Full(t) => t,
+                };
+                (Source { file: 0, line: i as u64 + 1 }, time, r)
             })
             .collect()
     }
@@ -785,5 +865,28 @@ mod tests {
         assert_eq!(expired.len(), 11);
         assert!(!expired.contains(&"r0@y"));
         assert!(whole.iter().all(|a| a.message_id.as_deref() == Some("m1@x") && a.sender.as_deref() == Some("b@x")));
+    }
+
+    #[test]
+    fn joining_part_by_part_gives_the_attempts_of_one_by_one() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/maillog")).unwrap();
+        let lines: Vec<&str> =
+            text.lines().filter(|l| matches!(parse_line(l, &KeepLines::All), Parsed::Used(_))).collect();
+        let records = records_of(&lines);
+        assert!(records.len() > 100);
+        let one_by_one = join(records.clone());
+        let mut joiner = Joiner::new();
+        let mut parts = Vec::new();
+        for chunk in records.chunks(37) {
+            joiner.push_all(chunk.to_vec(), &mut parts);
+        }
+        joiner.finish(&mut parts);
+        let order = |v: &mut Vec<Attempt>| {
+            v.sort_by(|a, b| (a.time, a.source, &a.recipient).cmp(&(b.time, b.source, &b.recipient)))
+        };
+        let mut expected = one_by_one;
+        order(&mut expected);
+        order(&mut parts);
+        assert_eq!(parts, expected);
     }
 }
