@@ -35,12 +35,22 @@ where
     T: Send,
     F: Fn(u64, &str) -> Parsed<T> + Sync,
 {
-    let chunks = map_chunks(bytes, first_line, |first, chunk| parse_chunk(chunk, first, &parse));
+    let chunks = parse_chunks_at(bytes, first_line, parse);
     let mut all = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
     for chunk in chunks {
         all.extend(chunk);
     }
     all
+}
+
+/// [`parse_lines_at`], with the results left in the ranges they were parsed in (in input order): a caller that
+/// goes through them once need not have them copied into one vector.
+pub fn parse_chunks_at<T, F>(bytes: &[u8], first_line: u64, parse: F) -> Vec<Vec<(u64, Parsed<T>)>>
+where
+    T: Send,
+    F: Fn(u64, &str) -> Parsed<T> + Sync,
+{
+    map_chunks(bytes, first_line, |first, chunk| parse_chunk(chunk, first, &parse))
 }
 
 /// Cuts `bytes` into ranges of whole lines of about 256 KiB and maps each with `f(number of its first line, range)`

@@ -429,6 +429,9 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
+/// The parsed lines of one range of a block, with their numbers.
+type ParsedChunk = Vec<(u64, Parsed<postfix::Record>)>;
+
 /// Streams one Postfix file through the parser and the joiner. Each block is parsed on all cores while the previous
 /// one is joined, part by part of the queue, so that the join overlaps the parse.
 // The file, its reading, and the run's joiner and copy check: no natural group.
@@ -446,10 +449,12 @@ fn read_postfix(
 ) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
     let mut last: Option<Timestamp> = None;
-    let mut pending: Option<Vec<(u64, Parsed<postfix::Record>)>> = None;
-    let mut join = |parsed: Vec<(u64, Parsed<postfix::Record>)>, stats: &mut FileStats| {
-        let mut records = Vec::with_capacity(parsed.len());
-        for (line, p) in parsed {
+    let mut pending: Option<Vec<ParsedChunk>> = None;
+    // The records of a block, split by part of the queue; kept from block to block with their room.
+    let mut parts: Vec<Vec<(Source, Timestamp, postfix::Record)>> = (0..postfix::SHARDS).map(|_| Vec::new()).collect();
+    let mut join = |parsed: Vec<ParsedChunk>, stats: &mut FileStats| {
+        let mut records = 0;
+        for (line, p) in parsed.into_iter().flatten() {
             stats.read += 1;
             let record = match p {
                 Parsed::Used(r) => r,
@@ -478,11 +483,12 @@ fn read_postfix(
             if copies.as_mut().is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file)) {
                 continue;
             }
-            records.push((Source { file, line }, time, record));
+            records += 1;
+            parts[postfix::Joiner::part_of(&record)].push((Source { file, line }, time, record));
         }
         // About one try for every four Postfix lines.
-        let mut out = Vec::with_capacity(records.len() / 3);
-        joiner.push_all(records, &mut out);
+        let mut out = Vec::with_capacity(records / 3);
+        joiner.push_parts(&mut parts, &mut out);
         // `settled` is None when nothing can be promised, else the start of the next file, if any.
         let bound = settled.and_then(|later_start| {
             let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);
@@ -504,7 +510,7 @@ fn read_postfix(
                 stats.count_invalid_utf8_at(bytes, first);
                 let previous = pending.take();
                 let (parsed, ()) = rayon::join(
-                    || lines::parse_lines_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep)),
+                    || lines::parse_chunks_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep)),
                     || {
                         if let Some(previous) = previous {
                             join(previous, stats);

@@ -462,22 +462,33 @@ impl Joiner {
         self.shards[shard_of_record(&record)].push(source, time, record, out);
     }
 
+    /// Which of the [`SHARDS`] parts of the queue a record goes to (see [`Joiner::push_parts`]).
+    pub fn part_of(record: &Record) -> usize {
+        shard_of_record(record)
+    }
+
     /// Adds records in log order, each part of the queue on its own core; the attempts of messages that end with
     /// them go to `out`, part by part.
     pub fn push_all(&mut self, records: Vec<(Source, Timestamp, Record)>, out: &mut Vec<Attempt>) {
-        use rayon::prelude::*;
-        let mut parts: Vec<Vec<(Source, Timestamp, Record)>> =
-            (0..SHARDS).map(|_| Vec::with_capacity(records.len() / SHARDS + 16)).collect();
+        let mut parts: Vec<Vec<(Source, Timestamp, Record)>> = (0..SHARDS).map(|_| Vec::new()).collect();
         for r in records {
             parts[shard_of_record(&r.2)].push(r);
         }
+        self.push_parts(&mut parts, out);
+    }
+
+    /// [`Joiner::push_all`] for records already split by [`Joiner::part_of`], each part in log order: `parts` (one
+    /// vector a part) are emptied and keep their room, to be filled again with the next records.
+    pub fn push_parts(&mut self, parts: &mut [Vec<(Source, Timestamp, Record)>], out: &mut Vec<Attempt>) {
+        use rayon::prelude::*;
+        assert_eq!(parts.len(), SHARDS, "one vector for each part of the queue");
         let joined: Vec<Vec<Attempt>> = self
             .shards
             .par_iter_mut()
-            .zip(parts)
+            .zip(parts.par_iter_mut())
             .map(|(shard, records)| {
                 let mut out = Vec::with_capacity(records.len() / 3);
-                for (source, time, record) in records {
+                for (source, time, record) in records.drain(..) {
                     shard.push(source, time, record, &mut out);
                 }
                 out
