@@ -345,7 +345,12 @@ pub fn read_logs(
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
-    let mut joiner = options.postfix_carry.clone().map_or_else(postfix::Joiner::new, postfix::Joiner::from_state);
+    let mut joiner = match options.postfix_carry.clone() {
+        Some(state) => {
+            postfix::Joiner::from_state(state).map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
+        }
+        None => postfix::Joiner::new(),
+    };
     // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
     // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
     // do not overlap cost nothing.

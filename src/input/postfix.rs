@@ -9,7 +9,10 @@
 //! another message. Non-delivery notifications (sender `<>`) are the MTA's own messages, not a contact's, and are
 //! left out.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -32,7 +35,7 @@ pub enum Event {
     /// `qmgr`: the message expired in the queue.
     Expired(String),
     /// `bounce`: this other queue id is a notification the MTA sends itself.
-    Notification(String),
+    Notification(QueueId),
     /// A delivery agent's try for one recipient.
     Delivery {
         /// The recipient as logged.
@@ -56,33 +59,97 @@ pub struct Record {
     /// When (the year may be missing until the whole file is read).
     pub time: LineTime,
     /// The host that logged it.
-    pub host: String,
+    pub host: Arc<str>,
     /// The queue id.
-    pub queue_id: String,
+    pub queue_id: QueueId,
     /// What it says.
     pub event: Event,
     /// The line, when proof is kept for it.
     pub line: Option<String>,
 }
 
-/// A Postfix queue id: 5 or more upper-case hex digits (short ids), or 12 or more letters and digits (long ids).
-fn queue_id(message: &str) -> Option<(&str, &str)> {
+/// A Postfix queue id, held inline: a log has millions of them, and none is longer than [`QueueId::MAX`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueId {
+    len: u8,
+    bytes: [u8; QueueId::MAX],
+}
+
+impl QueueId {
+    /// The longest queue id: Postfix's long ids.
+    pub const MAX: usize = 20;
+
+    /// The id, if `id` is one: 5 to 16 upper-case hex digits (short ids), or 12 to 20 letters and digits with at
+    /// least one digit (long ids).
+    pub fn parse(id: &str) -> Option<QueueId> {
+        let short =
+            (5..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        let long = (12..=QueueId::MAX).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            && id.bytes().any(|b| b.is_ascii_digit());
+        if !(short || long) {
+            return None;
+        }
+        let mut bytes = [0; QueueId::MAX];
+        bytes[..id.len()].copy_from_slice(id.as_bytes());
+        Some(QueueId { len: id.len() as u8, bytes })
+    }
+
+    /// The id as logged.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII letters and digits are ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The queue id that starts a line's message, and the rest of the message.
+fn queue_id(message: &str) -> Option<(QueueId, &str)> {
     let at = super::lines::find_pair(message, b':', b' ')?;
-    let (id, rest) = (&message[..at], &message[at + 2..]);
-    let short = (5..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
-    let long = (12..=20).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        && id.bytes().any(|b| b.is_ascii_digit());
-    (short || long).then_some((id, rest))
+    Some((QueueId::parse(&message[..at])?, &message[at + 2..]))
+}
+
+/// The host's name, shared: a log names a few hosts millions of times. Each thread remembers the last few it saw.
+fn shared_host(host: &str) -> Arc<str> {
+    const REMEMBERED: usize = 32;
+    thread_local! {
+        static HOSTS: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    }
+    HOSTS.with_borrow_mut(|hosts| {
+        if let Some(h) = hosts.iter().find(|h| ***h == *host) {
+            return h.clone();
+        }
+        if hosts.len() == REMEMBERED {
+            hosts.remove(0);
+        }
+        let h: Arc<str> = Arc::from(host);
+        hosts.push(h.clone());
+        h
+    })
 }
 
 /// The value of `key=` in a Postfix `key=value, key=value` list, up to the next `, ` (angle brackets removed).
+/// Found by the `=` signs, which are few in a Postfix line, rather than with a substring searcher built each time.
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let (bytes, name) = (text.as_bytes(), key.as_bytes().strip_suffix(b"=").unwrap_or(key.as_bytes()));
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&text.as_bytes()[from..], key.as_bytes()) {
-        let at = from + i;
-        if at == 0 || text.as_bytes()[at - 1] == b' ' {
-            let value = &text[at + key.len()..];
+    while let Some(i) = memchr::memchr(b'=', &bytes[from..]) {
+        let eq = from + i;
+        from = eq + 1;
+        let Some(at) = eq.checked_sub(name.len()) else { continue };
+        if &bytes[at..eq] == name && (at == 0 || bytes[at - 1] == b' ') {
+            let value = &text[eq + 1..];
             let end = if value.starts_with('<') {
                 value.find('>').map_or(value.len(), |e| e + 1)
             } else {
@@ -90,7 +157,6 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
             };
             return Some(&value[..end]);
         }
-        from = at + key.len();
     }
     None
 }
@@ -116,13 +182,16 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
         "qmgr" | "pickup" | "oqmgr" => match field(rest, "from=") {
             Some(from) => {
                 let sender = normalize_address(from);
-                if rest.contains("status=expired") { Event::Expired(sender) } else { Event::Sender(sender) }
+                if field(rest, "status=") == Some("expired") { Event::Expired(sender) } else { Event::Sender(sender) }
             }
             None => return Parsed::Ignored,
         },
         "bounce" => match rest.rsplit_once("notification: ") {
-            Some((_, id)) if queue_id(&format!("{id}: ")).is_some() => Event::Notification(id.trim().to_string()),
-            _ => return Parsed::Ignored,
+            Some((_, id)) => match QueueId::parse(id.trim_end()) {
+                Some(id) => Event::Notification(id),
+                None => return Parsed::Ignored,
+            },
+            None => return Parsed::Ignored,
         },
         _ => {
             if !rest.starts_with("to=") {
@@ -144,8 +213,8 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
     };
     Parsed::Used(Record {
         time: syslog.time,
-        host: syslog.host.to_string(),
-        queue_id: qid.to_string(),
+        host: shared_host(syslog.host),
+        queue_id: qid,
         event,
         line: keep_line.then(|| line.to_string()),
     })
@@ -209,7 +278,7 @@ pub struct Joiner {
 pub const SHARDS: usize = 8;
 
 /// The part of the queue that holds a host's queue id.
-fn shard_of(host: &str, queue_id: &str) -> usize {
+fn shard_of(host: &str, queue_id: &QueueId) -> usize {
     use std::hash::BuildHasher;
     (rustc_hash::FxBuildHasher.hash_one((host, queue_id)) >> 32) as usize % SHARDS
 }
@@ -222,12 +291,15 @@ fn shard_of_record(record: &Record) -> usize {
     }
 }
 
+/// A message in the queue: its host and queue id.
+type QueueKey = (Arc<str>, QueueId);
+
 /// One part of the queue, joined in log order.
 #[derive(Debug, Default)]
 struct Shard {
-    open: FxHashMap<(String, String), Open>,
+    open: FxHashMap<QueueKey, Open>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
-    notifications: FxHashSet<(String, String)>,
+    notifications: FxHashSet<QueueKey>,
     /// The first-line times of the open messages, with how many start at each: the oldest bounds what can still
     /// settle.
     starts: BTreeMap<Timestamp, u32>,
@@ -263,8 +335,8 @@ pub struct Message {
 /// the message leaves the queue.
 #[derive(Debug)]
 struct Open {
-    host: String,
-    queue_id: String,
+    host: Arc<str>,
+    queue_id: QueueId,
     key: String,
     first: Timestamp,
     message_id: Option<String>,
@@ -370,8 +442,8 @@ impl Open {
     /// As the state file keeps it.
     fn to_message(&self) -> Message {
         Message {
-            host: self.host.clone(),
-            queue_id: self.queue_id.clone(),
+            host: self.host.to_string(),
+            queue_id: self.queue_id.to_string(),
             key: self.key.clone(),
             message_id: self.message_id.clone(),
             sender: self.sender.clone(),
@@ -382,11 +454,11 @@ impl Open {
         }
     }
 
-    /// From the state file.
-    fn from_message(m: Message) -> Open {
+    /// From the state file; `queue_id` is its queue id, checked.
+    fn from_message(m: Message, queue_id: QueueId) -> Open {
         let mut open = Open {
-            host: m.host,
-            queue_id: m.queue_id,
+            host: Arc::from(m.host),
+            queue_id,
             key: m.key,
             first: m.first,
             message_id: m.message_id,
@@ -427,18 +499,21 @@ impl Joiner {
         Joiner::default()
     }
 
-    /// A joiner that goes on from what an earlier run left.
-    pub fn from_state(state: JoinerState) -> Self {
+    /// A joiner that goes on from what an earlier run left; an error names a queue id that is not one.
+    pub fn from_state(state: JoinerState) -> Result<Self, String> {
+        let id = |id: &str| QueueId::parse(id).ok_or_else(|| format!("`{id}` is not a Postfix queue id"));
         let mut joiner = Joiner::new();
-        for (host, id) in state.notifications {
-            joiner.shards[shard_of(&host, &id)].notifications.insert((host, id));
+        for (host, queue_id) in state.notifications {
+            let queue_id = id(&queue_id)?;
+            joiner.shards[shard_of(&host, &queue_id)].notifications.insert((Arc::from(host), queue_id));
         }
         for m in state.open {
-            let shard = &mut joiner.shards[shard_of(&m.host, &m.queue_id)];
+            let queue_id = id(&m.queue_id)?;
+            let shard = &mut joiner.shards[shard_of(&m.host, &queue_id)];
             shard.opened(m.first);
-            shard.open.insert((m.host.clone(), m.queue_id.clone()), Open::from_message(m));
+            shard.open.insert((Arc::from(m.host.as_str()), queue_id), Open::from_message(m, queue_id));
         }
-        joiner
+        Ok(joiner)
     }
 
     /// The first line of the oldest message still in the queue: no attempt still to come from the messages the
@@ -451,8 +526,11 @@ impl Joiner {
     pub fn state(&self) -> JoinerState {
         let mut open: Vec<Message> = self.shards.iter().flat_map(|s| s.open.values().map(Open::to_message)).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut notifications: Vec<(String, String)> =
-            self.shards.iter().flat_map(|s| s.notifications.iter().cloned()).collect();
+        let mut notifications: Vec<(String, String)> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.notifications.iter().map(|(host, id)| (host.to_string(), id.to_string())))
+            .collect();
         notifications.sort();
         JoinerState { open, notifications }
     }
@@ -542,12 +620,12 @@ impl Shard {
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
     /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
-    fn start(&self, key: &(String, String), time: Timestamp) -> Open {
+    fn start(&self, key: &QueueKey, time: Timestamp) -> Open {
         let notification = self.notifications.contains(key);
         let (host, queue_id) = key;
         Open {
             host: host.clone(),
-            queue_id: queue_id.clone(),
+            queue_id: *queue_id,
             key: format!("{host}/{queue_id}/{}", time.millis()),
             first: time,
             message_id: None,
@@ -682,7 +760,7 @@ pub struct LineDeduper {
     per_file: FxHashMap<(u128, u32), u32>,
     kept: FxHashMap<u128, u32>,
     /// Notifications the MTA sends itself: their deliveries are not attempts, so their copies are not counted.
-    notifications: FxHashSet<(String, String)>,
+    notifications: FxHashSet<QueueKey>,
     /// Delivery and expiry lines of contacts' messages skipped as copies: the attempts counted once.
     pub skipped: u64,
 }
@@ -703,10 +781,10 @@ impl LineDeduper {
         let digest = (u128::from(half(0)) << 64) | u128::from(half(1));
         match &record.event {
             Event::Notification(id) => {
-                self.notifications.insert((record.host.clone(), id.clone()));
+                self.notifications.insert((record.host.clone(), *id));
             }
             Event::Sender(s) if s.is_empty() => {
-                self.notifications.insert((record.host.clone(), record.queue_id.clone()));
+                self.notifications.insert((record.host.clone(), record.queue_id));
             }
             _ => {}
         }
@@ -719,7 +797,7 @@ impl LineDeduper {
         }
         // A copied expiry stands for the expiry attempt the join would have made again (one per message here).
         if matches!(record.event, Event::Delivery { .. } | Event::Expired(_))
-            && !self.notifications.contains(&(record.host.clone(), record.queue_id.clone()))
+            && !self.notifications.contains(&(record.host.clone(), record.queue_id))
         {
             self.skipped += 1;
         }
@@ -800,7 +878,7 @@ mod tests {
         assert_eq!(
             used("Nov 20 09:01:31 mta1 postfix/bounce[3900]: 8C18DEE50C: sender non-delivery notification: 7811399F30")
                 .event,
-            Event::Notification("7811399F30".into())
+            Event::Notification(QueueId::parse("7811399F30").unwrap())
         );
         for ignored in [
             "Nov 20 09:00:15 mta1 postfix/smtpd[3408]: connect from localhost[127.0.0.1]",
@@ -865,7 +943,7 @@ mod tests {
         for (source, time, record) in records[..9].iter().cloned() {
             first.push(source, time, record, &mut out);
         }
-        let mut second = Joiner::from_state(first.state());
+        let mut second = Joiner::from_state(first.state()).unwrap();
         for (source, time, record) in records[9..].iter().cloned() {
             second.push(source, time, record, &mut out);
         }
@@ -899,5 +977,17 @@ mod tests {
         order(&mut expected);
         order(&mut parts);
         assert_eq!(parts, expected);
+    }
+
+    #[test]
+    fn queue_ids_are_checked_and_kept_inline() {
+        for id in ["6E4F7A6E69", "4Z0p1q2R3s4T5u", "ABCDEF0123456789", "a1b2c3d4e5f6g7h8i9j0"] {
+            assert_eq!(QueueId::parse(id).map(|q| q.to_string()).as_deref(), Some(id));
+        }
+        for not in ["", "6E4F", "6e4f7a6e69", "statistics", "a1b2c3d4e5f6g7h8i9j0k", "NOQUEUE"] {
+            assert_eq!(QueueId::parse(not), None, "{not}");
+        }
+        let state = JoinerState { open: Vec::new(), notifications: vec![("mta1".into(), "not an id".into())] };
+        assert!(Joiner::from_state(state).unwrap_err().contains("`not an id`"));
     }
 }
