@@ -102,9 +102,7 @@ pub fn read_attempts(
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
     let read = read_logs(&config.logs, &config.log_options, &mut |mut batch, settled| {
-        for a in &mut batch {
-            a.campaign = resolver.resolve(a);
-        }
+        resolve_all(&resolver, &mut batch);
         if let Some(until) = config.until {
             batch.retain(|a| a.time < until);
         }
@@ -122,6 +120,29 @@ pub fn read_attempts(
         );
     }
     Ok((data, files, read.carry))
+}
+
+/// Attributes a batch's attempts to their campaigns on all cores. The tries of one message come together and share
+/// their message-id and sender, so each is resolved once.
+fn resolve_all(resolver: &CampaignResolver, batch: &mut [Attempt]) {
+    use rayon::prelude::*;
+    batch.par_chunks_mut(4096).for_each(|chunk| {
+        let mut previous: Option<usize> = None;
+        for i in 0..chunk.len() {
+            let same = previous.is_some_and(|p| {
+                let (a, b) = (&chunk[p], &chunk[i]);
+                a.message_key == b.message_key
+                    && a.message_id == b.message_id
+                    && a.sender == b.sender
+                    && a.campaign_hint == b.campaign_hint
+            });
+            chunk[i].campaign = match previous {
+                Some(p) if same => chunk[p].campaign.clone(),
+                _ => resolver.resolve(&chunk[i]),
+            };
+            previous = Some(i);
+        }
+    });
 }
 
 /// [`read_attempts`], keeping every attempt.
