@@ -165,6 +165,9 @@ impl Analysis {
         let previous = config.state.as_deref().map(state::load).transpose()?;
         let mut config = config.clone();
         config.log_options.postfix_carry = previous.as_ref().map(|s| s.postfix.clone());
+        // Outcomes need only how many times a deferral was repeated, not each repeat; with `--until`, the repeats
+        // after it must be told apart from those before.
+        config.log_options.fold_deferrals = config.until.is_none();
         let config = &config;
         let carried = previous.as_ref().map(StateFile::carried).unwrap_or_default();
         let mut replayer = Replayer::new(carried, config.replay);

@@ -246,6 +246,7 @@ impl InputArgs {
                 keep,
                 now: now(),
                 postfix_carry: None,
+                fold_deferrals: false,
                 progress,
             },
             sends: self.sends.clone().or_else(|| fi.sends.clone()),

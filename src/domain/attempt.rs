@@ -74,6 +74,19 @@ pub struct Attempt {
     pub relay: Option<String>,
     /// The log line itself, kept when the run wants proof.
     pub line: Option<String>,
+    /// How many of the log's tries this stands for: 1, or more where a reader folded identical deferrals of one
+    /// message to one recipient into the last of them (Postfix's reader does, when asked, for runs that only
+    /// settle messages). Then `time` and `source` are the last fold's, and the first try stays on its own.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub tries: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Lower-cases and trims an address, dropping angle brackets.

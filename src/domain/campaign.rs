@@ -182,6 +182,7 @@ mod tests {
             reply: Reply::default(),
             relay: None,
             line: None,
+            tries: 1,
         }
     }
 

@@ -170,7 +170,7 @@ fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {
         reply: std::mem::take(&mut group[last].reply),
         provider,
         source,
-        attempts: (last + 1) as u32,
+        attempts: group[..=last].iter().map(|a| a.tries).sum(),
         proof,
     }
 }
@@ -193,6 +193,7 @@ mod tests {
             reply: Reply::parse(reply),
             relay: None,
             line: Some(format!("line {secs}")),
+            tries: 1,
         }
     }
 

@@ -113,6 +113,7 @@ mod tests {
             reply: Reply::parse("550 5.1.1 user unknown"),
             relay: None,
             line: None,
+            tries: 1,
         }
     }
 

@@ -352,6 +352,7 @@ fn join_message(group: &mut [(Source, Record)], out: &mut Vec<Attempt>) {
             reply,
             relay,
             line: record.line.take(),
+            tries: 1,
         });
     }
 }

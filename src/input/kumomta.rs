@@ -203,6 +203,7 @@ fn parse_line(line: &str, source: Source, keep: &KeepLines) -> Parsed<Vec<Attemp
         reply,
         relay,
         line: keep_line.then(|| line.to_string()),
+        tries: 1,
     };
     Parsed::Used(recipients.into_iter().map(|recipient| Attempt { recipient, ..attempt.clone() }).collect())
 }

@@ -111,6 +111,9 @@ pub struct LogOptions {
     pub now: Timestamp,
     /// The Postfix messages an earlier run left in the queue (`--state`).
     pub postfix_carry: Option<postfix::JoinerState>,
+    /// Whether a Postfix deferral that says the same as the recipient's last try is folded into it, for a run that
+    /// only settles messages (see [`postfix::Joiner::folding_deferrals`] and [`Attempt::tries`]).
+    pub fold_deferrals: bool,
     /// Told how many bytes of a streamed log were just read.
     pub progress: Progress,
 }
@@ -350,7 +353,8 @@ pub fn read_logs(
             postfix::Joiner::from_state(state).map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
         }
         None => postfix::Joiner::new(),
-    };
+    }
+    .folding_deferrals(options.fold_deferrals);
     // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
     // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
     // do not overlap cost nothing.

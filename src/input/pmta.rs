@@ -183,6 +183,7 @@ fn row(record: &csv::ByteRecord, c: &Columns) -> Parsed<Attempt> {
         reply,
         relay: get(c.mta).and_then(|m| relay(&m)),
         line: None,
+        tries: 1,
     })
 }
 

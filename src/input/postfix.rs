@@ -303,6 +303,8 @@ struct Shard {
     /// The first-line times of the open messages, with how many start at each: the oldest bounds what can still
     /// settle.
     starts: BTreeMap<Timestamp, u32>,
+    /// Whether identical deferrals are folded (see [`Joiner::folding_deferrals`]).
+    fold: bool,
 }
 
 /// One message in the queue.
@@ -363,6 +365,8 @@ struct Try {
     text: u32,
     relay: Option<u32>,
     line: Option<Box<str>>,
+    /// Identical deferrals after this one folded into it (see [`Joiner::folding_deferrals`]).
+    folded: u32,
 }
 
 /// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
@@ -399,6 +403,7 @@ impl Open {
             },
             relay: t.relay.map(|r| self.relays[r as usize].clone()),
             line: t.line.as_deref().map(str::to_string),
+            tries: t.folded + 1,
         }
     }
 
@@ -421,7 +426,7 @@ impl Open {
 
     /// Adds a try.
     fn push(&mut self, attempt: Attempt) {
-        let Attempt { time, source, recipient, status, reply, relay, line, .. } = attempt;
+        let Attempt { time, source, recipient, status, reply, relay, line, tries, .. } = attempt;
         let recipient = self.recipient(&recipient);
         let text = index_of(&mut self.texts, &reply.text);
         let relay = relay.map(|r| index_of(&mut self.relays, &r));
@@ -436,7 +441,22 @@ impl Open {
             text,
             relay,
             line: line.map(String::into_boxed_str),
+            folded: tries.saturating_sub(1),
         });
+    }
+
+    /// Whether a deferral to the recipient at `index`, with this reply and relay and no line kept, says the same as
+    /// the try `k` (that recipient's last, a deferral) and can be folded into it. The recipient's first try is
+    /// never folded into: it gives the outcome's first time.
+    fn folds_into(&self, k: usize, index: u32, reply: &Reply, relay: Option<&str>) -> bool {
+        let t = &self.tries[k];
+        t.line.is_none()
+            && t.code == reply.code
+            && t.enhanced == reply.enhanced
+            && t.command == reply.command
+            && self.texts[t.text as usize] == reply.text
+            && t.relay.map(|r| self.relays[r as usize].as_str()) == relay
+            && self.tries[..k].iter().any(|earlier| earlier.recipient == index)
     }
 
     /// As the state file keeps it.
@@ -514,6 +534,17 @@ impl Joiner {
             shard.open.insert((Arc::from(m.host.as_str()), queue_id), Open::from_message(m, queue_id));
         }
         Ok(joiner)
+    }
+
+    /// A joiner that folds a deferral saying the same as the recipient's last try (a deferral too, not the first)
+    /// into that try, as [`Attempt::tries`] says, when `fold` is set and no line is kept for it. A deferred message
+    /// is retried every few minutes for days with the same reply: for a run that only settles messages, the tries
+    /// in between are a count, and the queue then holds a few tries a message instead of hundreds.
+    pub fn folding_deferrals(mut self, fold: bool) -> Self {
+        for shard in &mut self.shards {
+            shard.fold = fold;
+        }
+        self
     }
 
     /// The first line of the oldest message still in the queue: no attempt still to come from the messages the
@@ -701,6 +732,7 @@ impl Shard {
                     expired.source = source;
                     expired.status = Status::Expired;
                     expired.line = line.as_deref().map(Box::from);
+                    expired.folded = 0;
                     m.tries.push(expired);
                 }
             }
@@ -710,6 +742,14 @@ impl Shard {
                 }
                 let recipient = normalize_address(&to);
                 let index = m.recipient(&recipient);
+                if self.fold && status == Status::Deferred && line.is_none() {
+                    let last = m.deferred.iter().copied().find(|&k| m.tries[k].recipient == index);
+                    if let Some(k) = last.filter(|&k| m.folds_into(k, index, &reply, relay.as_deref())) {
+                        let t = &mut m.tries[k];
+                        (t.time, t.source, t.folded) = (time, source, t.folded + 1);
+                        return;
+                    }
+                }
                 let tries = &m.tries;
                 m.deferred.retain(|&k| tries[k].recipient != index);
                 if status == Status::Deferred {
@@ -728,6 +768,7 @@ impl Shard {
                     reply,
                     relay,
                     line,
+                    tries: 1,
                 });
             }
         }
@@ -989,5 +1030,62 @@ mod tests {
         }
         let state = JoinerState { open: Vec::new(), notifications: vec![("mta1".into(), "not an id".into())] };
         assert!(Joiner::from_state(state).unwrap_err().contains("`not an id`"));
+    }
+
+    #[test]
+    fn folded_deferrals_settle_as_every_try() {
+        use crate::domain::classify::Classifier;
+        use crate::domain::outcome::settle;
+        let mut lines = vec![
+            "Nov 20 09:00:00 mta1 postfix/cleanup[1]: AAAAA1: message-id=<m1@x>".to_string(),
+            "Nov 20 09:00:00 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, size=1, nrcpt=2 (queue active)".to_string(),
+        ];
+        let try_line = |minute: usize, to: &str, status: &str, reply: &str| {
+            format!(
+                "Nov 20 {:02}:{:02}:00 mta1 postfix/smtp[1]: AAAAA1: to=<{to}>, relay=mx.y[192.0.2.1]:25, dsn=4.2.2, status={status} ({reply})",
+                9 + minute / 60,
+                minute % 60
+            )
+        };
+        for n in 0..6 {
+            lines.push(try_line(1 + 10 * n, "r1@y", "deferred", "452 4.2.2 over quota"));
+            lines.push(try_line(2 + 10 * n, "r2@y", "deferred", "451 4.7.1 greylisted"));
+        }
+        lines.push(try_line(70, "r1@y", "deferred", "421 4.4.2 timed out"));
+        lines.push(try_line(71, "r1@y", "deferred", "421 4.4.2 timed out"));
+        lines.push(try_line(72, "r2@y", "sent", "250 ok"));
+        lines.push(
+            "Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, status=expired, returned to sender".into(),
+        );
+        lines.push("Nov 25 09:00:01 mta1 postfix/qmgr[1]: AAAAA1: removed".into());
+        // As a run that keeps no proof reads them.
+        let mut records = records_of(&lines);
+        for (_, _, record) in &mut records {
+            record.line = None;
+        }
+        let joined = |fold: bool, split: usize| {
+            let mut out = Vec::new();
+            let mut joiner = Joiner::new().folding_deferrals(fold);
+            for (source, time, record) in records[..split].iter().cloned() {
+                joiner.push(source, time, record, &mut out);
+            }
+            let mut joiner = Joiner::from_state(joiner.state()).unwrap().folding_deferrals(fold);
+            for (source, time, record) in records[split..].iter().cloned() {
+                joiner.push(source, time, record, &mut out);
+            }
+            joiner.finish(&mut out);
+            out
+        };
+        let every = joined(false, records.len());
+        let classifier = Classifier::builtin();
+        let expected = settle(every.clone(), &classifier);
+        assert_eq!(expected.iter().map(|o| o.attempts).collect::<Vec<_>>(), [7, 9]);
+        for split in [records.len(), 9] {
+            let folded = joined(true, split);
+            assert!(folded.len() < every.len() / 2, "{} tries of {}", folded.len(), every.len());
+            assert_eq!(folded.iter().map(|a| a.tries).sum::<u32>() as usize, every.len());
+            let outcomes = settle(folded, &classifier);
+            assert_eq!(format!("{outcomes:?}"), format!("{expected:?}"));
+        }
     }
 }

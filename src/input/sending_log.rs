@@ -78,6 +78,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
             status,
             reply,
             relay: None,
+            tries: 1,
         });
     });
     Ok(attempts)

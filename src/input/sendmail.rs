@@ -276,6 +276,7 @@ fn join_queue_id(group: &mut [(Source, Timestamp, Record)], out: &mut Vec<Attemp
                         reply: reply.clone(),
                         relay: relay.clone(),
                         line: record.line.clone(),
+                        tries: 1,
                     });
                 }
             }

@@ -57,6 +57,7 @@ fn attempts(raw: &[(u8, usize, i64, u8, usize)]) -> Vec<Attempt> {
             reply: Reply::parse(REPLIES[reply]),
             relay: None,
             line: Some(format!("line {i}")),
+            tries: 1,
         })
         .collect()
 }
