@@ -321,8 +321,16 @@ fn collapse_words(s: &str, code: Option<u16>, enhanced: Option<EnhancedCode>) ->
     let code_str = code.map(|c| c.to_string());
     let enh_str = enhanced.map(|e| e.to_string());
     let mut out = String::with_capacity(s.len());
-    let mut tokens =
-        s.split(|c: char| c.is_whitespace()).flat_map(|t| t.split("\\n")).filter(|t| !t.is_empty()).peekable();
+    // Words, and the parts of a word around a literal `\n` (looked for only in words with a backslash).
+    let mut words: Vec<&str> = Vec::with_capacity(s.len() / 4);
+    for word in s.split_whitespace() {
+        if memchr::memchr(b'\\', word.as_bytes()).is_some() {
+            words.extend(word.split("\\n").filter(|t| !t.is_empty()));
+        } else {
+            words.push(word);
+        }
+    }
+    let mut tokens = words.into_iter().peekable();
     while let Some(tok) = tokens.next() {
         let mut tok = tok;
         if let Some(code) = &code_str
