@@ -3,8 +3,8 @@
 //!
 //! A message's outcome is known when the MTA is done with it, which is not the order of the outcomes' times: a
 //! message deferred for days settles long after the messages sent beside it. The reader therefore says, with each
-//! batch, a time before which nothing still to come can settle (the first line of the oldest message still in the
-//! queue, or the lines not read yet). Outcomes before that time are final in number and order, and are released;
+//! batch, a time before which nothing still to come can settle (for the messages still in the queue, each
+//! recipient's first final try, or else its last try; and the lines not read yet). Outcomes before that time are final in number and order, and are released;
 //! only those after it wait. Memory then follows the messages in flight, not the size of the log.
 
 use std::cmp::Reverse;

@@ -275,8 +275,9 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// files, copies of a try across files are handed over once (see [`dedupe`]).
 ///
 /// With each batch comes, where the reader knows one, a time before which no attempt handed over later can settle
-/// a message: the first line of the oldest message still in the queue, less than the lines not read yet (by
-/// [`CLOCK_SLACK_MS`], for hosts whose clocks differ). Only Postfix logs read alone give one; other formats are read
+/// a message: the earliest outcome the messages still in the queue can have (each recipient's first final try, or
+/// else its last try, as one still deferred may be left pending), and the lines not read yet, less
+/// [`CLOCK_SLACK_MS`] for hosts whose clocks differ. Only Postfix logs read alone give one; other formats are read
 /// whole and handed over last.
 pub fn read_logs(
     paths: &[PathBuf],

@@ -10,7 +10,7 @@
 //! left out.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -300,9 +300,10 @@ struct Shard {
     open: FxHashMap<QueueKey, Open>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<QueueKey>,
-    /// The first-line times of the open messages, with how many start at each: the oldest bounds what can still
-    /// settle.
-    starts: BTreeMap<Timestamp, u32>,
+    /// The open messages that have tries, by a time no outcome of theirs still to come can be before (see
+    /// [`Open::floor`]): the lowest bounds what can still settle. An entry may be lower than its message's floor
+    /// has since become; it is raised when it is the lowest (see [`Shard::oldest_open`]).
+    floors: BTreeSet<(Timestamp, QueueKey)>,
     /// Whether identical deferrals are folded (see [`Joiner::folding_deferrals`]).
     fold: bool,
 }
@@ -350,6 +351,8 @@ struct Open {
     tries: Vec<Try>,
     /// Tries (indexes) that were a recipient's last and a deferral: an expiry settles them.
     deferred: Vec<usize>,
+    /// The time of its entry in [`Shard::floors`], if it has one.
+    floor: Option<Timestamp>,
 }
 
 /// One try of an [`Open`] message; its recipient, text and relay are indexes into the message's lists.
@@ -383,6 +386,25 @@ fn index_of(list: &mut Vec<String>, value: &str) -> u32 {
 }
 
 impl Open {
+    /// The earliest time an outcome of this message still to come can have: for each recipient, its first final
+    /// try, or else (it may yet be left pending, settled at its last try) its last try. None without tries: their
+    /// lines are still to be read. Tries only move it later, except one logged out of time order.
+    fn floor(&self) -> Option<Timestamp> {
+        (0..self.recipients.len() as u32)
+            .filter_map(|r| {
+                let mut first_final: Option<Timestamp> = None;
+                let mut last: Option<Timestamp> = None;
+                for t in self.tries.iter().filter(|t| t.recipient == r) {
+                    if t.status.is_final() {
+                        first_final = Some(first_final.map_or(t.time, |f| f.min(t.time)));
+                    }
+                    last = last.max(Some(t.time));
+                }
+                first_final.or(last)
+            })
+            .min()
+    }
+
     /// The try, made a whole attempt with what the message knows now.
     fn attempt(&self, t: &Try) -> Attempt {
         Attempt {
@@ -489,6 +511,7 @@ impl Open {
             relays: Vec::new(),
             tries: Vec::new(),
             deferred: m.deferred,
+            floor: None,
         };
         for a in m.attempts {
             open.push(a);
@@ -530,8 +553,13 @@ impl Joiner {
         for m in state.open {
             let queue_id = id(&m.queue_id)?;
             let shard = &mut joiner.shards[shard_of(&m.host, &queue_id)];
-            shard.opened(m.first);
-            shard.open.insert((Arc::from(m.host.as_str()), queue_id), Open::from_message(m, queue_id));
+            let mut open = Open::from_message(m, queue_id);
+            let key = (open.host.clone(), queue_id);
+            open.floor = open.floor();
+            if let Some(floor) = open.floor {
+                shard.floors.insert((floor, key.clone()));
+            }
+            shard.open.insert(key, open);
         }
         Ok(joiner)
     }
@@ -547,10 +575,11 @@ impl Joiner {
         self
     }
 
-    /// The first line of the oldest message still in the queue: no attempt still to come from the messages the
-    /// joiner holds can be earlier.
-    pub fn oldest_open(&self) -> Option<Timestamp> {
-        self.shards.iter().filter_map(Shard::oldest_open).min()
+    /// A time before which no outcome still to come from the messages in the queue can be: for each recipient
+    /// of each, its first final try, or else its last try (see `Open::floor`). Messages without tries yet add
+    /// nothing: their lines are still to be read.
+    pub fn oldest_open(&mut self) -> Option<Timestamp> {
+        self.shards.iter_mut().filter_map(Shard::oldest_open).min()
     }
 
     /// What the next run needs to go on from here.
@@ -632,21 +661,43 @@ impl Joiner {
 }
 
 impl Shard {
-    fn oldest_open(&self) -> Option<Timestamp> {
-        self.starts.keys().next().copied()
-    }
-
-    fn opened(&mut self, first: Timestamp) {
-        *self.starts.entry(first).or_default() += 1;
-    }
-
-    fn closed(&mut self, first: Timestamp) {
-        if let Some(n) = self.starts.get_mut(&first) {
-            *n -= 1;
-            if *n == 0 {
-                self.starts.remove(&first);
+    /// The lowest floor of the messages in this part, raising entries that have become too low on the way.
+    fn oldest_open(&mut self) -> Option<Timestamp> {
+        while let Some((low, key)) = self.floors.first().cloned() {
+            let floor = self.open.get(&key).and_then(Open::floor);
+            if floor == Some(low) {
+                return Some(low);
+            }
+            debug_assert!(floor.is_none_or(|f| f > low), "an entry above its message's floor");
+            self.floors.pop_first();
+            if let Some(m) = self.open.get_mut(&key) {
+                m.floor = floor;
+            }
+            if let Some(f) = floor {
+                self.floors.insert((f, key));
             }
         }
+        None
+    }
+
+    /// A message leaves the queue.
+    fn closed(&mut self, m: &Open) {
+        if let Some(floor) = m.floor {
+            self.floors.remove(&(floor, (m.host.clone(), m.queue_id)));
+        }
+    }
+
+    /// A try at `time` was added to `m`: its entry is lowered to it, or made, if need be.
+    fn tried(floors: &mut BTreeSet<(Timestamp, QueueKey)>, m: &mut Open, time: Timestamp) {
+        if m.floor.is_some_and(|f| f <= time) {
+            return;
+        }
+        let key = (m.host.clone(), m.queue_id);
+        if let Some(old) = m.floor {
+            floors.remove(&(old, key.clone()));
+        }
+        floors.insert((time, key));
+        m.floor = Some(time);
     }
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
@@ -667,6 +718,7 @@ impl Shard {
             relays: Vec::new(),
             tries: Vec::new(),
             deferred: Vec::new(),
+            floor: None,
         }
     }
 
@@ -685,7 +737,7 @@ impl Shard {
             Event::Removed => {
                 let key = (host, queue_id);
                 if let Some(m) = self.open.remove(&key) {
-                    self.closed(m.first);
+                    self.closed(&m);
                     m.into_attempts(out);
                 }
                 self.notifications.remove(&key);
@@ -701,7 +753,7 @@ impl Shard {
             None => true,
             Some(m) if reused(m) => {
                 if let Some(old) = self.open.remove(&key) {
-                    self.closed(old.first);
+                    self.closed(&old);
                     old.into_attempts(out);
                 }
                 true
@@ -710,7 +762,6 @@ impl Shard {
         };
         let m = if fresh {
             let m = self.start(&key, time);
-            self.opened(time);
             self.open.entry(key).insert_entry(m).into_mut()
         } else {
             match self.open.get_mut(&key) {
@@ -734,6 +785,7 @@ impl Shard {
                     expired.line = line.as_deref().map(Box::from);
                     expired.folded = 0;
                     m.tries.push(expired);
+                    Shard::tried(&mut self.floors, m, time);
                 }
             }
             Event::Delivery { to, status, reply, relay } => {
@@ -747,6 +799,7 @@ impl Shard {
                     if let Some(k) = last.filter(|&k| m.folds_into(k, index, &reply, relay.as_deref())) {
                         let t = &mut m.tries[k];
                         (t.time, t.source, t.folded) = (time, source, t.folded + 1);
+                        Shard::tried(&mut self.floors, m, time);
                         return;
                     }
                 }
@@ -755,6 +808,7 @@ impl Shard {
                 if status == Status::Deferred {
                     m.deferred.push(m.tries.len());
                 }
+                Shard::tried(&mut self.floors, m, time);
                 m.push(Attempt {
                     time,
                     source,
@@ -1087,5 +1141,39 @@ mod tests {
             let outcomes = settle(folded, &classifier);
             assert_eq!(format!("{outcomes:?}"), format!("{expected:?}"));
         }
+    }
+
+    #[test]
+    fn a_message_deferred_for_days_holds_back_only_its_last_try() {
+        let mut lines = vec![
+            "Nov 20 09:00:00 mta1 postfix/cleanup[1]: AAAAA1: message-id=<m1@x>".to_string(),
+            "Nov 20 09:00:00 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, size=1, nrcpt=1 (queue active)".to_string(),
+        ];
+        // Deferred every hour for two days, while other messages are delivered and leave the queue.
+        for hour in 0..48 {
+            let (day, h) = (20 + hour / 24, hour % 24);
+            lines.push(format!("Nov {day} {h:02}:00:01 mta1 postfix/smtp[1]: AAAAA1: to=<a@y>, relay=mx.y[192.0.2.1]:25, dsn=4.2.2, status=deferred (452 4.2.2 over quota)"));
+            let id = format!("B{hour:05X}");
+            lines.push(format!(
+                "Nov {day} {h:02}:30:00 mta1 postfix/qmgr[1]: {id}: from=<b@x>, size=1, nrcpt=1 (queue active)"
+            ));
+            lines.push(format!("Nov {day} {h:02}:30:01 mta1 postfix/smtp[1]: {id}: to=<c{hour}@y>, relay=mx.y[192.0.2.1]:25, dsn=2.0.0, status=sent (250 ok)"));
+            lines.push(format!("Nov {day} {h:02}:30:01 mta1 postfix/qmgr[1]: {id}: removed"));
+        }
+        let records = records_of(&lines);
+        let mut joiner = Joiner::new().folding_deferrals(true);
+        let mut out = Vec::new();
+        for (source, time, record) in records.iter().cloned() {
+            joiner.push(source, time, record, &mut out);
+        }
+        // Its last try, on the 21st at 23:00, not its first line on the 20th: it may yet be left pending then.
+        let last_try = records.iter().rev().find(|(_, _, r)| r.queue_id.as_str() == "AAAAA1").unwrap().1;
+        assert_eq!(joiner.oldest_open(), Some(last_try));
+        // A final try settles the recipient there, whatever comes after.
+        let expiry = "Nov 22 09:00:00 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, status=expired, returned to sender";
+        let (source, time, record) = records_of(&[expiry]).remove(0);
+        joiner.push(source, time, record, &mut out);
+        assert_eq!(joiner.oldest_open(), Some(time));
+        assert_eq!(joiner.state().open.len(), 1);
     }
 }
