@@ -76,7 +76,7 @@ pub struct Attempt {
     pub line: Option<String>,
     /// How many of the log's tries this stands for: 1, or more where a reader folded identical deferrals of one
     /// message to one recipient into the last of them (Postfix's reader does, when asked, for runs that only
-    /// settle messages). Then `time` and `source` are the last fold's, and the first try stays on its own.
+    /// settle messages). Then `time` and `source` are the latest of them, and the first try stays on its own.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub tries: u32,
 }
