@@ -1,0 +1,645 @@
+//! Joining Postfix records into attempts, message by message, as the log is read.
+//!
+//! Postfix tells one message's story across many lines tied by a host's queue id. The joiner keeps only the
+//! messages still in the queue, so a log of any size is joined in the memory its queue needs; a message's state is
+//! dropped when `qmgr` logs `removed`. Messages do not depend on one another, so the queue is split into parts
+//! joined side by side. A retried message keeps its tries small, and runs that only settle messages fold repeated
+//! deferrals. The joiner also says how early an outcome still to come can be, which lets outcomes be replayed
+//! while the log is read.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
+use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
+use crate::domain::time::Timestamp;
+
+use super::{Event, QueueId, QueueKey, Record};
+
+/// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
+/// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
+/// (each file in order, rotated files oldest first); queue ids that Postfix reuses start a new message.
+///
+/// Messages do not depend on one another (a notification names the queue id it concerns, and is joined with it),
+/// so the queue is split into [`SHARDS`] parts by host and queue id, joined side by side ([`Joiner::push_all`]).
+/// The number of parts is fixed, not the number of threads, so that the order of the attempts handed over is the
+/// same on every machine.
+#[derive(Debug)]
+pub struct Joiner {
+    shards: Vec<Shard>,
+}
+
+/// The number of parts the queue is joined in.
+pub const SHARDS: usize = 8;
+
+/// The part of the queue that holds a host's queue id.
+fn shard_of(host: &str, queue_id: &QueueId) -> usize {
+    use std::hash::BuildHasher;
+    (rustc_hash::FxBuildHasher.hash_one((host, queue_id)) >> 32) as usize % SHARDS
+}
+
+/// The part of the queue a record concerns: a notification's is that of the message it names.
+fn shard_of_record(record: &Record) -> usize {
+    match &record.event {
+        Event::Notification(id) => shard_of(&record.host, id),
+        _ => shard_of(&record.host, &record.queue_id),
+    }
+}
+
+/// One part of the queue, joined in log order.
+#[derive(Debug, Default)]
+struct Shard {
+    open: FxHashMap<QueueKey, Open>,
+    /// Queue ids (with their host) of notifications the MTA sends itself.
+    notifications: FxHashSet<QueueKey>,
+    /// The open messages that have tries, by a time no outcome of theirs still to come can be before (see
+    /// [`Open::floor`]): the lowest bounds what can still settle. An entry may be lower than its message's floor
+    /// has since become; it is raised when it is the lowest (see [`Shard::oldest_open`]).
+    floors: BTreeSet<(Timestamp, QueueKey)>,
+    /// Whether identical deferrals are folded (see [`Joiner::folding_deferrals`]).
+    fold: bool,
+}
+
+/// One message in the queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The host that logged it.
+    pub host: String,
+    /// Its queue id.
+    pub queue_id: String,
+    /// The key of its attempts.
+    pub key: String,
+    /// Its message-id header.
+    pub message_id: Option<String>,
+    /// Its envelope sender.
+    pub sender: Option<String>,
+    /// Whether it is a notification the MTA sends itself.
+    pub notification: bool,
+    /// The time of its first line.
+    #[serde(default)]
+    pub first: Timestamp,
+    /// Its tries so far.
+    pub attempts: Vec<Attempt>,
+    /// Recipients whose last try was a deferral: an expiry settles them.
+    pub deferred: Vec<usize>,
+}
+
+/// One message in the queue as the joiner holds it. A deferred message is retried for days, and a platform has
+/// thousands of them in the queue at once, so its tries are kept small: what all of them share (sender,
+/// message-id, key) once, and their recipients, reply texts and relays once each. Attempts are made whole when
+/// the message leaves the queue.
+#[derive(Debug)]
+struct Open {
+    host: Arc<str>,
+    queue_id: QueueId,
+    key: String,
+    first: Timestamp,
+    message_id: Option<String>,
+    sender: Option<String>,
+    notification: bool,
+    recipients: Vec<String>,
+    texts: Vec<String>,
+    relays: Vec<String>,
+    tries: Vec<Try>,
+    /// Tries (indexes) that were a recipient's last and a deferral: an expiry settles them.
+    deferred: Vec<usize>,
+    /// The time of its entry in [`Shard::floors`], if it has one.
+    floor: Option<Timestamp>,
+}
+
+/// One try of an [`Open`] message; its recipient, text and relay are indexes into the message's lists.
+#[derive(Clone, Debug)]
+struct Try {
+    time: Timestamp,
+    source: Source,
+    recipient: u32,
+    status: Status,
+    code: Option<u16>,
+    enhanced: Option<EnhancedCode>,
+    command: Option<SmtpCommand>,
+    text: u32,
+    relay: Option<u32>,
+    line: Option<Box<str>>,
+    /// The times and lines of the identical deferrals folded into this one (see [`Joiner::folding_deferrals`]),
+    /// all before its own: it stands for the latest of them.
+    folded: Vec<(Timestamp, Source)>,
+}
+
+/// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
+/// same few texts and relays, and looking further back would cost more than a copy saves.
+fn index_of(list: &mut Vec<String>, value: &str) -> u32 {
+    let from = list.len().saturating_sub(8);
+    match list[from..].iter().rposition(|v| v == value) {
+        Some(i) => (from + i) as u32,
+        None => {
+            list.push(value.to_string());
+            (list.len() - 1) as u32
+        }
+    }
+}
+
+impl Open {
+    /// The earliest time an outcome of this message still to come can have: for each recipient, its first final
+    /// try, or else (it may yet be left pending, settled at its last try) its last try. None without tries: their
+    /// lines are still to be read. Tries only move it later, except one logged out of time order.
+    fn floor(&self) -> Option<Timestamp> {
+        (0..self.recipients.len() as u32)
+            .filter_map(|r| {
+                let mut first_final: Option<Timestamp> = None;
+                let mut last: Option<Timestamp> = None;
+                for t in self.tries.iter().filter(|t| t.recipient == r) {
+                    if t.status.is_final() {
+                        first_final = Some(first_final.map_or(t.time, |f| f.min(t.time)));
+                    }
+                    last = last.max(Some(t.time));
+                }
+                first_final.or(last)
+            })
+            .min()
+    }
+
+    /// The try, made a whole attempt with what the message knows now.
+    fn attempt(&self, t: &Try) -> Attempt {
+        Attempt {
+            time: t.time,
+            source: t.source,
+            recipient: self.recipients[t.recipient as usize].clone(),
+            sender: self.sender.clone(),
+            message_id: self.message_id.clone(),
+            message_key: self.key.clone(),
+            campaign_hint: None,
+            campaign: None,
+            status: t.status,
+            reply: Reply {
+                code: t.code,
+                enhanced: t.enhanced,
+                text: self.texts[t.text as usize].clone(),
+                command: t.command,
+            },
+            relay: t.relay.map(|r| self.relays[r as usize].clone()),
+            line: t.line.as_deref().map(str::to_string),
+            tries: t.folded.len() as u32 + 1,
+        }
+    }
+
+    /// Its tries as attempts, into `out`.
+    fn into_attempts(self, out: &mut Vec<Attempt>) {
+        for (i, t) in self.tries.iter().enumerate() {
+            if self.stands_for_its_folds(i) {
+                out.push(self.attempt(t));
+            } else {
+                out.extend(self.unfolded(t));
+            }
+        }
+    }
+
+    /// Whether try `i` made one attempt settles as its folded tries would one by one: they come together in time
+    /// order among the recipient's tries, and not first. Not so only where lines came out of time order.
+    fn stands_for_its_folds(&self, i: usize) -> bool {
+        let t = &self.tries[i];
+        let Some(&low) = t.folded.iter().min() else { return true };
+        let high = (t.time, t.source);
+        let mut earlier = false;
+        for (j, other) in self.tries.iter().enumerate() {
+            if j == i || other.recipient != t.recipient {
+                continue;
+            }
+            let key = (other.time, other.source);
+            if (low..=high).contains(&key) {
+                return false;
+            }
+            earlier |= key < low;
+        }
+        earlier
+    }
+
+    /// A folded try as the tries it stands for, in time order.
+    fn unfolded(&self, t: &Try) -> Vec<Attempt> {
+        let mut keys = t.folded.clone();
+        keys.push((t.time, t.source));
+        keys.sort();
+        keys.into_iter().map(|(time, source)| Attempt { time, source, tries: 1, ..self.attempt(t) }).collect()
+    }
+
+    /// The index of a recipient, added if new. Every recipient is looked for, not only the last few: an expiry
+    /// must know whose last try was a deferral.
+    fn recipient(&mut self, recipient: &str) -> u32 {
+        match self.recipients.iter().position(|r| r == recipient) {
+            Some(i) => i as u32,
+            None => {
+                self.recipients.push(recipient.to_string());
+                (self.recipients.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Adds a try.
+    fn push(&mut self, attempt: Attempt) {
+        let Attempt { time, source, recipient, status, reply, relay, line, tries, .. } = attempt;
+        let recipient = self.recipient(&recipient);
+        let text = index_of(&mut self.texts, &reply.text);
+        let relay = relay.map(|r| index_of(&mut self.relays, &r));
+        self.tries.push(Try {
+            time,
+            source,
+            recipient,
+            status,
+            code: reply.code,
+            enhanced: reply.enhanced,
+            command: reply.command,
+            text,
+            relay,
+            line: line.map(String::into_boxed_str),
+            folded: vec![(time, source); tries.saturating_sub(1) as usize],
+        });
+    }
+
+    /// Whether a deferral to the recipient at `index`, with this reply and relay and no line kept, says the same as
+    /// the try `k` (that recipient's last, a deferral) and can be folded into it. The recipient's first try is
+    /// never folded into: it gives the outcome's first time.
+    fn folds_into(&self, k: usize, index: u32, reply: &Reply, relay: Option<&str>) -> bool {
+        let t = &self.tries[k];
+        t.line.is_none()
+            && t.code == reply.code
+            && t.enhanced == reply.enhanced
+            && t.command == reply.command
+            && self.texts[t.text as usize] == reply.text
+            && t.relay.map(|r| self.relays[r as usize].as_str()) == relay
+            && self.tries[..k].iter().any(|earlier| earlier.recipient == index)
+    }
+
+    /// As the state file keeps it.
+    fn to_message(&self) -> Message {
+        let mut attempts = Vec::with_capacity(self.tries.len());
+        // Where each try's attempt (the latest, for a folded one) lands in `attempts`.
+        let mut at = Vec::with_capacity(self.tries.len());
+        for t in &self.tries {
+            attempts.extend(self.unfolded(t));
+            at.push(attempts.len() - 1);
+        }
+        let deferred = self.deferred.iter().map(|&k| at[k]).collect();
+        Message {
+            host: self.host.to_string(),
+            queue_id: self.queue_id.to_string(),
+            key: self.key.clone(),
+            message_id: self.message_id.clone(),
+            sender: self.sender.clone(),
+            notification: self.notification,
+            first: self.first,
+            // Folded tries one by one, so that a later run settles them exactly whatever order its lines come in.
+            attempts,
+            deferred,
+        }
+    }
+
+    /// From the state file; `queue_id` is its queue id, checked.
+    fn from_message(m: Message, queue_id: QueueId) -> Open {
+        let mut open = Open {
+            host: Arc::from(m.host),
+            queue_id,
+            key: m.key,
+            first: m.first,
+            message_id: m.message_id,
+            sender: m.sender,
+            notification: m.notification,
+            recipients: Vec::new(),
+            texts: Vec::new(),
+            relays: Vec::new(),
+            tries: Vec::new(),
+            deferred: m.deferred,
+            floor: None,
+        };
+        for a in m.attempts {
+            open.push(a);
+        }
+        open
+    }
+}
+
+/// What the joiner holds between two runs (`--state`): the messages still in the queue, so that a message whose
+/// lines span two runs' logs is joined as one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinerState {
+    /// The messages in the queue, by key.
+    pub open: Vec<Message>,
+    /// Queue ids (with their host) of notifications still in the queue.
+    pub notifications: Vec<(String, String)>,
+}
+
+impl Default for Joiner {
+    fn default() -> Self {
+        Joiner { shards: (0..SHARDS).map(|_| Shard::default()).collect() }
+    }
+}
+
+impl Joiner {
+    /// An empty joiner.
+    pub fn new() -> Self {
+        Joiner::default()
+    }
+
+    /// A joiner that goes on from what an earlier run left; an error names a queue id that is not one.
+    pub fn from_state(state: JoinerState) -> Result<Self, String> {
+        let id = |id: &str| QueueId::parse(id).ok_or_else(|| format!("`{id}` is not a Postfix queue id"));
+        let mut joiner = Joiner::new();
+        for (host, queue_id) in state.notifications {
+            let queue_id = id(&queue_id)?;
+            joiner.shards[shard_of(&host, &queue_id)].notifications.insert((Arc::from(host), queue_id));
+        }
+        for m in state.open {
+            let queue_id = id(&m.queue_id)?;
+            let shard = &mut joiner.shards[shard_of(&m.host, &queue_id)];
+            let mut open = Open::from_message(m, queue_id);
+            let key = (open.host.clone(), queue_id);
+            open.floor = open.floor();
+            if let Some(floor) = open.floor {
+                shard.floors.insert((floor, key.clone()));
+            }
+            shard.open.insert(key, open);
+        }
+        Ok(joiner)
+    }
+
+    /// A joiner that folds a deferral saying the same as the recipient's last try (a deferral too, not the first)
+    /// into that try, as [`Attempt::tries`] says, when `fold` is set and no line is kept for it. A deferred message
+    /// is retried every few minutes for days with the same reply: for a run that only settles messages, the tries
+    /// in between are a count, and the queue then holds a few tries a message instead of hundreds.
+    pub fn folding_deferrals(mut self, fold: bool) -> Self {
+        for shard in &mut self.shards {
+            shard.fold = fold;
+        }
+        self
+    }
+
+    /// A time before which no outcome still to come from the messages in the queue can be: for each recipient
+    /// of each, its first final try, or else its last try (see `Open::floor`). Messages without tries yet add
+    /// nothing: their lines are still to be read.
+    pub fn oldest_open(&mut self) -> Option<Timestamp> {
+        self.shards.iter_mut().filter_map(Shard::oldest_open).min()
+    }
+
+    /// What the next run needs to go on from here.
+    pub fn state(&self) -> JoinerState {
+        let mut open: Vec<Message> = self.shards.iter().flat_map(|s| s.open.values().map(Open::to_message)).collect();
+        open.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut notifications: Vec<(String, String)> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.notifications.iter().map(|(host, id)| (host.to_string(), id.to_string())))
+            .collect();
+        notifications.sort();
+        JoinerState { open, notifications }
+    }
+
+    /// Adds one record; the attempts of messages that end with it go to `out`.
+    pub fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
+        self.shards[shard_of_record(&record)].push(source, time, record, out);
+    }
+
+    /// Which of the [`SHARDS`] parts of the queue a record goes to (see [`Joiner::push_parts`]).
+    pub fn part_of(record: &Record) -> usize {
+        shard_of_record(record)
+    }
+
+    /// Adds records in log order, each part of the queue on its own core; the attempts of messages that end with
+    /// them go to `out`, part by part.
+    pub fn push_all(&mut self, records: Vec<(Source, Timestamp, Record)>, out: &mut Vec<Attempt>) {
+        let mut parts: Vec<Vec<(Source, Timestamp, Record)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        for r in records {
+            parts[shard_of_record(&r.2)].push(r);
+        }
+        self.push_parts(&mut parts, out);
+    }
+
+    /// [`Joiner::push_all`] for records already split by [`Joiner::part_of`], each part in log order: `parts` (one
+    /// vector a part) are emptied and keep their room, to be filled again with the next records.
+    pub fn push_parts(&mut self, parts: &mut [Vec<(Source, Timestamp, Record)>], out: &mut Vec<Attempt>) {
+        use rayon::prelude::*;
+        assert_eq!(parts.len(), SHARDS, "one vector for each part of the queue");
+        let joined: Vec<Vec<Attempt>> = self
+            .shards
+            .par_iter_mut()
+            .zip(parts.par_iter_mut())
+            .map(|(shard, records)| {
+                let mut out = Vec::with_capacity(records.len() / 3);
+                for (source, time, record) in records.drain(..) {
+                    shard.push(source, time, record, &mut out);
+                }
+                out
+            })
+            .collect();
+        out.reserve(joined.iter().map(Vec::len).sum());
+        for part in joined {
+            out.extend(part);
+        }
+    }
+
+    /// The attempts of the messages still in the queue when the logs end.
+    pub fn finish(self, out: &mut Vec<Attempt>) {
+        self.finish_in_batches(&mut |batch| out.extend(batch));
+    }
+
+    /// The attempts of the messages still in the queue when the logs end, handed to `each` a few thousand messages
+    /// at a time: a log that ends with a large queue is not made whole attempts all at once.
+    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>)) {
+        const MESSAGES: usize = 4096;
+        let mut open: Vec<Open> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
+        open.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut batch = Vec::new();
+        for (n, m) in open.into_iter().enumerate() {
+            m.into_attempts(&mut batch);
+            if (n + 1) % MESSAGES == 0 {
+                each(std::mem::take(&mut batch));
+            }
+        }
+        each(batch);
+    }
+}
+
+impl Shard {
+    /// The lowest floor of the messages in this part, raising entries that have become too low on the way.
+    fn oldest_open(&mut self) -> Option<Timestamp> {
+        while let Some((low, key)) = self.floors.first().cloned() {
+            let floor = self.open.get(&key).and_then(Open::floor);
+            if floor == Some(low) {
+                return Some(low);
+            }
+            debug_assert!(floor.is_none_or(|f| f > low), "an entry above its message's floor");
+            self.floors.pop_first();
+            if let Some(m) = self.open.get_mut(&key) {
+                m.floor = floor;
+            }
+            if let Some(f) = floor {
+                self.floors.insert((f, key));
+            }
+        }
+        None
+    }
+
+    /// A message leaves the queue.
+    fn closed(&mut self, m: &Open) {
+        if let Some(floor) = m.floor {
+            self.floors.remove(&(floor, (m.host.clone(), m.queue_id)));
+        }
+    }
+
+    /// A try at `time` was added to `m`: its entry is lowered to it, or made, if need be.
+    fn tried(floors: &mut BTreeSet<(Timestamp, QueueKey)>, m: &mut Open, time: Timestamp) {
+        if m.floor.is_some_and(|f| f <= time) {
+            return;
+        }
+        let key = (m.host.clone(), m.queue_id);
+        if let Some(old) = m.floor {
+            floors.remove(&(old, key.clone()));
+        }
+        floors.insert((time, key));
+        m.floor = Some(time);
+    }
+
+    /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
+    /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
+    fn start(&self, key: &QueueKey, time: Timestamp) -> Open {
+        let notification = self.notifications.contains(key);
+        let (host, queue_id) = key;
+        Open {
+            host: host.clone(),
+            queue_id: *queue_id,
+            key: format!("{host}/{queue_id}/{}", time.millis()),
+            first: time,
+            message_id: None,
+            sender: None,
+            notification,
+            recipients: Vec::new(),
+            texts: Vec::new(),
+            relays: Vec::new(),
+            tries: Vec::new(),
+            deferred: Vec::new(),
+            floor: None,
+        }
+    }
+
+    /// Adds one record; the attempts of messages that end with it go to `out`.
+    fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
+        let Record { host, queue_id, event, line, .. } = record;
+        match event {
+            Event::Notification(id) => {
+                let key = (host, id);
+                if let Some(m) = self.open.get_mut(&key) {
+                    m.notification = true;
+                }
+                self.notifications.insert(key);
+                return;
+            }
+            Event::Removed => {
+                let key = (host, queue_id);
+                if let Some(m) = self.open.remove(&key) {
+                    self.closed(&m);
+                    m.into_attempts(out);
+                }
+                self.notifications.remove(&key);
+                return;
+            }
+            _ => {}
+        }
+        let key = (host, queue_id);
+        // A second message-id for a queue id whose removal was not logged: Postfix reused the id.
+        let reused =
+            |m: &Open| matches!(event, Event::MessageId(_)) && (m.message_id.is_some() || !m.deferred.is_empty());
+        let fresh = match self.open.get(&key) {
+            None => true,
+            Some(m) if reused(m) => {
+                if let Some(old) = self.open.remove(&key) {
+                    self.closed(&old);
+                    old.into_attempts(out);
+                }
+                true
+            }
+            Some(_) => false,
+        };
+        let m = if fresh {
+            let m = self.start(&key, time);
+            self.open.entry(key).insert_entry(m).into_mut()
+        } else {
+            match self.open.get_mut(&key) {
+                Some(m) => m,
+                None => return,
+            }
+        };
+        match event {
+            Event::MessageId(mid) => m.message_id = Some(mid),
+            Event::Sender(sender) => m.sender = Some(sender),
+            Event::Notification(_) | Event::Removed | Event::Handoff => {}
+            Event::Expired(sender) => {
+                if m.sender.is_none() {
+                    m.sender = Some(sender);
+                }
+                for k in std::mem::take(&mut m.deferred) {
+                    let mut expired = m.tries[k].clone();
+                    expired.time = time;
+                    expired.source = source;
+                    expired.status = Status::Expired;
+                    expired.line = line.as_deref().map(Box::from);
+                    expired.folded = Vec::new();
+                    m.tries.push(expired);
+                    Shard::tried(&mut self.floors, m, time);
+                }
+            }
+            Event::Delivery { to, status, reply, relay } => {
+                if m.notification || m.sender.as_deref() == Some("") {
+                    return;
+                }
+                let recipient = normalize_address(&to);
+                let index = m.recipient(&recipient);
+                if self.fold && status == Status::Deferred && line.is_none() {
+                    let last = m.deferred.iter().copied().find(|&k| m.tries[k].recipient == index);
+                    if let Some(k) = last.filter(|&k| m.folds_into(k, index, &reply, relay.as_deref())) {
+                        let t = &mut m.tries[k];
+                        if (time, source) > (t.time, t.source) {
+                            t.folded.push((t.time, t.source));
+                            (t.time, t.source) = (time, source);
+                        } else {
+                            t.folded.push((time, source));
+                        }
+                        Shard::tried(&mut self.floors, m, time);
+                        return;
+                    }
+                }
+                let tries = &m.tries;
+                m.deferred.retain(|&k| tries[k].recipient != index);
+                if status == Status::Deferred {
+                    m.deferred.push(m.tries.len());
+                }
+                Shard::tried(&mut self.floors, m, time);
+                m.push(Attempt {
+                    time,
+                    source,
+                    recipient,
+                    sender: None,
+                    message_id: None,
+                    message_key: String::new(),
+                    campaign_hint: None,
+                    campaign: None,
+                    status,
+                    reply,
+                    relay,
+                    line,
+                    tries: 1,
+                });
+            }
+        }
+    }
+}
+
+/// Joins the records of a log, in log order, into attempts.
+pub fn join(records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
+    let mut joiner = Joiner::new();
+    let mut out = Vec::new();
+    for (source, time, record) in records {
+        joiner.push(source, time, record, &mut out);
+    }
+    joiner.finish(&mut out);
+    out
+}
