@@ -111,7 +111,7 @@ pub fn postfix(data: &[u8]) {
     let mut folded = Vec::new();
     for chunk in bare.chunks(7) {
         joiner.push_all(chunk.to_vec(), &mut folded);
-        let _ = joiner.oldest_open();
+        let _ = joiner.earliest_outcome();
     }
     joiner.finish(&mut folded);
     let every = settle(postfix::join(bare), &CLASSIFIER);

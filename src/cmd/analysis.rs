@@ -123,7 +123,7 @@ pub fn read_attempts(
 }
 
 /// Attributes a batch's attempts to their campaigns on all cores. The tries of one message come together and share
-/// their message-id and sender, so each is resolved once.
+/// their message-id and sender, which are all a campaign is found from, so each message is resolved once.
 fn resolve_all(resolver: &CampaignResolver, batch: &mut [Attempt]) {
     use rayon::prelude::*;
     batch.par_chunks_mut(4096).for_each(|chunk| {
@@ -131,10 +131,7 @@ fn resolve_all(resolver: &CampaignResolver, batch: &mut [Attempt]) {
         for i in 0..chunk.len() {
             let same = previous.is_some_and(|p| {
                 let (a, b) = (&chunk[p], &chunk[i]);
-                a.message_key == b.message_key
-                    && a.message_id == b.message_id
-                    && a.sender == b.sender
-                    && a.campaign_hint == b.campaign_hint
+                a.message_id == b.message_id && a.sender == b.sender && a.campaign_hint == b.campaign_hint
             });
             chunk[i].campaign = match previous {
                 Some(p) if same => chunk[p].campaign.clone(),

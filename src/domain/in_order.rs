@@ -4,8 +4,9 @@
 //! A message's outcome is known when the MTA is done with it, which is not the order of the outcomes' times: a
 //! message deferred for days settles long after the messages sent beside it. The reader therefore says, with each
 //! batch, a time before which nothing still to come can settle (for the messages still in the queue, each
-//! recipient's first final try, or else its last try; and the lines not read yet). Outcomes before that time are final in number and order, and are released;
-//! only those after it wait. Memory then follows the messages in flight, not the size of the log.
+//! recipient's first final try, or else its last try; and the lines not read yet). Outcomes before that time are
+//! final in number and order, and are released; only those after it wait. Memory then follows the messages in
+//! flight, not the size of the log.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -18,8 +19,8 @@ use super::time::Timestamp;
 /// of all of them by time and source would give.
 ///
 /// The outcomes that arrive between two releases are sorted together into a run; a release merges the runs through
-/// a heap of their first outcomes. A heap of every waiting outcome, as before, cost a deep sift per outcome; runs
-/// are sorted in cache and the heap holds one key per run, a few hundred at most.
+/// a heap of their first outcomes. A heap of every waiting outcome would cost a deep sift per outcome; runs are
+/// sorted in cache, and the heap holds one key per run.
 #[derive(Debug, Default)]
 pub struct InOrder {
     /// Outcomes pushed since the last release, with their arrival numbers.

@@ -502,7 +502,10 @@ fn read_postfix(
         // `settled` is None when nothing can be promised, else the start of the next file, if any.
         let bound = settled.and_then(|later_start| {
             let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);
-            [Some(Timestamp::from_millis(read_up_to)), joiner.oldest_open(), later_start].into_iter().flatten().min()
+            [Some(Timestamp::from_millis(read_up_to)), joiner.earliest_outcome(), later_start]
+                .into_iter()
+                .flatten()
+                .min()
         });
         each(out, bound);
     };

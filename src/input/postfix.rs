@@ -116,6 +116,9 @@ impl fmt::Debug for QueueId {
     }
 }
 
+/// A message in the queue: its host and queue id.
+pub(crate) type QueueKey = (Arc<str>, QueueId);
+
 /// The queue id that starts a line's message, and the rest of the message.
 fn queue_id(message: &str) -> Option<(QueueId, &str)> {
     let at = super::lines::find_pair(message, b':', b' ')?;
@@ -141,7 +144,7 @@ fn shared_host(host: &str) -> Arc<str> {
     })
 }
 
-/// The value of `key=` in a Postfix `key=value, key=value` list, up to the next `, ` (angle brackets removed).
+/// The value of `key=` in a Postfix `key=value, key=value` list, up to the next `, ` (or the whole `<...>`).
 /// Found by the `=` signs, which are few in a Postfix line, rather than with a substring searcher built each time.
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     let (bytes, name) = (text.as_bytes(), key.as_bytes().strip_suffix(b"=").unwrap_or(key.as_bytes()));
@@ -262,9 +265,6 @@ fn is_local_handoff(relay: Option<&str>, text: &str) -> bool {
     });
     local && text.contains("queued as")
 }
-
-/// A message in the queue: its host and queue id.
-pub(crate) type QueueKey = (Arc<str>, QueueId);
 
 /// The times at which a file's lines may have copies in other files: from the start of any file read after it, and
 /// up to the end of the files read before it.
@@ -597,12 +597,12 @@ mod tests {
         }
         // Its last try, on the 21st at 23:00, not its first line on the 20th: it may yet be left pending then.
         let last_try = records.iter().rev().find(|(_, _, r)| r.queue_id.as_str() == "AAAAA1").unwrap().1;
-        assert_eq!(joiner.oldest_open(), Some(last_try));
+        assert_eq!(joiner.earliest_outcome(), Some(last_try));
         // A final try settles the recipient there, whatever comes after.
         let expiry = "Nov 22 09:00:00 mta1 postfix/qmgr[1]: AAAAA1: from=<b@x>, status=expired, returned to sender";
         let (source, time, record) = records_of(&[expiry]).remove(0);
         joiner.push(source, time, record, &mut out);
-        assert_eq!(joiner.oldest_open(), Some(time));
+        assert_eq!(joiner.earliest_outcome(), Some(time));
         assert_eq!(joiner.state().open.len(), 1);
     }
 }

@@ -57,7 +57,7 @@ struct Shard {
     notifications: FxHashSet<QueueKey>,
     /// The open messages that have tries, by a time no outcome of theirs still to come can be before (see
     /// [`Open::floor`]): the lowest bounds what can still settle. An entry may be lower than its message's floor
-    /// has since become; it is raised when it is the lowest (see [`Shard::oldest_open`]).
+    /// has since become; it is raised when it is the lowest (see [`Shard::earliest_outcome`]).
     floors: BTreeSet<(Timestamp, QueueKey)>,
     /// Whether identical deferrals are folded (see [`Joiner::folding_deferrals`]).
     fold: bool,
@@ -377,8 +377,8 @@ impl Joiner {
     /// A time before which no outcome still to come from the messages in the queue can be: for each recipient
     /// of each, its first final try, or else its last try (see `Open::floor`). Messages without tries yet add
     /// nothing: their lines are still to be read.
-    pub fn oldest_open(&mut self) -> Option<Timestamp> {
-        self.shards.iter_mut().filter_map(Shard::oldest_open).min()
+    pub fn earliest_outcome(&mut self) -> Option<Timestamp> {
+        self.shards.iter_mut().filter_map(Shard::earliest_outcome).min()
     }
 
     /// What the next run needs to go on from here.
@@ -460,16 +460,18 @@ impl Joiner {
 }
 
 impl Shard {
-    /// The lowest floor of the messages in this part, raising entries that have become too low on the way.
-    fn oldest_open(&mut self) -> Option<Timestamp> {
+    /// The lowest floor of the messages in this part (see [`Joiner::earliest_outcome`]), raising entries that have
+    /// become too low on the way.
+    fn earliest_outcome(&mut self) -> Option<Timestamp> {
         while let Some((low, key)) = self.floors.first().cloned() {
-            let floor = self.open.get(&key).and_then(Open::floor);
+            let m = self.open.get_mut(&key);
+            let floor = m.as_ref().and_then(|m| m.floor());
             if floor == Some(low) {
                 return Some(low);
             }
             debug_assert!(floor.is_none_or(|f| f > low), "an entry above its message's floor");
             self.floors.pop_first();
-            if let Some(m) = self.open.get_mut(&key) {
+            if let Some(m) = m {
                 m.floor = floor;
             }
             if let Some(f) = floor {
