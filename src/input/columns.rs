@@ -30,9 +30,49 @@ pub fn require(headers: &csv::StringRecord, aliases: &[&str], file: &str, what: 
     }
 }
 
-/// Reads the rows after the header one by one, counting each as read: a row the CSV reader cannot read, or one
-/// longer than [`MAX_LINE`], is malformed (reading stops at an I/O error); every other row goes to `row` with its
-/// line number and its byte range. One loop for every CSV input, so that all of them account for their rows alike.
+/// What [`next_row`] found.
+pub enum Row {
+    /// A row, now in the record: its line number and byte range.
+    Read(u64, std::ops::Range<u64>),
+    /// A row that was counted as malformed.
+    Skipped,
+    /// The end of the input (or an I/O error, counted as a malformed row).
+    End,
+}
+
+/// Reads the next row after the header into `record`, counting it as read: a row the CSV reader cannot read, or one
+/// longer than [`MAX_LINE`], is counted as malformed and skipped. One reader for every CSV input, so that all of them
+/// account for their rows alike.
+pub fn next_row<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::ByteRecord,
+    stats: &mut FileStats,
+) -> Row {
+    let line = reader.position().line() + 1;
+    let start = reader.position().byte();
+    match reader.read_byte_record(record) {
+        Ok(false) => Row::End,
+        Ok(true) => {
+            stats.read += 1;
+            let line = record.position().map_or(line, |p| p.line());
+            let bytes = record.position().map_or(start, |p| p.byte())..reader.position().byte();
+            let length = bytes.end - bytes.start;
+            if length > MAX_LINE as u64 {
+                stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
+                return Row::Skipped;
+            }
+            Row::Read(line, bytes)
+        }
+        Err(e) => {
+            stats.read += 1;
+            stats.malformed(line, format!("unreadable CSV row: {e}"));
+            if matches!(e.kind(), csv::ErrorKind::Io(_)) { Row::End } else { Row::Skipped }
+        }
+    }
+}
+
+/// Reads the rows after the header one by one with [`next_row`], handing every readable row to `row` with its line
+/// number and its byte range.
 pub fn each_record<R: std::io::Read>(
     reader: &mut csv::Reader<R>,
     stats: &mut FileStats,
@@ -40,28 +80,10 @@ pub fn each_record<R: std::io::Read>(
 ) {
     let mut record = csv::ByteRecord::new();
     loop {
-        let line = reader.position().line() + 1;
-        let start = reader.position().byte();
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                stats.read += 1;
-                let line = record.position().map_or(line, |p| p.line());
-                let bytes = record.position().map_or(start, |p| p.byte())..reader.position().byte();
-                let length = bytes.end - bytes.start;
-                if length > MAX_LINE as u64 {
-                    stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
-                    continue;
-                }
-                row(line, bytes, &record, stats);
-            }
-            Err(e) => {
-                stats.read += 1;
-                stats.malformed(line, format!("unreadable CSV row: {e}"));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
+        match next_row(reader, &mut record, stats) {
+            Row::Read(line, bytes) => row(line, bytes, &record, stats),
+            Row::Skipped => {}
+            Row::End => break,
         }
     }
 }

@@ -261,7 +261,8 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 ///
 /// Postfix logs, the large ones, are read as a stream: block by block, each block's lines parsed on all cores, and
 /// joined message by message in log order (files oldest first), so that memory holds the messages in the queue
-/// rather than the log. The other formats are read whole.
+/// rather than the log. Sending logs whose rows are in time order are streamed beside them, a batch of rows at a
+/// time. The other formats, and a sending log in another order, are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
     let read = read_logs(paths, options, &mut |batch, _| attempts.extend(batch))?;
@@ -289,7 +290,8 @@ pub fn read_logs(
     let mut logs = Logs::default();
     let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
-    let mut postfix_files = Vec::new();
+    // The files read as a stream, in time order: Postfix logs, and sending logs whose rows are in time order.
+    let mut streamed = Vec::new();
     let mut files: Vec<(u32, FileStats)> = Vec::new();
     let mut paths: Vec<&PathBuf> = paths.iter().collect();
     paths.sort();
@@ -315,15 +317,26 @@ pub fn read_logs(
                 None => infer_year(&opened, options.now)?,
             };
             let first_time = first_time(&opened.head, first_year);
-            postfix_files.push((first_time, file, first_year, opened, stats));
+            streamed.push((first_time, file, Stream::Postfix(first_year), opened, stats));
+            continue;
+        }
+        if format == LogFormat::SendingLog {
+            let order = sending_log::time_order(opened.reader()?, &opened.name, CLOCK_SLACK_MS)?;
+            if order.in_order {
+                streamed.push((order.earliest, file, Stream::SendingLog, opened, stats));
+            } else {
+                let mut advanced = |bytes| options.progress.advance(bytes);
+                let mut all = |batch: Vec<Attempt>, _| logs.attempts.extend(batch);
+                sending_log::read(opened.reader()?, file, &mut stats, &options.keep, &mut advanced, &mut all)
+                    .with_context(|| format!("{}: cannot read", opened.name))?;
+                files.push((file, stats));
+            }
             continue;
         }
         let input = opened.into_input()?;
         stats.count_invalid_utf8(&input.bytes);
         match format {
-            LogFormat::SendingLog => {
-                logs.attempts.extend(sending_log::parse(&input.bytes, file, &mut stats, &options.keep)?)
-            }
+            LogFormat::SendingLog => unreachable!("sending logs are read above"),
             LogFormat::Pmta => logs.attempts.extend(pmta::parse(&input.bytes, file, &mut stats, &options.keep)?),
             LogFormat::Kumomta => logs.attempts.extend(kumomta::parse(&input.bytes, file, &mut stats, &options.keep)?),
             LogFormat::Sendmail => {
@@ -348,7 +361,7 @@ pub fn read_logs(
         files.push((file, stats));
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
-    postfix_files.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
+    streamed.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
     let mut joiner = match options.postfix_carry.clone() {
         Some(state) => {
             postfix::Joiner::from_state(state).map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
@@ -359,19 +372,30 @@ pub fn read_logs(
     // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
     // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
     // do not overlap cost nothing.
-    let mut line_copies = (postfix_files.len() > 1).then(postfix::LineDeduper::default);
-    let firsts: Vec<Option<Timestamp>> = postfix_files.iter().map(|(first, ..)| *first).collect();
+    let postfix_count = streamed.iter().filter(|(_, _, s, ..)| matches!(s, Stream::Postfix(_))).count();
+    let mut line_copies = (postfix_count > 1).then(postfix::LineDeduper::default);
+    let firsts: Vec<Option<Timestamp>> = streamed.iter().map(|(first, ..)| *first).collect();
     let mut seen_until: Option<Timestamp> = None;
     // Attempts of other formats come last, at any time: with them, nothing is settled before the end.
     let ordered = logs.attempts.is_empty() && exim_records.is_empty() && sendmail_records.is_empty();
-    for (k, (_, file, first_year, opened, mut stats)) in postfix_files.into_iter().enumerate() {
+    for (k, (_, file, stream, opened, mut stats)) in streamed.into_iter().enumerate() {
         // Lines at or after the start of a later file, or at or before the end of an earlier one.
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
-        let window = postfix::Overlap { later_start, earlier_end: seen_until };
-        let copies = line_copies.as_mut().map(|c| (c, window));
+        // `settled` is None when nothing can be promised, else the start of the next file, if any.
         let settled = ordered.then_some(later_start);
-        let last = read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, copies, settled, each)?;
-        seen_until = seen_until.max(last);
+        match stream {
+            Stream::Postfix(first_year) => {
+                let window = postfix::Overlap { later_start, earlier_end: seen_until };
+                let copies = line_copies.as_mut().map(|c| (c, window));
+                let last =
+                    read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, copies, settled, each)?;
+                seen_until = seen_until.max(last);
+            }
+            Stream::SendingLog => {
+                let copies = several.then_some(&mut deduper);
+                read_sending_log(&opened, file, options, &mut stats, &mut joiner, copies, settled, each)?;
+            }
+        }
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
@@ -391,6 +415,53 @@ pub fn read_logs(
         carry,
         duplicates: deduper.removed + line_duplicates,
     })
+}
+
+/// How a file read as a stream is read.
+enum Stream {
+    /// A Postfix log, whose first line is in this year.
+    Postfix(i32),
+    /// A sending log whose rows are in time order.
+    SendingLog,
+}
+
+/// The time before which nothing still to come settles: the lines read up to `last` less the clock slack, the
+/// messages still in the Postfix queue, and the start of the next file. `settled` is None when nothing can be
+/// promised (attempts of other formats come at the end), else the start of the next file, if any.
+fn settled_bound(
+    settled: Option<Option<Timestamp>>,
+    last: Option<Timestamp>,
+    joiner: &mut postfix::Joiner,
+) -> Option<Timestamp> {
+    settled.and_then(|later_start| {
+        let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);
+        [Some(Timestamp::from_millis(read_up_to)), joiner.earliest_outcome(), later_start].into_iter().flatten().min()
+    })
+}
+
+/// Reads a sending log whose rows are in time order as a stream (see [`sending_log`]): each batch of rows is handed
+/// on with the time before which nothing still to come settles. With several files, copies of rows in other files
+/// are removed first.
+#[allow(clippy::too_many_arguments)]
+fn read_sending_log(
+    opened: &source::Opened,
+    file: u32,
+    options: &LogOptions,
+    stats: &mut FileStats,
+    joiner: &mut postfix::Joiner,
+    mut copies: Option<&mut dedupe::Deduper>,
+    settled: Option<Option<Timestamp>>,
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+) -> Result<()> {
+    let mut advanced = |bytes| options.progress.advance(bytes);
+    let mut batch = |mut attempts: Vec<Attempt>, last: Option<Timestamp>| {
+        if let Some(copies) = copies.as_mut() {
+            copies.filter(&mut attempts);
+        }
+        each(attempts, settled_bound(settled, last, joiner));
+    };
+    sending_log::read(opened.reader()?, file, stats, &options.keep, &mut advanced, &mut batch)
+        .with_context(|| format!("{}: cannot read", opened.name))
 }
 
 /// What [`read_logs`] reports besides the attempts.
@@ -499,14 +570,7 @@ fn read_postfix(
         // About one try for every four Postfix lines.
         let mut out = Vec::with_capacity(records / 3);
         joiner.push_parts(&mut parts, &mut out);
-        // `settled` is None when nothing can be promised, else the start of the next file, if any.
-        let bound = settled.and_then(|later_start| {
-            let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);
-            [Some(Timestamp::from_millis(read_up_to)), joiner.earliest_outcome(), later_start]
-                .into_iter()
-                .flatten()
-                .min()
-        });
+        let bound = settled_bound(settled, last, joiner);
         each(out, bound);
     };
     lines::for_each_block(opened.reader()?, BLOCK, |block| {

@@ -1,85 +1,300 @@
 //! The platform's own sending log: CSV with `campaign_id,email,timestamp,log`, one row per message, where `log` is
 //! `250 ok` for a delivery or `FAILED <code> [<enhanced>] <text>` for a bounce.
 //!
-//! The export holds only final outcomes (no deferrals), so each row is one settled message.
+//! The export holds only final outcomes (no deferrals), so each row is one settled message and nothing has to be
+//! joined: the file is read as a stream, a batch of rows at a time, the rows of a batch turned into attempts on all
+//! cores. A platform's export can hold millions of rows, so memory must not follow the file: when its rows are in
+//! time order (each at most the allowed slack before a row above it, which [`time_order`] checks first), the reader
+//! can promise, with each batch, a time before which no row still to come lies, and the outcomes before it are
+//! replayed and dropped. An export sorted some other way (by address, say) is still read, but held whole.
+
+use std::io::Read;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 
-use super::columns::{self, CAMPAIGN, EMAIL};
+use super::columns::{self, CAMPAIGN, EMAIL, Row};
 use super::{FileStats, KeepLines};
 
-/// Reads a sending log held in `bytes`; `file` is its index in the run's list and `stats` its accounting.
-pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
-    let headers = reader.headers().with_context(|| format!("{}:1: cannot read the CSV header", stats.name))?.clone();
-    stats.read += 1;
-    stats.ignored += 1;
-    let c_email = columns::require(&headers, EMAIL, &stats.name, "sending log")?;
-    let c_time = columns::require(
-        &headers,
-        &["timestamp", "time", "date", "sent_at", "logged_at", "created_at"],
-        &stats.name,
-        "sending log",
-    )?;
-    let c_log = columns::require(
-        &headers,
-        &["log", "response", "server_response", "smtp_response", "status", "message"],
-        &stats.name,
-        "sending log",
-    )?;
-    let c_campaign = columns::find(&headers, CAMPAIGN);
-    let mut attempts = Vec::new();
-    columns::each_record(&mut reader, stats, |line, _, record, stats| {
-        let cell = |i: usize| record.get(i).map(String::from_utf8_lossy).unwrap_or_default();
-        let email = normalize_address(&cell(c_email));
-        let log = cell(c_log);
-        let log = log.trim();
+/// What the file is called in messages.
+const WHAT: &str = "sending log";
+
+/// How many rows are read before they are turned into attempts together.
+const BATCH: usize = 32 << 10;
+
+/// The columns of a sending log, found by name in its header.
+#[derive(Clone, Copy, Debug)]
+struct Columns {
+    email: usize,
+    time: usize,
+    log: usize,
+    campaign: Option<usize>,
+}
+
+impl Columns {
+    /// Reads the header; a missing column is an error naming the file, the column and the header seen.
+    fn read<R: Read>(reader: &mut csv::Reader<R>, name: &str) -> Result<Columns> {
+        let headers = reader.headers().with_context(|| format!("{name}:1: cannot read the CSV header"))?;
+        Ok(Columns {
+            email: columns::require(headers, EMAIL, name, WHAT)?,
+            time: columns::require(
+                headers,
+                &["timestamp", "time", "date", "sent_at", "logged_at", "created_at"],
+                name,
+                WHAT,
+            )?,
+            log: columns::require(
+                headers,
+                &["log", "response", "server_response", "smtp_response", "status", "message"],
+                name,
+                WHAT,
+            )?,
+            campaign: columns::find(headers, CAMPAIGN),
+        })
+    }
+
+    /// The time a row gives, if it is RFC 3339.
+    fn time(&self, record: &csv::ByteRecord) -> Option<Timestamp> {
+        Timestamp::parse(&cell(record, self.time))
+    }
+
+    /// The attempt a row records, or why the row is malformed.
+    fn attempt(&self, record: &csv::ByteRecord, source: Source, keep: &KeepLines) -> Result<Attempt, String> {
+        let email = normalize_address(&cell(record, self.email));
         if email.is_empty() || !email.contains('@') {
-            stats.malformed(line, format!("no email address in column {}", c_email + 1));
-            return;
+            return Err(format!("no email address in column {}", self.email + 1));
         }
-        let Some(time) = Timestamp::parse(&cell(c_time)) else {
-            stats.malformed(line, format!("timestamp '{}' is not RFC 3339 (2026-11-26T03:30:13Z)", cell(c_time)));
-            return;
+        let Some(time) = self.time(record) else {
+            return Err(format!("timestamp '{}' is not RFC 3339 (2026-11-26T03:30:13Z)", cell(record, self.time)));
         };
+        let log = cell(record, self.log);
+        let log = log.trim();
         let reply = Reply::parse(log);
         let failed = log.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("failed"));
         let status = match reply.code_class() {
             _ if failed => Status::Bounced,
             Some(2) => Status::Delivered,
             Some(4 | 5) => Status::Bounced,
-            _ => {
-                stats.malformed(line, format!("log '{log}' is neither `250 ok` nor `FAILED <code> ...`"));
-                return;
-            }
+            _ => return Err(format!("log '{log}' is neither `250 ok` nor `FAILED <code> ...`")),
         };
-        stats.used += 1;
-        let campaign = c_campaign.map(|i| cell(i).trim().to_string()).filter(|c| !c.is_empty());
+        let campaign = self.campaign.map(|i| cell(record, i).trim().to_string()).filter(|c| !c.is_empty());
         let keep_line = match keep {
             KeepLines::None => false,
             KeepLines::All => true,
             KeepLines::For(set) => set.contains(&email),
         };
-        attempts.push(Attempt {
+        Ok(Attempt {
             time,
-            source: Source { file, line },
+            source,
             line: keep_line
                 .then(|| record.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(",")),
             recipient: email,
             sender: None,
             message_id: None,
-            message_key: format!("sending-log/{file}/{line}"),
+            message_key: format!("sending-log/{}/{}", source.file, source.line),
             campaign_hint: campaign,
             campaign: None,
             status,
             reply,
             relay: None,
             tries: 1,
-        });
-    });
+        })
+    }
+}
+
+/// A cell of a row as text (bad UTF-8 replaced); an absent cell is empty.
+fn cell(record: &csv::ByteRecord, i: usize) -> std::borrow::Cow<'_, str> {
+    record.get(i).map(String::from_utf8_lossy).unwrap_or_default()
+}
+
+fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader)
+}
+
+/// Reads a sending log from `reader`, the file numbered `file` in the run, accounted in `stats`. Rows are read a
+/// batch at a time and turned into attempts on all cores; `each` gets each batch's attempts, in the order of the
+/// rows, and the latest time of a row read so far. `advanced` is told how many bytes each batch held.
+pub fn read(
+    reader: impl Read + Send,
+    file: u32,
+    stats: &mut FileStats,
+    keep: &KeepLines,
+    advanced: &mut dyn FnMut(u64),
+    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>),
+) -> Result<()> {
+    let mut reader = csv_reader(reader);
+    let columns = Columns::read(&mut reader, &stats.name)?;
+    stats.read += 1;
+    stats.ignored += 1;
+    let mut latest: Option<Timestamp> = None;
+    // Two pools of rows, reused: one is read while the other is turned into attempts.
+    let mut reading: Vec<(u64, csv::ByteRecord)> = Vec::new();
+    let mut converting: Vec<(u64, csv::ByteRecord)> = Vec::new();
+    let mut filled = 0;
+    let mut position = reader.position().byte();
+    let mut more = true;
+    while more || filled > 0 {
+        std::mem::swap(&mut reading, &mut converting);
+        let ready = std::mem::replace(&mut filled, 0);
+        let (attempts, (got, still)) = rayon::join(
+            || {
+                converting[..ready]
+                    .par_iter()
+                    .with_min_len(256)
+                    .map(|(line, record)| {
+                        let source = Source { file, line: *line };
+                        (*line, std::str::from_utf8(record.as_slice()).is_err(), columns.attempt(record, source, keep))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || if more { fill(&mut reader, &mut reading, stats) } else { (0, false) },
+        );
+        filled = got;
+        more = still;
+        let mut batch = Vec::with_capacity(attempts.len());
+        for (line, bad_utf8, attempt) in attempts {
+            if bad_utf8 {
+                stats.invalid_utf8.0 += 1;
+                stats.invalid_utf8.1.get_or_insert(line);
+            }
+            match attempt {
+                Ok(a) => {
+                    stats.used += 1;
+                    latest = latest.max(Some(a.time));
+                    batch.push(a);
+                }
+                Err(why) => stats.malformed(line, why),
+            }
+        }
+        if ready > 0 {
+            let now = reader.position().byte();
+            advanced(now - position);
+            position = now;
+            each(batch, latest);
+        }
+    }
+    Ok(())
+}
+
+/// Reads up to [`BATCH`] rows into `pool` (whose records are reused); gives how many, and whether more may follow.
+fn fill<R: Read>(
+    reader: &mut csv::Reader<R>,
+    pool: &mut Vec<(u64, csv::ByteRecord)>,
+    stats: &mut FileStats,
+) -> (usize, bool) {
+    let mut n = 0;
+    while n < BATCH {
+        if pool.len() == n {
+            pool.push((0, csv::ByteRecord::new()));
+        }
+        let (line, record) = &mut pool[n];
+        match columns::next_row(reader, record, stats) {
+            Row::Read(at, _) => {
+                *line = at;
+                n += 1;
+            }
+            Row::Skipped => {}
+            Row::End => return (n, false),
+        }
+    }
+    (n, true)
+}
+
+/// Reads a sending log held in `bytes`, whole.
+pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
+    let mut attempts = Vec::new();
+    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| attempts.extend(batch))?;
     Ok(attempts)
+}
+
+/// How the rows of a sending log lie in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeOrder {
+    /// The earliest time of a row.
+    pub earliest: Option<Timestamp>,
+    /// Whether every row is at most the slack before the latest row above it: then a reader that has read up to a
+    /// time knows no row still to come lies more than the slack before it.
+    pub in_order: bool,
+}
+
+/// Reads a sending log's time column only, to tell whether it can be streamed (see [`TimeOrder`]); `slack_ms` is
+/// how far a row may lie before the latest above it. Rows without a valid time are passed over: they are malformed,
+/// and [`read`] reports them.
+pub fn time_order(reader: impl Read, name: &str, slack_ms: i64) -> Result<TimeOrder> {
+    let mut reader = csv_reader(reader);
+    let columns = Columns::read(&mut reader, name)?;
+    let mut record = csv::ByteRecord::new();
+    let mut order = TimeOrder { earliest: None, in_order: true };
+    let mut latest: Option<Timestamp> = None;
+    let mut ignored = FileStats::default();
+    loop {
+        match columns::next_row(&mut reader, &mut record, &mut ignored) {
+            Row::Read(..) => {}
+            Row::Skipped => continue,
+            Row::End => break,
+        }
+        let Some(time) = columns.time(&record) else { continue };
+        if latest.is_some_and(|l| time.millis() < l.millis().saturating_sub(slack_ms)) {
+            order.in_order = false;
+        }
+        latest = latest.max(Some(time));
+        order.earliest = Some(order.earliest.map_or(time, |e| e.min(time)));
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "campaign_id,email,timestamp,log\n";
+
+    fn order(rows: &[&str]) -> TimeOrder {
+        let text = format!("{HEADER}{}", rows.join("\n"));
+        time_order(text.as_bytes(), "t.csv", 3_600_000).unwrap()
+    }
+
+    #[test]
+    fn tells_rows_in_time_order() {
+        let a = "c1,a@x.example,2026-01-01T10:00:00Z,250 ok";
+        let b = "c1,b@x.example,2026-01-01T09:30:00Z,250 ok";
+        let c = "c1,c@x.example,2026-01-01T08:00:00Z,250 ok";
+        let t = |s: &str| Timestamp::parse(s);
+        assert_eq!(order(&[c, a]), TimeOrder { earliest: t("2026-01-01T08:00:00Z"), in_order: true });
+        // Half an hour back is within the slack; two hours back is not.
+        assert_eq!(order(&[a, b]), TimeOrder { earliest: t("2026-01-01T09:30:00Z"), in_order: true });
+        assert_eq!(order(&[a, c]), TimeOrder { earliest: t("2026-01-01T08:00:00Z"), in_order: false });
+        // A row without a time is left to the reader to report.
+        assert!(order(&[c, "c1,d@x.example,yesterday,250 ok", a]).in_order);
+        assert!(time_order("email,log\n".as_bytes(), "t.csv", 0).is_err());
+    }
+
+    #[test]
+    fn batches_keep_row_order_and_accounting() {
+        let mut text = String::from(HEADER);
+        let rows = BATCH * 2 + 7;
+        for i in 0..rows {
+            let log = if i % 1000 == 3 { "what" } else { "FAILED 550 5.1.1 user unknown" };
+            text.push_str(&format!("c1,u{i}@x.example,2026-01-01T00:00:00Z,{log}\n"));
+        }
+        let mut stats = FileStats::new("t.csv".into(), "sending-log");
+        let (mut batches, mut lines, mut bytes) = (0, Vec::new(), 0);
+        read(text.as_bytes(), 0, &mut stats, &KeepLines::None, &mut |n| bytes += n, &mut |batch, _| {
+            batches += 1;
+            lines.extend(batch.iter().map(|a| a.source.line));
+        })
+        .unwrap();
+        assert_eq!(batches, 3);
+        let malformed = (0..rows).filter(|i| i % 1000 == 3).count() as u64;
+        assert_eq!(
+            (stats.read, stats.used, stats.ignored, stats.malformed),
+            (rows as u64 + 1, rows as u64 - malformed, 1, malformed)
+        );
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "rows in order");
+        assert_eq!(bytes as usize, text.len() - HEADER.len());
+    }
 }

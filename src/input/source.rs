@@ -55,7 +55,7 @@ enum Body {
 
 impl Opened {
     /// A reader over the whole input, from its start.
-    pub fn reader(&self) -> Result<Box<dyn Read + '_>> {
+    pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
         Ok(match &self.body {
             Body::Memory(bytes) => Box::new(bytes.as_slice()),
             Body::File(path) => Box::new(File::open(path).with_context(|| format!("{}: cannot open", self.name))?),
