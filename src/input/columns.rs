@@ -42,19 +42,21 @@ pub enum Row {
 
 /// Reads the next row after the header into `record`, counting it as read: a row the CSV reader cannot read, or one
 /// longer than [`MAX_LINE`], is counted as malformed and skipped. One reader for every CSV input, so that all of them
-/// account for their rows alike.
+/// account for their rows alike. `lines_before` is how many lines of the file come before what `reader` reads (a
+/// block of a file read in blocks); line numbers are the file's.
 pub fn next_row<R: std::io::Read>(
     reader: &mut csv::Reader<R>,
     record: &mut csv::ByteRecord,
     stats: &mut FileStats,
+    lines_before: u64,
 ) -> Row {
-    let line = reader.position().line() + 1;
+    let line = lines_before + reader.position().line() + 1;
     let start = reader.position().byte();
     match reader.read_byte_record(record) {
         Ok(false) => Row::End,
         Ok(true) => {
             stats.read += 1;
-            let line = record.position().map_or(line, |p| p.line());
+            let line = record.position().map_or(line, |p| lines_before + p.line());
             let bytes = record.position().map_or(start, |p| p.byte())..reader.position().byte();
             let length = bytes.end - bytes.start;
             if length > MAX_LINE as u64 {
@@ -80,7 +82,7 @@ pub fn each_record<R: std::io::Read>(
 ) {
     let mut record = csv::ByteRecord::new();
     loop {
-        match next_row(reader, &mut record, stats) {
+        match next_row(reader, &mut record, stats, 0) {
             Row::Read(line, bytes) => row(line, bytes, &record, stats),
             Row::Skipped => {}
             Row::End => break,

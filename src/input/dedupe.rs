@@ -18,15 +18,20 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::domain::attempt::Attempt;
 
-/// The part of a message key that names the message across copies of a file: the key itself, or nothing when the
-/// parser made it from the file index and line (`sending-log/FILE/LINE`, `pmta/FILE/LINE`).
-fn message_identity(key: &str) -> &str {
+/// Whether a message key was made from the file index and line (`sending-log/FILE/LINE`, `pmta/FILE/LINE`,
+/// `kumo/FILE/LINE`) because the record named no message: such a key ties nothing together.
+pub fn is_positional(key: &str) -> bool {
     let file_and_line = |rest: &str| {
         rest.split_once('/')
             .is_some_and(|(f, l)| [f, l].iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
     };
-    let positional = ["sending-log/", "pmta/"].iter().any(|p| key.strip_prefix(p).is_some_and(file_and_line));
-    if positional { "" } else { key }
+    ["sending-log/", "pmta/", "kumo/"].iter().any(|p| key.strip_prefix(p).is_some_and(file_and_line))
+}
+
+/// The part of a message key that names the message across copies of a file: the key itself, or nothing when it
+/// was made from the file and line, which differ between copies.
+fn message_identity(key: &str) -> &str {
+    if is_positional(key) { "" } else { key }
 }
 
 /// A 128-bit digest of what identifies a try: two SipHashes with different prefixes, so that two different tries

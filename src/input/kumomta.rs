@@ -13,10 +13,12 @@
 //! is the attempt's campaign hint. An `Expiration` record carries KumoMTA's own words (`exceeds max_age`), so, as for
 //! the other MTAs, the expiry is given the last deferral's response when the file has one.
 //!
-//! Lines are parsed in parallel; a line that is not JSON, or a try without a recipient or a time, is malformed.
+//! The file is read in blocks, each block's lines parsed in parallel; a line that is not JSON, or a try without a
+//! recipient or a time, is malformed.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Read;
 
 use anyhow::Result;
 use serde::Deserialize;
@@ -26,7 +28,8 @@ use crate::domain::campaign::normalize_message_id;
 use crate::domain::smtp::{Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::lines::{Parsed, parse_lines};
+use super::lines::{self, Parsed};
+use super::tries::TryQueue;
 use super::{FileStats, KeepLines};
 
 /// The record types KumoMTA documents.
@@ -120,25 +123,69 @@ struct Peer<'a> {
     name: Option<Cow<'a, str>>,
 }
 
-/// Reads KumoMTA log records held in `bytes`; `file` is the file's index in the run's list and `stats` its
-/// accounting. Never fails on the content: lines that cannot be read are counted as malformed.
+/// Reads KumoMTA log records held in `bytes`, whole; `file` is the file's index in the run's list and `stats` its
+/// accounting. Never fails on the content: lines that cannot be read are counted as malformed. Each expiry is given
+/// the response of the last deferral before it (see [`TryQueue`]); the attempts are in file order.
 pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
-    let parsed = parse_lines(bytes, |line_no, line| parse_line(line, Source { file, line: line_no }, keep));
+    let mut queue = TryQueue::new(true);
     let mut attempts = Vec::new();
-    for (line, p) in parsed {
-        stats.read += 1;
-        match p {
-            Parsed::Used(a) => {
-                stats.used += 1;
-                attempts.extend(a);
-            }
-            Parsed::Ignored => stats.ignored += 1,
-            Parsed::Malformed(why) => stats.malformed(line, why),
+    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| {
+        for a in batch {
+            queue.push(a, &mut attempts);
         }
-    }
-    give_expiries_the_last_deferral(&mut attempts);
+    })?;
+    queue.finish(&mut attempts);
+    attempts.sort_by_key(|a| a.source);
     Ok(attempts)
 }
+
+/// Reads KumoMTA log records from `reader` in blocks, each block's lines parsed on all cores; `each` gets each
+/// block's attempts, in file order, and the latest time of a record read so far. `advanced` is told how many bytes
+/// each block held. An expiry carries no response: joining it with the deferrals before it is left to a
+/// [`TryQueue`].
+pub fn read(
+    reader: impl Read,
+    file: u32,
+    stats: &mut FileStats,
+    keep: &KeepLines,
+    advanced: &mut dyn FnMut(u64),
+    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>),
+) -> Result<()> {
+    let mut latest: Option<Timestamp> = None;
+    lines::for_each_block(reader, BLOCK, |block| {
+        let (bytes, first) = match block {
+            lines::Block::TooLong(line, len) => {
+                stats.read += 1;
+                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
+                return Ok(());
+            }
+            lines::Block::Lines(bytes, first) => (bytes, first),
+        };
+        advanced(bytes.len() as u64);
+        stats.count_invalid_utf8_at(bytes, first);
+        let parsed = lines::parse_chunks_at(bytes, first, |line_no, line| {
+            parse_line(line, Source { file, line: line_no }, keep)
+        });
+        let mut batch = Vec::new();
+        for (line, p) in parsed.into_iter().flatten() {
+            stats.read += 1;
+            match p {
+                Parsed::Used(a) => {
+                    stats.used += 1;
+                    latest = latest.max(a.first().map(|a| a.time));
+                    batch.extend(a);
+                }
+                Parsed::Ignored => stats.ignored += 1,
+                Parsed::Malformed(why) => stats.malformed(line, why),
+            }
+        }
+        each(batch, latest);
+        Ok(())
+    })
+}
+
+/// How many bytes of a file are read at a time.
+const BLOCK: usize = 2 << 20;
 
 /// Parses one line into its attempts (one per recipient).
 fn parse_line(line: &str, source: Source, keep: &KeepLines) -> Parsed<Vec<Attempt>> {
@@ -248,29 +295,6 @@ pub fn campaign_of_queue(queue: &str) -> Option<&str> {
     let (campaign, _) = local.split_once(':')?;
     let campaign = campaign.trim();
     (!campaign.is_empty()).then_some(campaign)
-}
-
-/// Gives each expiry the response of the last deferral of the same message and recipient before it, in file order.
-fn give_expiries_the_last_deferral(attempts: &mut [Attempt]) {
-    let mut last: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut updates = Vec::new();
-    for (i, a) in attempts.iter().enumerate() {
-        let key = (a.message_key.as_str(), a.recipient.as_str());
-        match a.status {
-            Status::Deferred => {
-                last.insert(key, i);
-            }
-            Status::Expired => {
-                if let Some(&d) = last.get(&key) {
-                    updates.push((i, d));
-                }
-            }
-            _ => {}
-        }
-    }
-    for (i, d) in updates {
-        attempts[i].reply = attempts[d].reply.clone();
-    }
 }
 
 #[cfg(test)]

@@ -134,8 +134,35 @@ pub enum Block<'a> {
 /// Reads `reader` in blocks of about `size` bytes cut at line ends and hands them to `f` in order, so that an input
 /// of any size is parsed in bounded memory. Lines longer than [`MAX_LINE`] are skipped and reported as such.
 pub fn for_each_block<R: std::io::Read>(
+    reader: R,
+    size: usize,
+    f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    for_each_block_cut(reader, size, |buf| memchr::memrchr(b'\n', buf).map(|i| i + 1), f)
+}
+
+/// The end of the last whole CSV record in `buf`, which starts at a record's start: just after the last line end
+/// outside double quotes (RFC 4180 quotes a field holding a line end, and doubles the quotes inside it).
+pub fn csv_records_end(buf: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    let mut end = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[i] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            end = Some(i + 1);
+        }
+    }
+    end
+}
+
+/// [`for_each_block`] with blocks cut by `cut`, which gives the end of the last whole record of a buffer: CSV
+/// blocks are cut with [`csv_records_end`], so that a quoted line end stays inside its record. A record with no end
+/// within two [`MAX_LINE`]s is skipped up to the next line end, and reported as too long.
+pub fn for_each_block_cut<R: std::io::Read>(
     mut reader: R,
     size: usize,
+    cut: impl Fn(&[u8]) -> Option<usize>,
     mut f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let size = size.max(2 * MAX_LINE + 2);
@@ -177,8 +204,8 @@ pub fn for_each_block<R: std::io::Read>(
             }
             continue;
         }
-        let end = match memchr::memrchr(b'\n', &buf) {
-            Some(i) => i + 1,
+        let end = match cut(&buf) {
+            Some(i) => i,
             None if eof => buf.len(),
             None => {
                 // No line end in a whole block: the line is too long.

@@ -17,6 +17,7 @@ pub mod sendmail;
 pub mod source;
 pub mod state;
 pub mod syslog;
+pub mod tries;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -29,6 +30,7 @@ use crate::domain::attempt::{Attempt, Source};
 use crate::domain::time::{LineYear, Timestamp, YearCounter, YearInference};
 
 use lines::Parsed;
+use tries::TryQueue;
 
 /// A sending-log format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,8 +263,9 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 ///
 /// Postfix logs, the large ones, are read as a stream: block by block, each block's lines parsed on all cores, and
 /// joined message by message in log order (files oldest first), so that memory holds the messages in the queue
-/// rather than the log. Sending logs whose rows are in time order are streamed beside them, a batch of rows at a
-/// time. The other formats, and a sending log in another order, are read whole.
+/// rather than the log. PowerMTA and KumoMTA logs are streamed the same way, each message's deferrals held until its
+/// final try (see [`tries`]), and so are sending logs whose rows are in time order. Exim and Sendmail logs, and a
+/// sending log in another order, are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
     let read = read_logs(paths, options, &mut |batch, _| attempts.extend(batch))?;
@@ -333,12 +336,15 @@ pub fn read_logs(
             }
             continue;
         }
+        if matches!(format, LogFormat::Pmta | LogFormat::Kumomta) {
+            let kumo = format == LogFormat::Kumomta;
+            streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats));
+            continue;
+        }
         let input = opened.into_input()?;
         stats.count_invalid_utf8(&input.bytes);
         match format {
-            LogFormat::SendingLog => unreachable!("sending logs are read above"),
-            LogFormat::Pmta => logs.attempts.extend(pmta::parse(&input.bytes, file, &mut stats, &options.keep)?),
-            LogFormat::Kumomta => logs.attempts.extend(kumomta::parse(&input.bytes, file, &mut stats, &options.keep)?),
+            LogFormat::SendingLog | LogFormat::Pmta | LogFormat::Kumomta => unreachable!("streamed formats"),
             LogFormat::Sendmail => {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| sendmail::parse_line(line, &options.keep));
                 let records = account(parsed, file, &mut stats)
@@ -362,13 +368,14 @@ pub fn read_logs(
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     streamed.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
-    let mut joiner = match options.postfix_carry.clone() {
+    let joiner = match options.postfix_carry.clone() {
         Some(state) => {
             postfix::Joiner::from_state(state).map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
         }
         None => postfix::Joiner::new(),
     }
     .folding_deferrals(options.fold_deferrals);
+    let mut held = Held { joiner, pmta: TryQueue::new(false), kumo: TryQueue::new(true) };
     // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
     // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
     // do not overlap cost nothing.
@@ -388,19 +395,27 @@ pub fn read_logs(
                 let window = postfix::Overlap { later_start, earlier_end: seen_until };
                 let copies = line_copies.as_mut().map(|c| (c, window));
                 let last =
-                    read_postfix(&opened, file, first_year, options, &mut stats, &mut joiner, copies, settled, each)?;
+                    read_postfix(&opened, file, first_year, options, &mut stats, &mut held, copies, settled, each)?;
                 seen_until = seen_until.max(last);
             }
             Stream::SendingLog => {
                 let copies = several.then_some(&mut deduper);
-                read_sending_log(&opened, file, options, &mut stats, &mut joiner, copies, settled, each)?;
+                read_sending_log(&opened, file, options, &mut stats, &mut held, copies, settled, each)?;
+            }
+            Stream::Tries { kumo } => {
+                let copies = several.then_some(&mut deduper);
+                read_tries(&opened, file, kumo, options, &mut stats, &mut held, copies, settled, each)?;
             }
         }
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
-    let carry = joiner.state();
-    joiner.finish_in_batches(&mut |batch| each(batch, None));
+    let carry = held.joiner.state();
+    held.joiner.finish_in_batches(&mut |batch| each(batch, None));
+    let mut pending = Vec::new();
+    held.pmta.finish(&mut pending);
+    held.kumo.finish(&mut pending);
+    each(pending, None);
     // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
     // (Postfix's were skipped line by line before the join).
     logs.attempts.extend(exim::join(exim_records));
@@ -423,20 +438,81 @@ enum Stream {
     Postfix(i32),
     /// A sending log whose rows are in time order.
     SendingLog,
+    /// A PowerMTA accounting file, or a KumoMTA log: one record per try.
+    Tries {
+        /// Whether it is a KumoMTA log.
+        kumo: bool,
+    },
 }
 
-/// The time before which nothing still to come settles: the lines read up to `last` less the clock slack, the
-/// messages still in the Postfix queue, and the start of the next file. `settled` is None when nothing can be
-/// promised (attempts of other formats come at the end), else the start of the next file, if any.
-fn settled_bound(
-    settled: Option<Option<Timestamp>>,
-    last: Option<Timestamp>,
-    joiner: &mut postfix::Joiner,
-) -> Option<Timestamp> {
+/// What the streamed formats hold back: the Postfix queue, and the deferred tries of PowerMTA and KumoMTA messages
+/// whose final try has not been read.
+struct Held {
+    joiner: postfix::Joiner,
+    pmta: TryQueue,
+    kumo: TryQueue,
+}
+
+/// The time before which nothing still to come settles: the lines read up to `last` less the clock slack, what is
+/// held, and the start of the next file. `settled` is None when nothing can be promised (attempts of other formats
+/// come at the end), else the start of the next file, if any.
+fn settled_bound(settled: Option<Option<Timestamp>>, last: Option<Timestamp>, held: &mut Held) -> Option<Timestamp> {
     settled.and_then(|later_start| {
-        let read_up_to = last?.millis().saturating_sub(CLOCK_SLACK_MS);
-        [Some(Timestamp::from_millis(read_up_to)), joiner.earliest_outcome(), later_start].into_iter().flatten().min()
+        let read_up_to = Some(Timestamp::from_millis(last?.millis().saturating_sub(CLOCK_SLACK_MS)));
+        let held = [held.joiner.earliest_outcome(), held.pmta.earliest_outcome(), held.kumo.earliest_outcome()];
+        [read_up_to, later_start].into_iter().chain(held).flatten().min()
     })
+}
+
+/// The time of the first try in the first bytes of a PowerMTA or KumoMTA file, which orders the files read.
+fn first_try(head: &[u8], kumo: bool) -> Option<Timestamp> {
+    let cut = if kumo { memchr::memrchr(b'\n', head).map(|i| i + 1) } else { lines::csv_records_end(head) };
+    let head = &head[..cut.unwrap_or(head.len())];
+    let mut stats = FileStats::default();
+    let mut first = None;
+    let mut take = |batch: Vec<Attempt>, _| first = first.or(batch.first().map(|a| a.time));
+    let _ = if kumo {
+        kumomta::read(head, 0, &mut stats, &KeepLines::None, &mut |_| {}, &mut take)
+    } else {
+        pmta::read(head, 0, &mut stats, &KeepLines::None, &mut |_| {}, &mut take)
+    };
+    first
+}
+
+/// Reads a PowerMTA or KumoMTA file as a stream: each block's tries go through the run's [`TryQueue`] for the
+/// format, which hands on each message's tries to a recipient once its final try is read, and then on with the time
+/// before which nothing still to come settles. With several files, copies of tries in other files are removed first.
+#[allow(clippy::too_many_arguments)]
+fn read_tries(
+    opened: &source::Opened,
+    file: u32,
+    kumo: bool,
+    options: &LogOptions,
+    stats: &mut FileStats,
+    held: &mut Held,
+    mut copies: Option<&mut dedupe::Deduper>,
+    settled: Option<Option<Timestamp>>,
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+) -> Result<()> {
+    let mut advanced = |bytes| options.progress.advance(bytes);
+    let mut batch = |mut attempts: Vec<Attempt>, last: Option<Timestamp>| {
+        if let Some(copies) = copies.as_mut() {
+            copies.filter(&mut attempts);
+        }
+        let queue = if kumo { &mut held.kumo } else { &mut held.pmta };
+        let mut out = Vec::with_capacity(attempts.len());
+        for a in attempts {
+            queue.push(a, &mut out);
+        }
+        each(out, settled_bound(settled, last, held));
+    };
+    let reader = opened.reader()?;
+    let read = if kumo {
+        kumomta::read(reader, file, stats, &options.keep, &mut advanced, &mut batch)
+    } else {
+        pmta::read(reader, file, stats, &options.keep, &mut advanced, &mut batch)
+    };
+    read.with_context(|| format!("{}: cannot read", opened.name))
 }
 
 /// Reads a sending log whose rows are in time order as a stream (see [`sending_log`]): each batch of rows is handed
@@ -448,7 +524,7 @@ fn read_sending_log(
     file: u32,
     options: &LogOptions,
     stats: &mut FileStats,
-    joiner: &mut postfix::Joiner,
+    held: &mut Held,
     mut copies: Option<&mut dedupe::Deduper>,
     settled: Option<Option<Timestamp>>,
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
@@ -458,7 +534,7 @@ fn read_sending_log(
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
-        each(attempts, settled_bound(settled, last, joiner));
+        each(attempts, settled_bound(settled, last, held));
     };
     sending_log::read(opened.reader()?, file, stats, &options.keep, &mut advanced, &mut batch)
         .with_context(|| format!("{}: cannot read", opened.name))
@@ -523,7 +599,7 @@ fn read_postfix(
     first_year: i32,
     options: &LogOptions,
     stats: &mut FileStats,
-    joiner: &mut postfix::Joiner,
+    held: &mut Held,
     mut copies: Option<(&mut postfix::LineDeduper, postfix::Overlap)>,
     settled: Option<Option<Timestamp>>,
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
@@ -569,8 +645,8 @@ fn read_postfix(
         }
         // About one try for every four Postfix lines.
         let mut out = Vec::with_capacity(records / 3);
-        joiner.push_parts(&mut parts, &mut out);
-        let bound = settled_bound(settled, last, joiner);
+        held.joiner.push_parts(&mut parts, &mut out);
+        let bound = settled_bound(settled, last, held);
         each(out, bound);
     };
     lines::for_each_block(opened.reader()?, BLOCK, |block| {

@@ -15,7 +15,10 @@
 //! Tries of one message are tied together by `header_Message-Id` (or `envId`): outcomes are settled per message and
 //! recipient, so a deferral followed by a delivery is one delivered message. A row with neither stands alone.
 
+use std::io::Read;
+
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::campaign::normalize_message_id;
@@ -23,7 +26,7 @@ use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::Timestamp;
 
 use super::columns;
-use super::lines::Parsed;
+use super::lines::{self, Parsed};
 use super::{FileStats, KeepLines};
 
 /// What the file is called in messages.
@@ -82,39 +85,135 @@ impl Columns {
     }
 }
 
-/// Reads a PowerMTA accounting file held in `bytes`; `file` is its index in the run's list and `stats` its
+/// Reads a PowerMTA accounting file held in `bytes`, whole; `file` is its index in the run's list and `stats` its
 /// accounting. A file without a `type` or `rcpt` column is an error naming the file.
 pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(bytes);
-    let headers = reader.byte_headers().with_context(|| format!("{}:1: cannot read the CSV header", stats.name))?;
-    let headers: csv::StringRecord = headers.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
-    stats.read += 1;
-    stats.ignored += 1;
-    let c = Columns::find(&headers, stats)?;
     let mut attempts = Vec::new();
-    columns::each_record(&mut reader, stats, |line, range, record, stats| match row(record, &c) {
-        Parsed::Ignored => stats.ignored += 1,
-        Parsed::Malformed(why) => stats.malformed(line, why),
-        Parsed::Used(mut a) => {
-            stats.used += 1;
-            let keep_line = match keep {
-                KeepLines::None => false,
-                KeepLines::All => true,
-                KeepLines::For(set) => set.contains(&a.recipient),
-            };
-            if keep_line {
-                a.line = Some(raw_row(bytes, Some(range.start as usize), range.end as usize, record));
-            }
-            a.source = Source { file, line };
-            a.message_key = match (&a.message_id, c.env.and_then(|i| cell(record, i))) {
-                (Some(mid), _) => format!("pmta/mid/{mid}"),
-                (None, Some(env)) => format!("pmta/env/{env}"),
-                (None, None) => format!("pmta/{file}/{line}"),
-            };
-            attempts.push(a);
-        }
-    });
+    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| attempts.extend(batch))?;
     Ok(attempts)
+}
+
+/// Reads a PowerMTA accounting file from `reader` in blocks of whole records, each block's rows turned into
+/// attempts on all cores; `each` gets each block's attempts, in file order, and the latest time of a row read so
+/// far. `advanced` is told how many bytes each block held.
+pub fn read(
+    reader: impl Read,
+    file: u32,
+    stats: &mut FileStats,
+    keep: &KeepLines,
+    advanced: &mut dyn FnMut(u64),
+    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>),
+) -> Result<()> {
+    let mut columns: Option<Columns> = None;
+    let mut latest: Option<Timestamp> = None;
+    let mut rows: Vec<(u64, std::ops::Range<u64>, csv::ByteRecord)> = Vec::new();
+    let name = stats.name.clone();
+    lines::for_each_block_cut(reader, BLOCK, lines::csv_records_end, |block| {
+        let (bytes, first) = match block {
+            lines::Block::TooLong(line, len) => {
+                stats.read += 1;
+                stats.malformed(line, format!("row of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
+                return Ok(());
+            }
+            lines::Block::Lines(bytes, first) => (bytes, first),
+        };
+        advanced(bytes.len() as u64);
+        stats.count_invalid_utf8_at(bytes, first);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
+        let c = match &columns {
+            Some(c) => c,
+            None => {
+                let mut header = csv::ByteRecord::new();
+                reader
+                    .read_byte_record(&mut header)
+                    .with_context(|| format!("{name}:1: cannot read the CSV header"))?;
+                stats.read += 1;
+                stats.ignored += 1;
+                columns.insert(Columns::find(&string_record(&header), stats)?)
+            }
+        };
+        let mut n = 0;
+        loop {
+            if rows.len() == n {
+                rows.push((0, 0..0, csv::ByteRecord::new()));
+            }
+            let (line, range, record) = &mut rows[n];
+            match columns::next_row(&mut reader, record, stats, first - 1) {
+                columns::Row::Read(at, bytes) => {
+                    (*line, *range) = (at, bytes);
+                    n += 1;
+                }
+                columns::Row::Skipped => {}
+                columns::Row::End => break,
+            }
+        }
+        let parsed: Vec<(u64, Parsed<Attempt>)> = rows[..n]
+            .par_iter()
+            .with_min_len(256)
+            .map(|(line, range, record)| {
+                let raw = || raw_row(bytes, Some(range.start as usize), range.end as usize, record);
+                (*line, attempt(record, c, Source { file, line: *line }, keep, raw))
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(parsed.len());
+        for (line, p) in parsed {
+            match p {
+                Parsed::Used(a) => {
+                    stats.used += 1;
+                    latest = latest.max(Some(a.time));
+                    batch.push(a);
+                }
+                Parsed::Ignored => stats.ignored += 1,
+                Parsed::Malformed(why) => stats.malformed(line, why),
+            }
+        }
+        each(batch, latest);
+        Ok(())
+    })?;
+    if columns.is_none() {
+        stats.read += 1;
+        stats.ignored += 1;
+        Columns::find(&csv::StringRecord::new(), stats)?;
+    }
+    Ok(())
+}
+
+/// How many bytes of a file are read at a time.
+const BLOCK: usize = 2 << 20;
+
+/// A header row as text (bad UTF-8 replaced).
+fn string_record(record: &csv::ByteRecord) -> csv::StringRecord {
+    record.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect()
+}
+
+/// One row as an attempt from the file's row `source`, with its line as written (`raw`) where it is kept.
+fn attempt(
+    record: &csv::ByteRecord,
+    c: &Columns,
+    source: Source,
+    keep: &KeepLines,
+    raw: impl FnOnce() -> String,
+) -> Parsed<Attempt> {
+    let mut a = match row(record, c) {
+        Parsed::Used(a) => a,
+        Parsed::Ignored => return Parsed::Ignored,
+        Parsed::Malformed(why) => return Parsed::Malformed(why),
+    };
+    let keep_line = match keep {
+        KeepLines::None => false,
+        KeepLines::All => true,
+        KeepLines::For(set) => set.contains(&a.recipient),
+    };
+    if keep_line {
+        a.line = Some(raw());
+    }
+    a.source = source;
+    a.message_key = match (&a.message_id, c.env.and_then(|i| cell(record, i))) {
+        (Some(mid), _) => format!("pmta/mid/{mid}"),
+        (None, Some(env)) => format!("pmta/env/{env}"),
+        (None, None) => format!("pmta/{}/{}", source.file, source.line),
+    };
+    Parsed::Used(a)
 }
 
 /// A trimmed, non-empty cell.

@@ -192,7 +192,7 @@ fn fill<R: Read>(
             pool.push((0, csv::ByteRecord::new()));
         }
         let (line, record) = &mut pool[n];
-        match columns::next_row(reader, record, stats) {
+        match columns::next_row(reader, record, stats, 0) {
             Row::Read(at, _) => {
                 *line = at;
                 n += 1;
@@ -232,7 +232,7 @@ pub fn time_order(reader: impl Read, name: &str, slack_ms: i64) -> Result<TimeOr
     let mut latest: Option<Timestamp> = None;
     let mut ignored = FileStats::default();
     loop {
-        match columns::next_row(&mut reader, &mut record, &mut ignored) {
+        match columns::next_row(&mut reader, &mut record, &mut ignored, 0) {
             Row::Read(..) => {}
             Row::Skipped => continue,
             Row::End => break,

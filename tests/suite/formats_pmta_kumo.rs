@@ -169,3 +169,17 @@ fn generated_history_gives_the_exact_answer_from_pmta_and_kumomta() {
         assert_eq!(campaign_columns(run.csv()), campaigns, "{log}: campaign counts");
     }
 }
+
+#[test]
+fn a_kumomta_expiry_takes_the_last_deferral_from_an_earlier_rotated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("kumo-1.jsonl"), dir.path().join("kumo-2.jsonl"));
+    let deferral = r#"{"type":"TransientFailure","id":"m1","recipient":"a@x.example","queue":"c7:t@x.example","response":{"code":452,"enhanced_code":{"class":4,"subject":2,"detail":2},"content":"over quota"},"timestamp":1763629432}"#;
+    let expiry = r#"{"type":"Expiration","id":"m1","recipient":"a@x.example","queue":"c7:t@x.example","response":{"code":551,"content":"exceeds max_age"},"timestamp":1764067091}"#;
+    std::fs::write(&a, format!("{deferral}\n")).unwrap();
+    std::fs::write(&b, format!("{expiry}\n")).unwrap();
+    let run = bounces(&["contact", "a@x.example", b.to_str().unwrap(), a.to_str().unwrap(), "--format", "csv"]).ok();
+    let row = &run.csv()[0];
+    let got = [&row["outcome"], &row["reason"], &row["fault"], &row["response"]];
+    assert_eq!(got, ["soft", "expired", "recipient", "452 4.2.2 over quota"]);
+}

@@ -127,3 +127,18 @@ fn sending_logs_in_time_order_are_streamed() {
     }
     assert_eq!(csv_rows(&run("sending.csv", "deactivations")).len(), 1000);
 }
+
+#[test]
+fn powermta_and_kumomta_logs_keep_the_promise() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    if !generate(d, &["--contacts", "3000", "--campaigns", "6", "--seed", "5", "--formats", "pmta,kumomta"]) {
+        return;
+    }
+    for log in ["pmta-acct.csv", "kumomta.jsonl"] {
+        let (promised, most_waiting) = check_promises(&[d.join(log)], 2025);
+        assert!(promised > 1, "{log}: {promised} promises");
+        // 18,000 messages: what waits at once is about a block's worth and the deferrals, not the whole history.
+        assert!(most_waiting < 6_000, "{log}: {most_waiting} outcomes waited at once");
+    }
+}
