@@ -6,19 +6,22 @@
 //! connections, rejections of incoming mail, queue runs) is well formed but not about delivery. Exim writes the
 //! year (and, with `log_timezone`, the offset), so unlike syslog no year has to be inferred.
 //!
-//! Lines are parsed independently (in parallel), then joined per message id after a sort. Exim ids carry the time
-//! and the process id, so they are unique on a server for decades; the join spans every Exim file of the run, so
-//! that rotated logs (a deferral in `mainlog.1`, the bounce in `mainlog`) give one history. Bounce notifications
-//! that Exim sends itself arrive as `<= <>`: they are the MTA's mail, not a contact's, and are left out.
+//! The log is read in blocks, each block's lines parsed in parallel, then joined in log order by message id: the
+//! arrival is kept until `Completed`, and a recipient's deferrals until its final try, so memory follows the
+//! messages in the queue and not the log. Exim ids carry the time and the process id, so they are unique on a
+//! server for decades; the join spans every Exim file of the run, so that rotated logs (a deferral in `mainlog.1`,
+//! the bounce in `mainlog`) give one history. Bounce notifications that Exim sends itself arrive as `<= <>`: they
+//! are the MTA's mail, not a contact's, and are left out.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 
-use super::KeepLines;
-use super::lines::Parsed;
+use super::lines::{self, Parsed};
+use super::tries::{Expiry, TryQueue};
+use super::{FileStats, KeepLines};
 
 /// What one Exim line says about a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub enum Event {
         /// The `id=` message-id, without angle brackets.
         message_id: Option<String>,
     },
+    /// `Completed`: Exim is done with the message.
+    Completed,
     /// `=>`, `->`, `==` or `**`: one try for one recipient.
     Delivery {
         /// The recipient: the original address (`<orig>`) where Exim logs one, else the address.
@@ -99,14 +104,15 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
             Ok(None) => return Parsed::Ignored,
             Err(why) => return Parsed::Malformed(why),
         },
-        // `*>`: a delivery suppressed by -N or a fake transport; `Completed`, `Frozen`, `removed by` and the rest.
+        "Completed" if rest.is_empty() => Event::Completed,
+        // `*>`: a delivery suppressed by -N or a fake transport; `Frozen`, `removed by` and the rest.
         _ => return Parsed::Ignored,
     };
     let keep_line = match (&event, keep) {
         (_, KeepLines::None) => false,
         (_, KeepLines::All) => true,
         (Event::Delivery { to, .. }, KeepLines::For(set)) => set.contains(&normalize_address(to)),
-        (Event::Arrival { .. }, KeepLines::For(_)) => false,
+        (Event::Arrival { .. } | Event::Completed, KeepLines::For(_)) => false,
     };
     Parsed::Used(Record { time, id: id.to_string(), event, line: keep_line.then(|| line.to_string()) })
 }
@@ -289,73 +295,137 @@ fn confirmation(tail: &str) -> Option<String> {
     Some(out)
 }
 
-/// Joins the records of all Exim files (with their sources) into attempts.
+/// Joins records (with their sources) into attempts, whole: each message's tries, a recipient's deferrals with its
+/// final try (see [`Joiner`] and [`TryQueue`]).
 pub fn join(mut records: Vec<(Source, Record)>) -> Vec<Attempt> {
-    records.sort_by(|a, b| (&a.1.id, a.1.time, a.0).cmp(&(&b.1.id, b.1.time, b.0)));
+    records.sort_by_key(|(source, r)| (r.time, *source));
+    let mut joiner = Joiner::new();
     let mut attempts = Vec::new();
-    let mut rest = records.as_mut_slice();
-    while !rest.is_empty() {
-        let n = rest.iter().take_while(|r| r.1.id == rest[0].1.id).count();
-        let (group, tail) = rest.split_at_mut(n);
-        join_message(group, &mut attempts);
-        rest = tail;
+    for (source, record) in records {
+        joiner.push(source, record, &mut attempts);
     }
+    joiner.finish(&mut attempts);
     attempts
 }
 
-/// The records of one message id, in time order.
-fn join_message(group: &mut [(Source, Record)], out: &mut Vec<Attempt>) {
-    let arrival = group.iter().find_map(|(_, r)| match &r.event {
-        Event::Arrival { sender, message_id } => Some((sender.clone(), message_id.clone())),
-        Event::Delivery { .. } => None,
-    });
-    let (sender, message_id) = match arrival {
-        Some((s, _)) if s.is_empty() => return,
-        Some((s, m)) => (Some(s), m),
-        None => (None, None),
-    };
-    // The last deferral of each recipient: an expiry repeats its response.
-    let mut deferred: HashMap<String, usize> = HashMap::new();
-    for (source, record) in group.iter_mut() {
-        let Event::Delivery { to, status, reply, relay } = &mut record.event else {
-            continue;
-        };
-        let recipient = normalize_address(to);
-        let mut reply = std::mem::take(reply);
-        let mut relay = relay.take();
-        match *status {
-            Status::Deferred => {
-                deferred.insert(recipient.clone(), out.len());
-            }
-            Status::Expired => {
-                if let Some(&k) = deferred.get(&recipient) {
-                    let last: &Attempt = &out[k];
-                    reply = last.reply.clone();
-                    relay = relay.or_else(|| last.relay.clone());
-                }
-                deferred.remove(&recipient);
-            }
-            Status::Delivered | Status::Bounced => {
-                deferred.remove(&recipient);
-            }
-        }
-        out.push(Attempt {
-            time: record.time,
-            source: *source,
-            recipient,
-            sender: sender.clone(),
-            message_id: message_id.clone(),
-            message_key: format!("exim/{}", record.id),
-            campaign_hint: None,
-            campaign: None,
-            status: *status,
-            reply,
-            relay,
-            line: record.line.take(),
-            tries: 1,
-        });
+/// Exim's messages in flight, as its log is read in order: the arrival of each message not yet completed gives its
+/// tries their sender and message-id, and a recipient's deferrals wait for its final try. The arrivals are dropped at
+/// `Completed`, so memory follows the messages in the queue.
+#[derive(Debug)]
+pub struct Joiner {
+    /// For each message not completed: its sender and message-id, or None for a notification (`<= <>`), which is the
+    /// MTA's mail and not a contact's.
+    arrivals: FxHashMap<String, Option<(String, Option<String>)>>,
+    /// The deferrals waiting for their final try. An expiry (`retry timeout exceeded`) repeats the last deferral.
+    tries: TryQueue,
+}
+
+impl Default for Joiner {
+    fn default() -> Self {
+        Joiner::new()
     }
 }
+
+impl Joiner {
+    /// Nothing in flight.
+    pub fn new() -> Self {
+        Joiner { arrivals: FxHashMap::default(), tries: TryQueue::new(Expiry::LastDeferralAndRelay) }
+    }
+
+    /// Takes a record, in log order; hands `out` the tries of recipients that are settled.
+    pub fn push(&mut self, source: Source, record: Record, out: &mut Vec<Attempt>) {
+        let Record { time, id, event, line } = record;
+        let (to, status, reply, relay) = match event {
+            Event::Arrival { sender, message_id } => {
+                let contact = !sender.is_empty();
+                self.arrivals.insert(id, contact.then_some((sender, message_id)));
+                return;
+            }
+            Event::Completed => {
+                self.arrivals.remove(&id);
+                return;
+            }
+            Event::Delivery { to, status, reply, relay } => (to, status, reply, relay),
+        };
+        let (sender, message_id) = match self.arrivals.get(&id) {
+            Some(None) => return,
+            Some(Some((sender, message_id))) => (Some(sender.clone()), message_id.clone()),
+            None => (None, None),
+        };
+        let attempt = Attempt {
+            time,
+            source,
+            recipient: normalize_address(&to),
+            sender,
+            message_id,
+            message_key: format!("exim/{id}"),
+            campaign_hint: None,
+            campaign: None,
+            status,
+            reply,
+            relay,
+            line,
+            tries: 1,
+        };
+        self.tries.push(attempt, out);
+    }
+
+    /// The earliest time an outcome still to come from what is held can have (see [`TryQueue::earliest_outcome`]).
+    pub fn earliest_outcome(&self) -> Option<Timestamp> {
+        self.tries.earliest_outcome()
+    }
+
+    /// Hands `out` the tries of recipients still deferred, as pending.
+    pub fn finish(self, out: &mut Vec<Attempt>) {
+        self.tries.finish(out);
+    }
+}
+
+/// Reads an Exim main log from `reader` in blocks, each block's lines parsed on all cores; `each` gets each block's
+/// records with their sources, in log order, to be joined by a [`Joiner`] that spans the run's Exim files (so that
+/// rotated logs give one history), and the latest time of a line read so far. `advanced` is told how many bytes each
+/// block held.
+pub fn read(
+    reader: impl std::io::Read,
+    file: u32,
+    stats: &mut FileStats,
+    keep: &KeepLines,
+    advanced: &mut dyn FnMut(u64),
+    each: &mut dyn FnMut(Vec<(Source, Record)>, Option<Timestamp>),
+) -> anyhow::Result<()> {
+    let mut latest: Option<Timestamp> = None;
+    lines::for_each_block(reader, BLOCK, |block| {
+        let (bytes, first) = match block {
+            lines::Block::TooLong(line, len) => {
+                stats.read += 1;
+                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
+                return Ok(());
+            }
+            lines::Block::Lines(bytes, first) => (bytes, first),
+        };
+        advanced(bytes.len() as u64);
+        stats.count_invalid_utf8_at(bytes, first);
+        let parsed = lines::parse_chunks_at(bytes, first, |_, line| parse_line(line, keep));
+        let mut records = Vec::new();
+        for (line, p) in parsed.into_iter().flatten() {
+            stats.read += 1;
+            match p {
+                Parsed::Used(r) => {
+                    stats.used += 1;
+                    latest = latest.max(Some(r.time));
+                    records.push((Source { file, line }, r));
+                }
+                Parsed::Ignored => stats.ignored += 1,
+                Parsed::Malformed(why) => stats.malformed(line, why),
+            }
+        }
+        each(records, latest);
+        Ok(())
+    })
+}
+
+/// How many bytes of a file are read at a time.
+const BLOCK: usize = 2 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -468,8 +538,10 @@ mod tests {
 
     #[test]
     fn other_lines() {
+        let completed = parse_line("1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed", &KeepLines::None);
+        assert!(matches!(completed, Parsed::Used(Record { event: Event::Completed, .. })), "{completed:?}");
         for ignored in [
-            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed",
+            "1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed with trailing words",
             "1999-03-02 09:44:33 Start queue run: pid=p1234",
             "2022-06-29 15:33:46 H=test.com [1.2.3.4]:53343 F=<info@test.com> rejected RCPT <toto@toto.com>: \"JunkMail\"",
             "2017-12-03 08:32:00 no host name found for IP address 192.0.2.8",

@@ -29,7 +29,7 @@ use crate::domain::smtp::{Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
 use super::lines::{self, Parsed};
-use super::tries::TryQueue;
+use super::tries::{Expiry, TryQueue};
 use super::{FileStats, KeepLines};
 
 /// The record types KumoMTA documents.
@@ -127,7 +127,7 @@ struct Peer<'a> {
 /// accounting. Never fails on the content: lines that cannot be read are counted as malformed. Each expiry is given
 /// the response of the last deferral before it (see [`TryQueue`]); the attempts are in file order.
 pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
-    let mut queue = TryQueue::new(true);
+    let mut queue = TryQueue::new(Expiry::LastDeferral);
     let mut attempts = Vec::new();
     read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| {
         for a in batch {

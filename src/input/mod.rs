@@ -30,7 +30,7 @@ use crate::domain::attempt::{Attempt, Source};
 use crate::domain::time::{LineYear, Timestamp, YearCounter, YearInference};
 
 use lines::Parsed;
-use tries::TryQueue;
+use tries::{Expiry, TryQueue};
 
 /// A sending-log format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,8 +263,8 @@ fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -
 ///
 /// Postfix logs, the large ones, are read as a stream: block by block, each block's lines parsed on all cores, and
 /// joined message by message in log order (files oldest first), so that memory holds the messages in the queue
-/// rather than the log. PowerMTA and KumoMTA logs are streamed the same way, each message's deferrals held until its
-/// final try (see [`tries`]), and so are sending logs whose rows are in time order. Exim and Sendmail logs, and a
+/// rather than the log. Exim, PowerMTA and KumoMTA logs are streamed the same way, each message's deferrals held
+/// until its final try (see [`tries`]), and so are sending logs whose rows are in time order. Sendmail logs, and a
 /// sending log in another order, are read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
@@ -291,7 +291,6 @@ pub fn read_logs(
     let mut deduper = dedupe::Deduper::default();
     let several = paths.len() > 1;
     let mut logs = Logs::default();
-    let mut exim_records = Vec::new();
     let mut sendmail_records = Vec::new();
     // The files read as a stream, in time order: Postfix logs, and sending logs whose rows are in time order.
     let mut streamed = Vec::new();
@@ -336,6 +335,16 @@ pub fn read_logs(
             }
             continue;
         }
+        if format == LogFormat::Exim {
+            let first = lines::split(&opened.head).find_map(|line| {
+                match exim::parse_line(&String::from_utf8_lossy(line), &KeepLines::None) {
+                    Parsed::Used(r) => Some(r.time),
+                    _ => None,
+                }
+            });
+            streamed.push((first, file, Stream::Exim, opened, stats));
+            continue;
+        }
         if matches!(format, LogFormat::Pmta | LogFormat::Kumomta) {
             let kumo = format == LogFormat::Kumomta;
             streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats));
@@ -344,7 +353,9 @@ pub fn read_logs(
         let input = opened.into_input()?;
         stats.count_invalid_utf8(&input.bytes);
         match format {
-            LogFormat::SendingLog | LogFormat::Pmta | LogFormat::Kumomta => unreachable!("streamed formats"),
+            LogFormat::SendingLog | LogFormat::Pmta | LogFormat::Kumomta | LogFormat::Exim => {
+                unreachable!("streamed formats")
+            }
             LogFormat::Sendmail => {
                 let parsed = lines::parse_lines(&input.bytes, |_, line| sendmail::parse_line(line, &options.keep));
                 let records = account(parsed, file, &mut stats)
@@ -357,10 +368,6 @@ pub fn read_logs(
                     input.modified.unwrap_or(options.now),
                     &mut stats,
                 ));
-            }
-            LogFormat::Exim => {
-                let parsed = lines::parse_lines(&input.bytes, |_, line| exim::parse_line(line, &options.keep));
-                exim_records.extend(account(parsed, file, &mut stats));
             }
             LogFormat::Postfix => unreachable!("Postfix files are read below"),
         }
@@ -375,7 +382,12 @@ pub fn read_logs(
         None => postfix::Joiner::new(),
     }
     .folding_deferrals(options.fold_deferrals);
-    let mut held = Held { joiner, pmta: TryQueue::new(false), kumo: TryQueue::new(true) };
+    let mut held = Held {
+        joiner,
+        exim: exim::Joiner::new(),
+        pmta: TryQueue::new(Expiry::Own),
+        kumo: TryQueue::new(Expiry::LastDeferral),
+    };
     // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
     // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
     // do not overlap cost nothing.
@@ -384,7 +396,7 @@ pub fn read_logs(
     let firsts: Vec<Option<Timestamp>> = streamed.iter().map(|(first, ..)| *first).collect();
     let mut seen_until: Option<Timestamp> = None;
     // Attempts of other formats come last, at any time: with them, nothing is settled before the end.
-    let ordered = logs.attempts.is_empty() && exim_records.is_empty() && sendmail_records.is_empty();
+    let ordered = logs.attempts.is_empty() && sendmail_records.is_empty();
     for (k, (_, file, stream, opened, mut stats)) in streamed.into_iter().enumerate() {
         // Lines at or after the start of a later file, or at or before the end of an earlier one.
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
@@ -402,6 +414,10 @@ pub fn read_logs(
                 let copies = several.then_some(&mut deduper);
                 read_sending_log(&opened, file, options, &mut stats, &mut held, copies, settled, each)?;
             }
+            Stream::Exim => {
+                let copies = several.then_some(&mut deduper);
+                read_exim(&opened, file, options, &mut stats, &mut held, copies, settled, each)?;
+            }
             Stream::Tries { kumo } => {
                 let copies = several.then_some(&mut deduper);
                 read_tries(&opened, file, kumo, options, &mut stats, &mut held, copies, settled, each)?;
@@ -413,12 +429,12 @@ pub fn read_logs(
     let carry = held.joiner.state();
     held.joiner.finish_in_batches(&mut |batch| each(batch, None));
     let mut pending = Vec::new();
+    held.exim.finish(&mut pending);
     held.pmta.finish(&mut pending);
     held.kumo.finish(&mut pending);
     each(pending, None);
     // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
     // (Postfix's were skipped line by line before the join).
-    logs.attempts.extend(exim::join(exim_records));
     logs.attempts.extend(sendmail::join(sendmail_records));
     if several {
         deduper.filter(&mut logs.attempts);
@@ -438,6 +454,8 @@ enum Stream {
     Postfix(i32),
     /// A sending log whose rows are in time order.
     SendingLog,
+    /// An Exim main log.
+    Exim,
     /// A PowerMTA accounting file, or a KumoMTA log: one record per try.
     Tries {
         /// Whether it is a KumoMTA log.
@@ -445,10 +463,11 @@ enum Stream {
     },
 }
 
-/// What the streamed formats hold back: the Postfix queue, and the deferred tries of PowerMTA and KumoMTA messages
-/// whose final try has not been read.
+/// What the streamed formats hold back: the Postfix queue, Exim's messages in flight, and the deferred tries of
+/// PowerMTA and KumoMTA messages whose final try has not been read.
 struct Held {
     joiner: postfix::Joiner,
+    exim: exim::Joiner,
     pmta: TryQueue,
     kumo: TryQueue,
 }
@@ -459,9 +478,43 @@ struct Held {
 fn settled_bound(settled: Option<Option<Timestamp>>, last: Option<Timestamp>, held: &mut Held) -> Option<Timestamp> {
     settled.and_then(|later_start| {
         let read_up_to = Some(Timestamp::from_millis(last?.millis().saturating_sub(CLOCK_SLACK_MS)));
-        let held = [held.joiner.earliest_outcome(), held.pmta.earliest_outcome(), held.kumo.earliest_outcome()];
+        let held = [
+            held.joiner.earliest_outcome(),
+            held.exim.earliest_outcome(),
+            held.pmta.earliest_outcome(),
+            held.kumo.earliest_outcome(),
+        ];
         [read_up_to, later_start].into_iter().chain(held).flatten().min()
     })
+}
+
+/// Reads an Exim main log as a stream, its records joined by the run's [`exim::Joiner`]; each block's settled tries
+/// are handed on with the time before which nothing still to come settles. With several files, copies of tries in
+/// other files are then removed (a copy joins its message's copies, and all go together).
+#[allow(clippy::too_many_arguments)]
+fn read_exim(
+    opened: &source::Opened,
+    file: u32,
+    options: &LogOptions,
+    stats: &mut FileStats,
+    held: &mut Held,
+    mut copies: Option<&mut dedupe::Deduper>,
+    settled: Option<Option<Timestamp>>,
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+) -> Result<()> {
+    let mut advanced = |bytes| options.progress.advance(bytes);
+    let mut batch = |records: Vec<(Source, exim::Record)>, last: Option<Timestamp>| {
+        let mut attempts = Vec::with_capacity(records.len());
+        for (source, record) in records {
+            held.exim.push(source, record, &mut attempts);
+        }
+        if let Some(copies) = copies.as_mut() {
+            copies.filter(&mut attempts);
+        }
+        each(attempts, settled_bound(settled, last, held));
+    };
+    exim::read(opened.reader()?, file, stats, &options.keep, &mut advanced, &mut batch)
+        .with_context(|| format!("{}: cannot read", opened.name))
 }
 
 /// The time of the first try in the first bytes of a PowerMTA or KumoMTA file, which orders the files read.

@@ -14,18 +14,30 @@ use crate::domain::time::Timestamp;
 
 use super::dedupe::is_positional;
 
+/// What an expiry says, where the log writes the MTA's own words for it (`retry timeout exceeded`, `exceeds
+/// max_age`) rather than a server's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// Its own record's response (PowerMTA repeats the last deferral's response in it).
+    #[default]
+    Own,
+    /// The response of the recipient's last deferral before it (KumoMTA).
+    LastDeferral,
+    /// The response of the last deferral, and its relay when the expiry names none (Exim).
+    LastDeferralAndRelay,
+}
+
 /// Deferred tries waiting for their message's final try, by message key and recipient.
 #[derive(Debug, Default)]
 pub struct TryQueue {
     open: FxHashMap<(String, String), Vec<Attempt>>,
-    expiry_takes_last_deferral: bool,
+    expiry: Expiry,
 }
 
 impl TryQueue {
-    /// An empty queue. With `expiry_takes_last_deferral`, an expiry (KumoMTA's `Expiration`, which carries the MTA's
-    /// own words rather than a server's) is given the response of the last deferral before it.
-    pub fn new(expiry_takes_last_deferral: bool) -> Self {
-        TryQueue { open: FxHashMap::default(), expiry_takes_last_deferral }
+    /// An empty queue, whose expiries say what `expiry` tells.
+    pub fn new(expiry: Expiry) -> Self {
+        TryQueue { open: FxHashMap::default(), expiry }
     }
 
     /// Adds a try, in the order of the log. A final try hands `out` the recipient's held tries and itself; a
@@ -48,11 +60,17 @@ impl TryQueue {
             out.push(attempt);
             return;
         };
-        if self.expiry_takes_last_deferral
-            && attempt.status == Status::Expired
+        if attempt.status == Status::Expired
             && let Some(last) = held.last()
         {
-            attempt.reply = last.reply.clone();
+            match self.expiry {
+                Expiry::Own => {}
+                Expiry::LastDeferral => attempt.reply = last.reply.clone(),
+                Expiry::LastDeferralAndRelay => {
+                    attempt.reply = last.reply.clone();
+                    attempt.relay = attempt.relay.take().or_else(|| last.relay.clone());
+                }
+            }
         }
         held.push(attempt);
         out.append(&mut held);
@@ -108,7 +126,7 @@ mod tests {
 
     #[test]
     fn deferrals_wait_for_their_final_try() {
-        let mut q = TryQueue::new(true);
+        let mut q = TryQueue::new(Expiry::LastDeferral);
         let mut out = Vec::new();
         q.push(try_("kumo/m1", "a@x", 1, Status::Deferred, "452 4.2.2 mailbox full"), &mut out);
         q.push(try_("kumo/m1", "b@x", 2, Status::Deferred, "451 try later"), &mut out);

@@ -129,16 +129,34 @@ fn sending_logs_in_time_order_are_streamed() {
 }
 
 #[test]
-fn powermta_and_kumomta_logs_keep_the_promise() {
+fn exim_powermta_and_kumomta_logs_keep_the_promise() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    if !generate(d, &["--contacts", "3000", "--campaigns", "6", "--seed", "5", "--formats", "pmta,kumomta"]) {
+    if !generate(d, &["--contacts", "3000", "--campaigns", "6", "--seed", "5", "--formats", "exim,pmta,kumomta"]) {
         return;
     }
-    for log in ["pmta-acct.csv", "kumomta.jsonl"] {
+    for log in ["exim_mainlog", "pmta-acct.csv", "kumomta.jsonl"] {
         let (promised, most_waiting) = check_promises(&[d.join(log)], 2025);
         assert!(promised > 1, "{log}: {promised} promises");
         // 18,000 messages: what waits at once is about a block's worth and the deferrals, not the whole history.
         assert!(most_waiting < 6_000, "{log}: {most_waiting} outcomes waited at once");
+    }
+    // Rotated in two, each log gives what it gives whole: a message's deferrals in one file, its end in the next.
+    for (log, header) in [("exim_mainlog", false), ("pmta-acct.csv", true), ("kumomta.jsonl", false)] {
+        let text = std::fs::read_to_string(d.join(log)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (head, body) = if header { (format!("{}\n", lines[0]), &lines[1..]) } else { (String::new(), &lines[..]) };
+        let half = body.len() / 2;
+        let (one, two) = (d.join(format!("{log}.1")), d.join(format!("{log}.2")));
+        std::fs::write(&one, format!("{head}{}\n", body[..half].join("\n"))).unwrap();
+        std::fs::write(&two, format!("{head}{}\n", body[half..].join("\n"))).unwrap();
+        let run = |files: &[&Path]| {
+            let mut args = vec!["deactivations", "--format", "csv"];
+            args.extend(files.iter().map(|f| f.to_str().unwrap()));
+            bounces(&args).ok().stdout
+        };
+        let whole = run(&[&d.join(log)]);
+        assert!(csv_rows(&whole).len() > 100, "{log}");
+        assert!(run(&[&two, &one]) == whole, "{log} rotated in two");
     }
 }
