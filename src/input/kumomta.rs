@@ -148,24 +148,26 @@ pub fn read(
     file: u32,
     stats: &mut FileStats,
     keep: &KeepLines,
-    advanced: &mut dyn FnMut(u64),
-    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>),
+    advanced: &mut (dyn FnMut(u64) + Send),
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<()> {
     let mut latest: Option<Timestamp> = None;
-    lines::for_each_block(reader, BLOCK, |block| {
-        let (bytes, first) = match block {
-            lines::Block::TooLong(line, len) => {
+    let parse = |bytes: &[u8], first| {
+        lines::parse_chunks_at(bytes, first, |line_no, line| parse_line(line, Source { file, line: line_no }, keep))
+    };
+    lines::pipeline_blocks(reader, BLOCK, parse, |block| {
+        let parsed = match block {
+            lines::ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;
                 stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
                 return Ok(());
             }
-            lines::Block::Lines(bytes, first) => (bytes, first),
+            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
+                advanced(bytes);
+                stats.add_invalid_utf8(invalid_utf8);
+                parsed
+            }
         };
-        advanced(bytes.len() as u64);
-        stats.count_invalid_utf8_at(bytes, first);
-        let parsed = lines::parse_chunks_at(bytes, first, |line_no, line| {
-            parse_line(line, Source { file, line: line_no }, keep)
-        });
         let mut batch = Vec::new();
         for (line, p) in parsed.into_iter().flatten() {
             stats.read += 1;

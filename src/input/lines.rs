@@ -226,6 +226,62 @@ pub fn for_each_block_cut<R: std::io::Read>(
     Ok(())
 }
 
+/// A block parsed by [`pipeline_blocks`], handed on in input order.
+pub enum ParsedBlock<T> {
+    /// A block of whole lines: what `parse` made of it, its size, and its lines that are not valid UTF-8 (how many,
+    /// and the number of the first).
+    Block(T, u64, (u64, Option<u64>)),
+    /// A line longer than [`MAX_LINE`], skipped: its number and length.
+    TooLong(u64, u64),
+}
+
+/// Reads `reader` as [`for_each_block`] does, and parses each block with `parse(block, number of its first line)`
+/// (which may use all cores) while `handle` takes the block before it: reading and parsing the next block overlaps
+/// with joining and replaying the last. `handle` gets the blocks in input order.
+pub fn pipeline_blocks<T: Send>(
+    reader: impl std::io::Read,
+    size: usize,
+    parse: impl Fn(&[u8], u64) -> T + Sync,
+    handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
+) -> anyhow::Result<()> {
+    pipeline_blocks_cut(reader, size, |buf| memchr::memrchr(b'\n', buf).map(|i| i + 1), parse, handle)
+}
+
+/// [`pipeline_blocks`] with blocks cut by `cut` (see [`for_each_block_cut`]).
+pub fn pipeline_blocks_cut<T: Send>(
+    reader: impl std::io::Read,
+    size: usize,
+    cut: impl Fn(&[u8]) -> Option<usize>,
+    parse: impl Fn(&[u8], u64) -> T + Sync,
+    mut handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
+) -> anyhow::Result<()> {
+    let mut pending: Option<ParsedBlock<T>> = None;
+    for_each_block_cut(reader, size, cut, |block| match block {
+        Block::TooLong(line, len) => {
+            if let Some(previous) = pending.take() {
+                handle(previous)?;
+            }
+            handle(ParsedBlock::TooLong(line, len))
+        }
+        Block::Lines(bytes, first) => {
+            let previous = pending.take();
+            let (parsed, handled) = rayon::join(
+                || {
+                    let (count, at) = invalid_utf8_lines(bytes);
+                    ParsedBlock::Block(parse(bytes, first), bytes.len() as u64, (count, at.map(|n| n + first - 1)))
+                },
+                || previous.map_or(Ok(()), &mut handle),
+            );
+            pending = Some(parsed);
+            handled
+        }
+    })?;
+    match pending {
+        Some(last) => handle(last),
+        None => Ok(()),
+    }
+}
+
 /// How many lines of `bytes` are not valid UTF-8, and the number of the first. Valid text is checked at memory
 /// speed; only a file with bad bytes is looked at line by line.
 pub fn invalid_utf8_lines(bytes: &[u8]) -> (u64, Option<u64>) {
@@ -275,6 +331,32 @@ mod tests {
             .collect();
         assert_eq!(got, ["1:a", "2:b", "3:", "4:c"]);
         assert!(parse_lines(b"", |_, _| Parsed::<()>::Ignored).is_empty());
+    }
+
+    #[test]
+    fn csv_blocks_keep_quoted_line_ends_inside_their_records() {
+        assert_eq!(csv_records_end(b"a,\"x\ny\",b\nc,\"z"), Some(10));
+        assert_eq!(csv_records_end(b"a,\"x\ny"), None);
+        assert_eq!(csv_records_end(b"a,\"\"\"q\"\"\"\n"), Some(10), "doubled quotes");
+        // Over three blocks, every block ends with a whole record, and the records come through in order.
+        let rows = 150_000;
+        let text: String = (0..rows).map(|i| format!("d,\"{i}\nsecond line\",x\n")).collect();
+        let mut seen = Vec::new();
+        let parse = |bytes: &[u8], first: u64| {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+            let cells: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_string()).collect();
+            (first, cells, csv_records_end(bytes) == Some(bytes.len()))
+        };
+        pipeline_blocks_cut(text.as_bytes(), 0, csv_records_end, parse, |block| {
+            let ParsedBlock::Block((first, cells, whole), ..) = block else { panic!("no row is too long") };
+            assert!(whole);
+            assert_eq!(first, seen.len() as u64 * 2 + 1, "two lines a record");
+            seen.extend(cells);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), rows);
+        assert!(seen.iter().enumerate().all(|(i, c)| *c == format!("{i}\nsecond line")));
     }
 
     #[test]

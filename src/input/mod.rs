@@ -197,9 +197,26 @@ impl FileStats {
     /// Adds the lines of a block (whose first line is `first_line`) that are not valid UTF-8.
     pub fn count_invalid_utf8_at(&mut self, bytes: &[u8], first_line: u64) {
         let (count, first) = lines::invalid_utf8_lines(bytes);
+        self.add_invalid_utf8((count, first.map(|n| n + first_line - 1)));
+    }
+
+    /// Adds the accounting of a part of the file, read apart (the parts taken in file order).
+    pub fn absorb(&mut self, part: FileStats) {
+        self.read += part.read;
+        self.used += part.used;
+        self.ignored += part.ignored;
+        self.malformed += part.malformed;
+        let room = MALFORMED_KEPT.saturating_sub(self.malformed_lines.len());
+        self.malformed_lines.extend(part.malformed_lines.into_iter().take(room));
+        self.warnings.extend(part.warnings);
+        self.add_invalid_utf8(part.invalid_utf8);
+    }
+
+    /// Adds lines that are not valid UTF-8, counted elsewhere: how many, and the number of the first.
+    pub fn add_invalid_utf8(&mut self, (count, first): (u64, Option<u64>)) {
         self.invalid_utf8.0 += count;
         if self.invalid_utf8.1.is_none() {
-            self.invalid_utf8.1 = first.map(|n| n + first_line - 1);
+            self.invalid_utf8.1 = first;
         }
     }
 }

@@ -18,7 +18,6 @@
 use std::io::Read;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::campaign::normalize_message_id;
@@ -101,76 +100,64 @@ pub fn read(
     file: u32,
     stats: &mut FileStats,
     keep: &KeepLines,
-    advanced: &mut dyn FnMut(u64),
-    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>),
+    advanced: &mut (dyn FnMut(u64) + Send),
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<()> {
-    let mut columns: Option<Columns> = None;
-    let mut latest: Option<Timestamp> = None;
-    let mut rows: Vec<(u64, std::ops::Range<u64>, csv::ByteRecord)> = Vec::new();
+    // The header is the first block's first record; each later block is parsed after the one before it.
+    let columns: std::sync::OnceLock<Columns> = std::sync::OnceLock::new();
     let name = stats.name.clone();
-    lines::for_each_block_cut(reader, BLOCK, lines::csv_records_end, |block| {
-        let (bytes, first) = match block {
-            lines::Block::TooLong(line, len) => {
+    let parse = |bytes: &[u8], first: u64| -> Result<(FileStats, Vec<Attempt>)> {
+        let mut part = FileStats::new(name.clone(), "pmta");
+        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
+        if first == 1 {
+            let mut header = csv::ByteRecord::new();
+            reader.read_byte_record(&mut header).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
+            part.read += 1;
+            part.ignored += 1;
+            let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
+        }
+        let Some(c) = columns.get() else {
+            return Ok((part, Vec::new()));
+        };
+        let mut record = csv::ByteRecord::new();
+        let mut attempts = Vec::new();
+        loop {
+            let (line, range) = match columns::next_row(&mut reader, &mut record, &mut part, first - 1) {
+                columns::Row::Read(line, range) => (line, range),
+                columns::Row::Skipped => continue,
+                columns::Row::End => break,
+            };
+            let raw = || raw_row(bytes, Some(range.start as usize), range.end as usize, &record);
+            match attempt(&record, c, Source { file, line }, keep, raw) {
+                Parsed::Used(a) => {
+                    part.used += 1;
+                    attempts.push(a);
+                }
+                Parsed::Ignored => part.ignored += 1,
+                Parsed::Malformed(why) => part.malformed(line, why),
+            }
+        }
+        Ok((part, attempts))
+    };
+    let mut latest: Option<Timestamp> = None;
+    lines::pipeline_blocks_cut(reader, BLOCK, lines::csv_records_end, parse, |block| {
+        match block {
+            lines::ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;
                 stats.malformed(line, format!("row of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-                return Ok(());
             }
-            lines::Block::Lines(bytes, first) => (bytes, first),
-        };
-        advanced(bytes.len() as u64);
-        stats.count_invalid_utf8_at(bytes, first);
-        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
-        let c = match &columns {
-            Some(c) => c,
-            None => {
-                let mut header = csv::ByteRecord::new();
-                reader
-                    .read_byte_record(&mut header)
-                    .with_context(|| format!("{name}:1: cannot read the CSV header"))?;
-                stats.read += 1;
-                stats.ignored += 1;
-                columns.insert(Columns::find(&string_record(&header), stats)?)
-            }
-        };
-        let mut n = 0;
-        loop {
-            if rows.len() == n {
-                rows.push((0, 0..0, csv::ByteRecord::new()));
-            }
-            let (line, range, record) = &mut rows[n];
-            match columns::next_row(&mut reader, record, stats, first - 1) {
-                columns::Row::Read(at, bytes) => {
-                    (*line, *range) = (at, bytes);
-                    n += 1;
-                }
-                columns::Row::Skipped => {}
-                columns::Row::End => break,
+            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
+                advanced(bytes);
+                stats.add_invalid_utf8(invalid_utf8);
+                let (part, attempts) = parsed?;
+                stats.absorb(part);
+                latest = latest.max(attempts.iter().map(|a| a.time).max());
+                each(attempts, latest);
             }
         }
-        let parsed: Vec<(u64, Parsed<Attempt>)> = rows[..n]
-            .par_iter()
-            .with_min_len(256)
-            .map(|(line, range, record)| {
-                let raw = || raw_row(bytes, Some(range.start as usize), range.end as usize, record);
-                (*line, attempt(record, c, Source { file, line: *line }, keep, raw))
-            })
-            .collect();
-        let mut batch = Vec::with_capacity(parsed.len());
-        for (line, p) in parsed {
-            match p {
-                Parsed::Used(a) => {
-                    stats.used += 1;
-                    latest = latest.max(Some(a.time));
-                    batch.push(a);
-                }
-                Parsed::Ignored => stats.ignored += 1,
-                Parsed::Malformed(why) => stats.malformed(line, why),
-            }
-        }
-        each(batch, latest);
         Ok(())
     })?;
-    if columns.is_none() {
+    if columns.get().is_none() {
         stats.read += 1;
         stats.ignored += 1;
         Columns::find(&csv::StringRecord::new(), stats)?;
