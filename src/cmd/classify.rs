@@ -128,9 +128,6 @@ fn classify_text(
     for path in files {
         let opened = open_input(path)?;
         let mut file_stats = FileStats::new(opened.name.clone(), "responses");
-        if let Some(why) = &opened.truncated {
-            file_stats.warn(why.clone());
-        }
         for_each_block(opened.reader()?, 4 << 20, |block| {
             match block {
                 Piece::TooLong(line, len) => {
@@ -181,6 +178,7 @@ fn classify_text(
             Ok(())
         })
         .with_context(|| format!("{}: cannot read", opened.name))?;
+        file_stats.note_damage(opened.damage());
         accounting.push(file_stats);
     }
     account(&accounting, stats, strict)?;

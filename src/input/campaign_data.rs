@@ -51,9 +51,6 @@ fn each_row<C>(
 ) -> Result<FileStats> {
     let input = open_input(path)?;
     let mut stats = FileStats::new(input.name.clone(), what);
-    if let Some(why) = &input.truncated {
-        stats.warn(why.clone());
-    }
     let mut reader = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 20).from_reader(input.reader()?);
     let headers = reader.byte_headers().with_context(|| format!("{}:1: cannot read the CSV header", input.name))?;
     let headers = csv::StringRecord::from_byte_record_lossy(headers.clone());
@@ -78,6 +75,7 @@ fn each_row<C>(
         }
         row(line, &text, &cols, stats);
     });
+    stats.note_damage(input.damage());
     Ok(stats)
 }
 

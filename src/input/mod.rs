@@ -200,6 +200,14 @@ impl FileStats {
         self.add_invalid_utf8((count, first.map(|n| n + first_line - 1)));
     }
 
+    /// Notes why the file could not be read to its end, if it could not, before its other warnings: a damaged file's
+    /// own warning comes before those about the lines it breaks.
+    pub fn note_damage(&mut self, damage: Option<String>) {
+        if let Some(why) = damage {
+            self.warnings.insert(0, why);
+        }
+    }
+
     /// Adds the accounting of a part of the file, read apart (the parts taken in file order).
     pub fn absorb(&mut self, part: FileStats) {
         self.read += part.read;
@@ -326,9 +334,6 @@ pub fn read_logs(
             ),
         };
         let mut stats = FileStats::new(opened.name.clone(), format.as_str());
-        if let Some(why) = &opened.truncated {
-            stats.warn(why.clone());
-        }
         let file = index as u32;
         if format == LogFormat::Postfix {
             let first_year = match options.year {
@@ -348,6 +353,7 @@ pub fn read_logs(
                 let mut all = |batch: Vec<Attempt>, _| logs.attempts.extend(batch);
                 sending_log::read(opened.reader()?, file, &mut stats, &options.keep, &mut advanced, &mut all)
                     .with_context(|| format!("{}: cannot read", opened.name))?;
+                stats.note_damage(opened.damage());
                 files.push((file, stats));
             }
             continue;
@@ -368,6 +374,7 @@ pub fn read_logs(
             continue;
         }
         let input = opened.into_input()?;
+        stats.note_damage(input.truncated.clone());
         stats.count_invalid_utf8(&input.bytes);
         match format {
             LogFormat::SendingLog | LogFormat::Pmta | LogFormat::Kumomta | LogFormat::Exim => {
@@ -440,6 +447,7 @@ pub fn read_logs(
                 read_tries(&opened, file, kumo, options, &mut stats, &mut held, copies, settled, each)?;
             }
         }
+        stats.note_damage(opened.damage());
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);

@@ -1,12 +1,16 @@
 //! Opening inputs: plain files, gzip files (also multi-member, as logrotate writes them), zstd files (also
 //! multi-frame) and standard input.
 //!
-//! Compression is recognised by its magic bytes, not by the file name. A truncated compressed file yields what it
-//! holds, with a warning naming the file.
+//! Compression is recognised by its magic bytes, not by the file name. A compressed file is decoded as it is read,
+//! on a thread of its own that hands the parser decoded blocks, so that decoding overlaps with parsing and memory
+//! does not follow the file (rotated logs are usually gzipped). A truncated compressed file yields what it holds,
+//! with a warning naming the file. Standard input, which cannot be read twice, is held in memory.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result};
@@ -37,66 +41,233 @@ pub struct Opened {
     pub name: String,
     /// Its modification time (stdin: none).
     pub modified: Option<Timestamp>,
-    /// Why it could not be read to the end, if it could not (compressed inputs, known once decoded).
-    pub truncated: Option<String>,
     /// Its first bytes, decompressed.
     pub head: Vec<u8>,
     body: Body,
+    /// Why it could not be read to the end, once that is known (a compressed input, as it is decoded).
+    damage: Arc<Mutex<Option<String>>>,
 }
 
 /// Where the bytes of an opened input are.
 #[derive(Debug)]
 enum Body {
-    /// Decoded in memory: compressed files and standard input.
+    /// In memory: standard input.
     Memory(Vec<u8>),
     /// A plain file, read from disk as it is parsed, so that its size does not decide the memory used.
     File(std::path::PathBuf),
+    /// A gzip or zstd file, decoded as it is read.
+    Compressed(std::path::PathBuf),
 }
 
 impl Opened {
-    /// A reader over the whole input, from its start.
+    /// A reader over the whole input, from its start. A compressed input is decoded on a thread of its own; if it
+    /// ends early or is damaged, the reader ends there and [`Opened::damage`] says why.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
+        let open = |path: &Path| File::open(path).with_context(|| format!("{}: cannot open", self.name));
         Ok(match &self.body {
             Body::Memory(bytes) => Box::new(bytes.as_slice()),
-            Body::File(path) => Box::new(File::open(path).with_context(|| format!("{}: cannot open", self.name))?),
+            Body::File(path) => Box::new(open(path)?),
+            Body::Compressed(path) => Box::new(Decoded::spawn(open(path)?, self.damage.clone())),
         })
+    }
+
+    /// Why the input could not be read to its end: a compressed input that ends early or is damaged, known once it
+    /// has been read.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.lock().map_or(None, |d| d.clone())
     }
 
     /// The whole input in memory.
     pub fn into_input(self) -> Result<InputFile> {
-        let bytes = match self.body {
-            Body::Memory(bytes) => bytes,
-            Body::File(path) => std::fs::read(&path).with_context(|| format!("{}: cannot read", self.name))?,
+        let bytes = match &self.body {
+            Body::Memory(bytes) => bytes.clone(),
+            Body::File(path) => std::fs::read(path).with_context(|| format!("{}: cannot read", self.name))?,
+            Body::Compressed(_) => {
+                let mut bytes = Vec::new();
+                self.reader()?.read_to_end(&mut bytes).with_context(|| format!("{}: cannot read", self.name))?;
+                bytes
+            }
         };
-        Ok(InputFile { name: self.name, bytes, modified: self.modified, truncated: self.truncated })
+        let truncated = self.damage();
+        Ok(InputFile { name: self.name, bytes, modified: self.modified, truncated })
     }
 }
 
-/// Opens a file (or `-` for standard input) for reading. Compressed files (recognised by their magic bytes) and
-/// standard input are decoded into memory; plain files are read as they are parsed.
+/// Opens a file (or `-` for standard input) for reading. Plain and compressed files are read as they are parsed;
+/// standard input is read into memory.
 pub fn open_input(path: &Path) -> Result<Opened> {
     if path.as_os_str() == "-" {
         let input = read_input(path)?;
         let head = input.bytes[..input.bytes.len().min(HEAD)].to_vec();
-        return Ok(Opened {
-            name: input.name,
-            modified: None,
-            truncated: input.truncated,
-            head,
-            body: Body::Memory(input.bytes),
-        });
+        let damage = Arc::new(Mutex::new(input.truncated));
+        return Ok(Opened { name: input.name, modified: None, head, body: Body::Memory(input.bytes), damage });
     }
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("{name}: cannot open: check the path and permissions"))?;
     let modified = modified_time(&file);
     let mut head = Vec::with_capacity(HEAD);
     file.take(HEAD as u64).read_to_end(&mut head).with_context(|| format!("{name}: cannot read"))?;
+    let damage = Arc::new(Mutex::new(None));
     if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
-        let input = read_input(path)?;
-        let head = input.bytes[..input.bytes.len().min(HEAD)].to_vec();
-        return Ok(Opened { name, modified, truncated: input.truncated, head, body: Body::Memory(input.bytes) });
+        // The first decoded bytes, for detection; a damaged file is reported when it is read.
+        let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+        let mut decoded = Vec::with_capacity(HEAD);
+        let _ = decoder(file).0.take(HEAD as u64).read_to_end(&mut decoded);
+        return Ok(Opened { name, modified, head: decoded, body: Body::Compressed(path.to_path_buf()), damage });
     }
-    Ok(Opened { name, modified, truncated: None, head, body: Body::File(path.to_path_buf()) })
+    Ok(Opened { name, modified, head, body: Body::File(path.to_path_buf()), damage })
+}
+
+/// A decoder for a gzip (every member) or zstd (every frame) stream, told apart by its magic bytes, and the name of
+/// the format.
+fn decoder(file: File) -> (Box<dyn Read + Send>, &'static str) {
+    let mut file = BufReader::with_capacity(1 << 20, file);
+    let zstd = io::BufRead::fill_buf(&mut file).is_ok_and(|b| b.starts_with(&ZSTD_MAGIC));
+    if zstd { (Box::new(ZstdFrames::Between(file)), "zstd") } else { (Box::new(MultiGzDecoder::new(file)), "gzip") }
+}
+
+/// A compressed file decoded on a thread of its own, which sends decoded blocks ahead of the reader.
+struct Decoded {
+    blocks: Receiver<Vec<u8>>,
+    block: Vec<u8>,
+    at: usize,
+}
+
+impl Decoded {
+    /// Starts decoding `file`; why it stopped early, if it did, goes to `damage`.
+    fn spawn(file: File, damage: Arc<Mutex<Option<String>>>) -> Decoded {
+        const BLOCK: usize = 1 << 20;
+        let (send, blocks) = sync_channel::<Vec<u8>>(4);
+        std::thread::spawn(move || {
+            let (mut decoded, codec) = decoder(file);
+            let mut total = 0u64;
+            loop {
+                let mut block = vec![0u8; BLOCK];
+                let mut n = 0;
+                let mut failed = None;
+                while n < BLOCK {
+                    match decoded.read(&mut block[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                total += n as u64;
+                block.truncate(n);
+                let sent = n == 0 || send.send(block).is_ok();
+                if let Some(e) = failed {
+                    let why =
+                        format!("{codec} data ends early or is damaged ({e}); the {total} bytes before it were read");
+                    if let Ok(mut d) = damage.lock() {
+                        *d = Some(why);
+                    }
+                    return;
+                }
+                if n < BLOCK || !sent {
+                    return;
+                }
+            }
+        });
+        Decoded { blocks, block: Vec::new(), at: 0 }
+    }
+}
+
+impl Read for Decoded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.block.len() {
+            match self.blocks.recv() {
+                Ok(block) => (self.block, self.at) = (block, 0),
+                // The decoder is done (its last block sent, or stopped by damage it reported).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.block.len() - self.at);
+        buf[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The frames of a zstd stream decoded one after the other, skippable frames skipped.
+enum ZstdFrames<R: Read> {
+    /// Before a frame (or at the end).
+    Between(R),
+    /// Inside a frame.
+    In(Box<ruzstd::decoding::StreamingDecoder<Prefixed<R>, ruzstd::decoding::FrameDecoder>>),
+    /// After an error.
+    Done,
+}
+
+/// A reader that gives back four bytes already read (a frame's magic number) before the rest.
+struct Prefixed<R> {
+    magic: [u8; 4],
+    at: usize,
+    inner: R,
+}
+
+impl<R: Read> Read for Prefixed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at < 4 {
+            let n = buf.len().min(4 - self.at);
+            buf[..n].copy_from_slice(&self.magic[self.at..self.at + n]);
+            self.at += n;
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<R: Read> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match std::mem::replace(self, ZstdFrames::Done) {
+                ZstdFrames::Done => return Ok(0),
+                ZstdFrames::In(mut frame) => {
+                    let n = frame.read(buf)?;
+                    if n > 0 {
+                        *self = ZstdFrames::In(frame);
+                        return Ok(n);
+                    }
+                    *self = ZstdFrames::Between(frame.into_inner().inner);
+                }
+                ZstdFrames::Between(mut inner) => {
+                    let mut magic = [0u8; 4];
+                    let mut got = 0;
+                    while got < 4 {
+                        match inner.read(&mut magic[got..])? {
+                            0 => break,
+                            k => got += k,
+                        }
+                    }
+                    match got {
+                        0 => return Ok(0),
+                        1..=3 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a frame cut short")),
+                        _ => {}
+                    }
+                    if (0x184D_2A50..=0x184D_2A5F).contains(&u32::from_le_bytes(magic)) {
+                        let mut length = [0u8; 4];
+                        inner.read_exact(&mut length)?;
+                        let length = u64::from(u32::from_le_bytes(length));
+                        if io::copy(&mut (&mut inner).take(length), &mut io::sink())? < length {
+                            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a skippable frame cut short"));
+                        }
+                        *self = ZstdFrames::Between(inner);
+                        continue;
+                    }
+                    let frame = ruzstd::decoding::StreamingDecoder::new(Prefixed { magic, at: 0, inner })
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                    *self = ZstdFrames::In(Box::new(frame));
+                }
+            }
+        }
+    }
 }
 
 fn modified_time(file: &File) -> Option<Timestamp> {
@@ -201,5 +372,39 @@ mod tests {
         assert!(f.truncated.is_some());
         let plain = decode("x".into(), b"plain".to_vec(), None);
         assert_eq!(plain.bytes, b"plain");
+    }
+
+    /// Reads a file through [`open_input`]: its head, all of it, and why it stopped early.
+    fn stream(data: &[u8]) -> (Vec<u8>, Vec<u8>, Option<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        std::fs::write(&path, data).unwrap();
+        let opened = open_input(&path).unwrap();
+        let mut all = Vec::new();
+        opened.reader().unwrap().read_to_end(&mut all).unwrap();
+        (opened.head.clone(), all, opened.damage())
+    }
+
+    #[test]
+    fn compressed_files_are_decoded_as_they_are_read() {
+        // Several megabytes, so that the decoding thread hands over several blocks.
+        let text: Vec<u8> = (0..200_000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+        let mut two = gz(&text);
+        two.extend(gz(b"last\n"));
+        let (head, all, damage) = stream(&two);
+        assert_eq!((head.as_slice(), damage), (&text[..HEAD], None));
+        assert_eq!((&all[..text.len()], &all[text.len()..]), (text.as_slice(), &b"last\n"[..]));
+        let (_, all, damage) = stream(&two[..two.len() / 2]);
+        assert!(!all.is_empty() && text.starts_with(&all), "what it holds, in order");
+        assert!(damage.is_some_and(|d| d.starts_with("gzip data ends early or is damaged")));
+
+        let level = ruzstd::encoding::CompressionLevel::Fastest;
+        let mut zst = ruzstd::encoding::compress_to_vec(&text[..], level);
+        zst.extend([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]);
+        zst.extend(ruzstd::encoding::compress_to_vec(&b"last\n"[..], level));
+        let (head, all, damage) = stream(&zst);
+        assert_eq!((head.len(), &all[text.len()..], damage), (HEAD, &b"last\n"[..], None));
+        let (_, _, damage) = stream(&zst[..zst.len() - 3]);
+        assert!(damage.is_some_and(|d| d.starts_with("zstd data ends early or is damaged")));
     }
 }
