@@ -336,15 +336,21 @@ pub fn read_logs(
         let mut stats = FileStats::new(opened.name.clone(), format.as_str());
         let file = index as u32;
         if format == LogFormat::Postfix {
-            let first_year = match options.year {
-                Some(y) => y,
-                None => infer_year(&opened, options.now)?,
+            let (opened, first_year) = match options.year {
+                Some(y) => (opened, y),
+                None => {
+                    // The year is inferred from the last line: standard input is read twice, from a copy.
+                    let opened = opened.rereadable_copy()?;
+                    let year = infer_year(&opened, options.now)?;
+                    (opened, year)
+                }
             };
             let first_time = first_time(&opened.head, first_year);
             streamed.push((first_time, file, Stream::Postfix(first_year), opened, stats));
             continue;
         }
         if format == LogFormat::SendingLog {
+            let opened = opened.rereadable_copy()?;
             let order = sending_log::time_order(opened.reader()?, &opened.name, CLOCK_SLACK_MS)?;
             if order.in_order {
                 streamed.push((order.earliest, file, Stream::SendingLog, opened, stats));
@@ -636,7 +642,8 @@ pub const CLOCK_SLACK_MS: i64 = 60 * 60 * 1000;
 /// The size of the blocks a streamed input is read in.
 const BLOCK: usize = 2 << 20;
 
-/// The year of the first line of a syslog file without years: its last line is at or before its modification time.
+/// The year of the first line of a syslog file without years: its last line is at or before its modification time
+/// (standard input: now).
 fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<i32> {
     let mut inference = YearInference::default();
     lines::for_each_block(opened.reader()?, BLOCK, |block| {

@@ -4,7 +4,9 @@
 //! Compression is recognised by its magic bytes, not by the file name. A compressed file is decoded as it is read,
 //! on a thread of its own that hands the parser decoded blocks, so that decoding overlaps with parsing and memory
 //! does not follow the file (rotated logs are usually gzipped). A truncated compressed file yields what it holds,
-//! with a warning naming the file. Standard input, which cannot be read twice, is held in memory.
+//! with a warning naming the file. Standard input is streamed the same way (`zcat maillog.*.gz | bounces report -`),
+//! but can be read only once: where a first pass over the input is needed (the year of yearless syslog lines, the
+//! time order of a sending log), it is copied to a temporary file first.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -51,12 +53,35 @@ pub struct Opened {
 /// Where the bytes of an opened input are.
 #[derive(Debug)]
 enum Body {
-    /// In memory: standard input.
-    Memory(Vec<u8>),
+    /// Standard input (decoded, if it is compressed), which can be read only once.
+    Once(Once),
     /// A plain file, read from disk as it is parsed, so that its size does not decide the memory used.
     File(std::path::PathBuf),
     /// A gzip or zstd file, decoded as it is read.
     Compressed(std::path::PathBuf),
+    /// Standard input copied to a temporary file, to be read more than once.
+    Spilled(Spill),
+}
+
+/// A temporary file, removed when dropped.
+#[derive(Debug)]
+struct Spill {
+    path: std::path::PathBuf,
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A reader that can be taken once.
+struct Once(Mutex<Option<Box<dyn Read + Send>>>);
+
+impl std::fmt::Debug for Once {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Once")
+    }
 }
 
 impl Opened {
@@ -65,10 +90,37 @@ impl Opened {
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
         let open = |path: &Path| File::open(path).with_context(|| format!("{}: cannot open", self.name));
         Ok(match &self.body {
-            Body::Memory(bytes) => Box::new(bytes.as_slice()),
-            Body::File(path) => Box::new(open(path)?),
+            Body::Once(once) => match once.0.lock().ok().and_then(|mut r| r.take()) {
+                Some(reader) => reader,
+                None => anyhow::bail!("{}: standard input can be read only once", self.name),
+            },
+            Body::File(path) | Body::Spilled(Spill { path }) => Box::new(open(path)?),
             Body::Compressed(path) => Box::new(Decoded::spawn(open(path)?, self.damage.clone())),
         })
+    }
+
+    /// The input, made readable more than once: standard input is copied (decoded) to a temporary file in the
+    /// system's temporary directory, removed when the input is dropped. Other inputs are returned as they are.
+    pub fn rereadable_copy(self) -> Result<Opened> {
+        if self.rereadable() {
+            return Ok(self);
+        }
+        let dir = std::env::temp_dir();
+        let stamp = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let path = dir.join(format!("bounces-stdin-{}-{stamp}", std::process::id()));
+        let spill = Spill { path };
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).open(&spill.path).with_context(|| {
+                format!("{}: cannot create a temporary copy of standard input", spill.path.display())
+            })?;
+        io::copy(&mut self.reader()?, &mut file)
+            .with_context(|| format!("{}: cannot copy standard input to it", spill.path.display()))?;
+        Ok(Opened { body: Body::Spilled(spill), ..self })
+    }
+
+    /// Whether the input can be read more than once (a file can; standard input cannot).
+    pub fn rereadable(&self) -> bool {
+        !matches!(self.body, Body::Once(_))
     }
 
     /// Why the input could not be read to its end: a compressed input that ends early or is damaged, known once it
@@ -80,9 +132,10 @@ impl Opened {
     /// The whole input in memory.
     pub fn into_input(self) -> Result<InputFile> {
         let bytes = match &self.body {
-            Body::Memory(bytes) => bytes.clone(),
-            Body::File(path) => std::fs::read(path).with_context(|| format!("{}: cannot read", self.name))?,
-            Body::Compressed(_) => {
+            Body::File(path) | Body::Spilled(Spill { path }) => {
+                std::fs::read(path).with_context(|| format!("{}: cannot read", self.name))?
+            }
+            Body::Once(_) | Body::Compressed(_) => {
                 let mut bytes = Vec::new();
                 self.reader()?.read_to_end(&mut bytes).with_context(|| format!("{}: cannot read", self.name))?;
                 bytes
@@ -93,14 +146,11 @@ impl Opened {
     }
 }
 
-/// Opens a file (or `-` for standard input) for reading. Plain and compressed files are read as they are parsed;
-/// standard input is read into memory.
+/// Opens a file (or `-` for standard input) for reading. Every input is read as it is parsed, compressed ones
+/// decoded on a thread of their own; standard input can be read only once.
 pub fn open_input(path: &Path) -> Result<Opened> {
     if path.as_os_str() == "-" {
-        let input = read_input(path)?;
-        let head = input.bytes[..input.bytes.len().min(HEAD)].to_vec();
-        let damage = Arc::new(Mutex::new(input.truncated));
-        return Ok(Opened { name: input.name, modified: None, head, body: Body::Memory(input.bytes), damage });
+        return open_stdin(Box::new(io::stdin()));
     }
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("{name}: cannot open: check the path and permissions"))?;
@@ -118,9 +168,28 @@ pub fn open_input(path: &Path) -> Result<Opened> {
     Ok(Opened { name, modified, head, body: Body::File(path.to_path_buf()), damage })
 }
 
+/// Opens standard input (`input`): its first bytes are read for detection, then given back in front of the rest. A
+/// compressed stream is decoded on a thread of its own from the start.
+fn open_stdin(mut input: Box<dyn Read + Send>) -> Result<Opened> {
+    let name = "<stdin>".to_string();
+    let damage = Arc::new(Mutex::new(None));
+    let mut raw = Vec::with_capacity(HEAD);
+    (&mut input).take(HEAD as u64).read_to_end(&mut raw).context("cannot read standard input")?;
+    let mut rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(raw.clone()).chain(input));
+    let mut head = raw;
+    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
+        let mut decoded = Decoded::spawn(rest, damage.clone());
+        head = Vec::with_capacity(HEAD);
+        (&mut decoded).take(HEAD as u64).read_to_end(&mut head).context("cannot read standard input")?;
+        rest = Box::new(io::Cursor::new(head.clone()).chain(decoded));
+    }
+    let body = Body::Once(Once(Mutex::new(Some(rest))));
+    Ok(Opened { name, modified: None, head, body, damage })
+}
+
 /// A decoder for a gzip (every member) or zstd (every frame) stream, told apart by its magic bytes, and the name of
 /// the format.
-fn decoder(file: File) -> (Box<dyn Read + Send>, &'static str) {
+fn decoder(file: impl Read + Send + 'static) -> (Box<dyn Read + Send>, &'static str) {
     let mut file = BufReader::with_capacity(1 << 20, file);
     let zstd = io::BufRead::fill_buf(&mut file).is_ok_and(|b| b.starts_with(&ZSTD_MAGIC));
     if zstd { (Box::new(ZstdFrames::Between(file)), "zstd") } else { (Box::new(MultiGzDecoder::new(file)), "gzip") }
@@ -135,7 +204,7 @@ struct Decoded {
 
 impl Decoded {
     /// Starts decoding `file`; why it stopped early, if it did, goes to `damage`.
-    fn spawn(file: File, damage: Arc<Mutex<Option<String>>>) -> Decoded {
+    fn spawn(file: impl Read + Send + 'static, damage: Arc<Mutex<Option<String>>>) -> Decoded {
         const BLOCK: usize = 1 << 20;
         let (send, blocks) = sync_channel::<Vec<u8>>(4);
         std::thread::spawn(move || {

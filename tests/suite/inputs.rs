@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::oracle::{expected, first_year, generate, ours, strs};
-use super::util::bounces;
+use super::util::{bounces, bounces_stdin};
 
 /// Writes `lines` gzip-compressed.
 fn write_gz(path: &Path, lines: &[&str]) {
@@ -58,6 +58,57 @@ fn a_log_split_into_compressed_files_in_any_order_gives_the_same_answer() {
     let shuffled = ["mail.log.1.zst", "mail.log", "mail.log.3.gz", "mail.log.2.gz"];
     assert_eq!(output(&shuffled), output(&names), "the same bytes whatever the order of the files");
     assert_eq!(output(&["mail.log", "mail.log.1.zst", "mail.log.2.gz", "mail.log.3.gz"]), output(&names));
+}
+
+#[test]
+fn standard_input_is_read_as_a_file_is_plain_or_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    if !generate(d, &["--contacts", "1500", "--campaigns", "5", "--seed", "21"]) {
+        return;
+    }
+    let text = std::fs::read_to_string(d.join("maillog")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    write_gz(&d.join("maillog.gz"), &lines);
+    write_zst(&d.join("maillog.zst"), &lines);
+    let year = first_year(d);
+    let args = |log: &str| {
+        let mut args = strs(d, &["report", log, "--sends", "@sends.csv", "--contacts", "@contacts.csv"]);
+        args.extend(strs(d, &["--format", "csv", "--year", &year, "--stats"]));
+        args
+    };
+    let from_file = bounces(&args(&d.join("maillog").display().to_string())).ok().stdout;
+    for name in ["maillog", "maillog.gz", "maillog.zst"] {
+        let bytes = std::fs::read(d.join(name)).unwrap();
+        let run = bounces_stdin(&args("-"), Some(&bytes)).ok();
+        assert!(run.stdout == from_file, "{name} on standard input");
+        let stats = run.stderr.lines().find(|l| l.starts_with("<stdin>")).unwrap_or_else(|| panic!("{}", run.stderr));
+        assert!(stats.contains(&lines.len().to_string()), "every line read once: {stats}");
+    }
+    // Without --year, the year comes from the last line, as for a file (written now, so dated now): standard input
+    // is copied to a temporary file to be read twice, and the copy is removed.
+    let spills = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("bounces-stdin-"))
+            .count()
+    };
+    let before = spills();
+    let no_year = |log: &str, stdin: Option<&[u8]>| {
+        let args = strs(d, &["deactivations", log, "--sends", "@sends.csv", "--format", "csv"]);
+        bounces_stdin(&args, stdin).ok().stdout
+    };
+    let gz = std::fs::read(d.join("maillog.gz")).unwrap();
+    let file = no_year(&d.join("maillog").display().to_string(), None);
+    assert!(file.lines().count() > 10);
+    assert!(no_year("-", Some(&gz)) == file, "the year inferred from the whole input");
+    assert_eq!(spills(), before, "no copy left behind");
+    // A sending log on standard input is checked for time order in the same way, and gives the same answer.
+    let sending = std::fs::read(d.join("sending-log.csv")).unwrap();
+    let deactivations =
+        |log: &str, stdin: Option<&[u8]>| bounces_stdin(&["deactivations", log, "--format", "csv"], stdin).ok().stdout;
+    let file = d.join("sending-log.csv").display().to_string();
+    assert!(deactivations("-", Some(&sending)) == deactivations(&file, None));
 }
 
 #[test]
