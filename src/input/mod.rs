@@ -265,32 +265,15 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
     lines.iter().any(|l| exim::looks_like(l)).then_some(LogFormat::Exim)
 }
 
-/// Counts the parsed lines of a file in its accounting and gives the records with their sources.
-fn account<R>(parsed: Vec<(u64, Parsed<R>)>, file: u32, stats: &mut FileStats) -> Vec<(Source, R)> {
-    let mut records = Vec::with_capacity(parsed.len());
-    for (line, p) in parsed {
-        stats.read += 1;
-        match p {
-            Parsed::Used(r) => {
-                stats.used += 1;
-                records.push((Source { file, line }, r));
-            }
-            Parsed::Ignored => stats.ignored += 1,
-            Parsed::Malformed(why) => stats.malformed(line, why),
-        }
-    }
-    records
-}
-
 /// Reads every log file into one history. Files are numbered in the order of their names, whatever the order they
 /// were given in, and that number is the `file` of each [`Source`]: attempts at the same time are then ordered the
 /// same way in every run, so the result does not depend on the order of the arguments.
 ///
 /// Postfix logs, the large ones, are read as a stream: block by block, each block's lines parsed on all cores, and
 /// joined message by message in log order (files oldest first), so that memory holds the messages in the queue
-/// rather than the log. Exim, PowerMTA and KumoMTA logs are streamed the same way, each message's deferrals held
-/// until its final try (see [`tries`]), and so are sending logs whose rows are in time order. Sendmail logs, and a
-/// sending log in another order, are read whole.
+/// rather than the log. Exim, Sendmail, PowerMTA and KumoMTA logs are streamed the same way, each message's
+/// deferrals held until its final try (see [`tries`]), and so are sending logs whose rows are in time order. Only a
+/// sending log in another order is read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
     let read = read_logs(paths, options, &mut |batch, _| attempts.extend(batch))?;
@@ -316,7 +299,6 @@ pub fn read_logs(
     let mut deduper = dedupe::Deduper::default();
     let several = paths.len() > 1;
     let mut logs = Logs::default();
-    let mut sendmail_records = Vec::new();
     // The files read as a stream, in time order: Postfix logs, and sending logs whose rows are in time order.
     let mut streamed = Vec::new();
     let mut files: Vec<(u32, FileStats)> = Vec::new();
@@ -335,7 +317,7 @@ pub fn read_logs(
         };
         let mut stats = FileStats::new(opened.name.clone(), format.as_str());
         let file = index as u32;
-        if format == LogFormat::Postfix {
+        if matches!(format, LogFormat::Postfix | LogFormat::Sendmail) {
             let (opened, first_year) = match options.year {
                 Some(y) => (opened, y),
                 None => {
@@ -346,7 +328,11 @@ pub fn read_logs(
                 }
             };
             let first_time = first_time(&opened.head, first_year);
-            streamed.push((first_time, file, Stream::Postfix(first_year), opened, stats));
+            let stream = match format {
+                LogFormat::Postfix => Stream::Postfix(first_year),
+                _ => Stream::Sendmail(first_year),
+            };
+            streamed.push((first_time, file, stream, opened, stats));
             continue;
         }
         if format == LogFormat::SendingLog {
@@ -374,34 +360,9 @@ pub fn read_logs(
             streamed.push((first, file, Stream::Exim, opened, stats));
             continue;
         }
-        if matches!(format, LogFormat::Pmta | LogFormat::Kumomta) {
-            let kumo = format == LogFormat::Kumomta;
-            streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats));
-            continue;
-        }
-        let input = opened.into_input()?;
-        stats.note_damage(input.truncated.clone());
-        stats.count_invalid_utf8(&input.bytes);
-        match format {
-            LogFormat::SendingLog | LogFormat::Pmta | LogFormat::Kumomta | LogFormat::Exim => {
-                unreachable!("streamed formats")
-            }
-            LogFormat::Sendmail => {
-                let parsed = lines::parse_lines(&input.bytes, |_, line| sendmail::parse_line(line, &options.keep));
-                let records = account(parsed, file, &mut stats)
-                    .into_iter()
-                    .map(|(source, r): (Source, sendmail::Record)| (source, r.time, r))
-                    .collect();
-                sendmail_records.extend(syslog::resolve_years(
-                    records,
-                    options.year,
-                    input.modified.unwrap_or(options.now),
-                    &mut stats,
-                ));
-            }
-            LogFormat::Postfix => unreachable!("Postfix files are read below"),
-        }
-        files.push((file, stats));
+        // The rest write one record per try: PowerMTA and KumoMTA.
+        let kumo = format == LogFormat::Kumomta;
+        streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats));
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     streamed.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
@@ -415,6 +376,7 @@ pub fn read_logs(
     let mut held = Held {
         joiner,
         exim: exim::Joiner::new(),
+        sendmail: sendmail::Joiner::new(),
         pmta: TryQueue::new(Expiry::Own),
         kumo: TryQueue::new(Expiry::LastDeferral),
     };
@@ -426,7 +388,7 @@ pub fn read_logs(
     let firsts: Vec<Option<Timestamp>> = streamed.iter().map(|(first, ..)| *first).collect();
     let mut seen_until: Option<Timestamp> = None;
     // Attempts of other formats come last, at any time: with them, nothing is settled before the end.
-    let ordered = logs.attempts.is_empty() && sendmail_records.is_empty();
+    let ordered = logs.attempts.is_empty();
     for (k, (_, file, stream, opened, mut stats)) in streamed.into_iter().enumerate() {
         // Lines at or after the start of a later file, or at or before the end of an earlier one.
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
@@ -448,6 +410,10 @@ pub fn read_logs(
                 let copies = several.then_some(&mut deduper);
                 read_exim(&opened, file, options, &mut stats, &mut held, copies, settled, each)?;
             }
+            Stream::Sendmail(first_year) => {
+                let copies = several.then_some(&mut deduper);
+                read_sendmail(&opened, file, first_year, options, &mut stats, &mut held, copies, settled, each)?;
+            }
             Stream::Tries { kumo } => {
                 let copies = several.then_some(&mut deduper);
                 read_tries(&opened, file, kumo, options, &mut stats, &mut held, copies, settled, each)?;
@@ -461,12 +427,12 @@ pub fn read_logs(
     held.joiner.finish_in_batches(&mut |batch| each(batch, None));
     let mut pending = Vec::new();
     held.exim.finish(&mut pending);
+    held.sendmail.finish(&mut pending);
     held.pmta.finish(&mut pending);
     held.kumo.finish(&mut pending);
     each(pending, None);
     // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
     // (Postfix's were skipped line by line before the join).
-    logs.attempts.extend(sendmail::join(sendmail_records));
     if several {
         deduper.filter(&mut logs.attempts);
     }
@@ -487,6 +453,8 @@ enum Stream {
     SendingLog,
     /// An Exim main log.
     Exim,
+    /// A Sendmail log, whose first line is in this year.
+    Sendmail(i32),
     /// A PowerMTA accounting file, or a KumoMTA log: one record per try.
     Tries {
         /// Whether it is a KumoMTA log.
@@ -499,6 +467,7 @@ enum Stream {
 struct Held {
     joiner: postfix::Joiner,
     exim: exim::Joiner,
+    sendmail: sendmail::Joiner,
     pmta: TryQueue,
     kumo: TryQueue,
 }
@@ -512,6 +481,7 @@ fn settled_bound(settled: Option<Option<Timestamp>>, last: Option<Timestamp>, he
         let held = [
             held.joiner.earliest_outcome(),
             held.exim.earliest_outcome(),
+            held.sendmail.earliest_outcome(),
             held.pmta.earliest_outcome(),
             held.kumo.earliest_outcome(),
         ];
@@ -545,6 +515,36 @@ fn read_exim(
         each(attempts, settled_bound(settled, last, held));
     };
     exim::read(opened.reader()?, file, stats, &options.keep, &mut advanced, &mut batch)
+        .with_context(|| format!("{}: cannot read", opened.name))
+}
+
+/// Reads a Sendmail log as a stream, its records joined by the run's [`sendmail::Joiner`]; each block's settled
+/// tries are handed on with the time before which nothing still to come settles. With several files, copies of
+/// tries in other files are then removed.
+#[allow(clippy::too_many_arguments)]
+fn read_sendmail(
+    opened: &source::Opened,
+    file: u32,
+    first_year: i32,
+    options: &LogOptions,
+    stats: &mut FileStats,
+    held: &mut Held,
+    mut copies: Option<&mut dedupe::Deduper>,
+    settled: Option<Option<Timestamp>>,
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+) -> Result<()> {
+    let mut advanced = |bytes| options.progress.advance(bytes);
+    let mut batch = |records: Vec<sendmail::Dated>, last: Option<Timestamp>| {
+        let mut attempts = Vec::with_capacity(records.len());
+        for (source, time, record) in records {
+            held.sendmail.push(source, time, record, &mut attempts);
+        }
+        if let Some(copies) = copies.as_mut() {
+            copies.filter(&mut attempts);
+        }
+        each(attempts, settled_bound(settled, last, held));
+    };
+    sendmail::read(opened.reader()?, file, first_year, stats, &options.keep, &mut advanced, &mut batch)
         .with_context(|| format!("{}: cannot read", opened.name))
 }
 

@@ -9,18 +9,20 @@
 //! `<>`): that is the MTA's own mail, not a contact's, and is left out; `DSN: Cannot send message for 5 days`
 //! expires the recipients still deferred.
 //!
-//! Lines are parsed independently (in parallel); their syslog times get their years from the whole file
-//! ([`super::syslog::resolve_years`]); then they are joined by host and queue id after a sort.
+//! The log is read in blocks, each block's lines parsed in parallel; their syslog times get their years in log
+//! order (the first line's year given, or inferred from the whole file first), and they are joined by host and
+//! queue id in log order (see [`Joiner`]), so memory follows the messages in the queue and not the log.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashMap;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::{EnhancedCode, Reply};
-use crate::domain::time::Timestamp;
+use crate::domain::time::{LineYear, Timestamp, YearCounter};
 
-use super::KeepLines;
-use super::lines::Parsed;
+use super::lines::{self, Parsed};
 use super::syslog::{LineTime, parse_syslog};
+use super::tries::{Expiry, TryQueue};
+use super::{FileStats, KeepLines};
 
 /// What one Sendmail line says about a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub enum Event {
         sender: String,
         /// The `msgid=`, without angle brackets.
         message_id: Option<String>,
+        /// The `nrcpts=`: how many recipients the message has.
+        recipients: Option<u32>,
     },
     /// `QID2: DSN: ...`: the other queue id is a notification that Sendmail sends itself.
     Notification {
@@ -126,7 +130,8 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
         let message_id = field(rest, "msgid=")
             .map(|m| m.trim().trim_start_matches('<').trim_end_matches('>').to_string())
             .filter(|m| !m.is_empty());
-        Event::Sender { sender: normalize_address(sender), message_id }
+        let recipients = field(rest, "nrcpts=").and_then(|n| n.trim().parse().ok());
+        Event::Sender { sender: normalize_address(sender), message_id, recipients }
     } else if rest.starts_with("to=") {
         match delivery(rest) {
             Ok(Some(e)) => e,
@@ -203,86 +208,220 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
     Ok(Some(Event::Delivery { to, status, reply, relay }))
 }
 
-/// Joins the records of all Sendmail files (with their sources and resolved times) into attempts.
+/// Joins records (with their sources and resolved times) into attempts, whole, in file order (see [`Joiner`]).
 pub fn join(mut records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
-    let notifications: HashSet<(String, String)> = records
-        .iter()
-        .filter_map(|(_, _, r)| match &r.event {
-            Event::Notification { id, .. } => Some((r.host.clone(), id.clone())),
-            _ => None,
-        })
-        .collect();
-    records.sort_by(|a, b| (&a.2.host, &a.2.queue_id, a.1, a.0).cmp(&(&b.2.host, &b.2.queue_id, b.1, b.0)));
+    records.sort_by_key(|(source, time, _)| (*time, *source));
+    let mut joiner = Joiner::new();
     let mut attempts = Vec::new();
-    let mut rest = records.as_mut_slice();
-    while !rest.is_empty() {
-        let n = rest.iter().take_while(|r| r.2.host == rest[0].2.host && r.2.queue_id == rest[0].2.queue_id).count();
-        let (group, tail) = rest.split_at_mut(n);
-        let is_notification = notifications.contains(&(group[0].2.host.clone(), group[0].2.queue_id.clone()))
-            || group.iter().any(|r| matches!(&r.2.event, Event::Sender { sender, .. } if sender.is_empty()));
-        if !is_notification {
-            join_queue_id(group, &mut attempts);
-        }
-        rest = tail;
+    for (source, time, record) in records {
+        joiner.push(source, time, record, &mut attempts);
     }
+    joiner.finish(&mut attempts);
+    attempts.sort_by(|a, b| (a.source, &a.recipient).cmp(&(b.source, &b.recipient)));
     attempts
 }
 
-/// The records of one host and queue id, in time order.
-fn join_queue_id(group: &mut [(Source, Timestamp, Record)], out: &mut Vec<Attempt>) {
-    let (sender, message_id) = group
-        .iter()
-        .find_map(|(_, _, r)| match &r.event {
-            Event::Sender { sender, message_id } => Some((Some(sender.clone()), message_id.clone())),
-            _ => None,
-        })
-        .unwrap_or((None, None));
-    // Recipients whose last try was a deferral: an expiry notification settles them.
-    let mut deferred: Vec<usize> = Vec::new();
-    for (source, time, record) in group.iter_mut() {
-        match &mut record.event {
-            Event::Sender { .. } => {}
-            Event::Notification { expired, .. } => {
-                if !*expired {
-                    continue;
+/// What is known of a message in flight, by host and queue id.
+#[derive(Debug, Default)]
+struct Message {
+    /// The envelope sender and message-id, from its `from=` line.
+    sender: Option<(String, Option<String>)>,
+    /// Whether it is a notification Sendmail sends itself (named by a `DSN:` line, or from `<>`).
+    notification: bool,
+    /// Its `nrcpts=`, and how many of its recipients have had their final try.
+    recipients: Option<u32>,
+    settled: u32,
+    /// The recipients whose last try was a deferral: an expiry notification settles them.
+    deferred: Vec<String>,
+}
+
+/// Sendmail's messages in flight, as its log is read in order: a message's `from=` line gives its tries their
+/// sender and message-id, a recipient's deferrals wait for its final try, and an expiry notification settles the
+/// recipients still deferred. Sendmail logs no end of a message: one is forgotten once as many recipients as its
+/// `nrcpts=` have had their final try, so memory follows the messages in the queue.
+#[derive(Debug)]
+pub struct Joiner {
+    messages: FxHashMap<(String, String), Message>,
+    /// The deferrals waiting for their final try. An expiry repeats the last deferral's response and relay.
+    tries: TryQueue,
+}
+
+impl Default for Joiner {
+    fn default() -> Self {
+        Joiner::new()
+    }
+}
+
+impl Joiner {
+    /// Nothing in flight.
+    pub fn new() -> Self {
+        Joiner { messages: FxHashMap::default(), tries: TryQueue::new(Expiry::LastDeferralAndRelay) }
+    }
+
+    /// Takes a record at its resolved time, in log order; hands `out` the tries of recipients that are settled.
+    pub fn push(&mut self, source: Source, time: Timestamp, record: Record, out: &mut Vec<Attempt>) {
+        let Record { host, queue_id, event, line, time: _ } = record;
+        let key = (host, queue_id);
+        match event {
+            Event::Sender { sender, message_id, recipients } => {
+                let m = self.messages.entry(key).or_default();
+                m.notification |= sender.is_empty();
+                m.sender = Some((sender, message_id));
+                m.recipients = recipients;
+            }
+            Event::Notification { id, expired } => {
+                self.messages.entry((key.0.clone(), id)).or_default().notification = true;
+                let Some(m) = self.messages.get_mut(&key).filter(|_| expired) else { return };
+                let deferred = std::mem::take(&mut m.deferred);
+                m.settled += deferred.len() as u32;
+                let message_key = format!("sendmail/{}/{}", key.0, key.1);
+                for recipient in deferred {
+                    // The response and relay are the last deferral's (see `Expiry`).
+                    let expiry = self.attempt(&key, time, source, recipient, Status::Expired, Reply::default());
+                    self.tries.push(Attempt { message_key: message_key.clone(), line: line.clone(), ..expiry }, out);
                 }
-                for &k in &deferred {
-                    let mut expiry = out[k].clone();
-                    expiry.time = *time;
-                    expiry.source = *source;
-                    expiry.status = Status::Expired;
-                    expiry.line = record.line.clone();
-                    out.push(expiry);
-                }
-                deferred.clear();
+                self.forget_if_done(&key);
             }
             Event::Delivery { to, status, reply, relay } => {
-                for raw in to.iter() {
+                let m = self.messages.entry(key.clone()).or_default();
+                let notification = m.notification;
+                for raw in &to {
                     let recipient = normalize_address(raw);
-                    deferred.retain(|&k| out[k].recipient != recipient);
-                    if *status == Status::Deferred {
-                        deferred.push(out.len());
+                    m.deferred.retain(|r| *r != recipient);
+                    match status {
+                        Status::Deferred => m.deferred.push(recipient.clone()),
+                        _ => m.settled += 1,
                     }
-                    out.push(Attempt {
-                        time: *time,
-                        source: *source,
-                        recipient,
-                        sender: sender.clone(),
-                        message_id: message_id.clone(),
-                        message_key: format!("sendmail/{}/{}", record.host, record.queue_id),
-                        campaign_hint: None,
-                        campaign: None,
-                        status: *status,
-                        reply: reply.clone(),
-                        relay: relay.clone(),
-                        line: record.line.clone(),
-                        tries: 1,
-                    });
                 }
+                if !notification {
+                    for raw in to {
+                        let a = self.attempt(&key, time, source, normalize_address(&raw), status, reply.clone());
+                        self.tries.push(Attempt { relay: relay.clone(), line: line.clone(), ..a }, out);
+                    }
+                }
+                self.forget_if_done(&key);
             }
         }
     }
+
+    /// A try of the message `key` to `recipient`, with no relay and no line kept.
+    fn attempt(
+        &self,
+        key: &(String, String),
+        time: Timestamp,
+        source: Source,
+        recipient: String,
+        status: Status,
+        reply: Reply,
+    ) -> Attempt {
+        let (sender, message_id) = match self.messages.get(key).and_then(|m| m.sender.as_ref()) {
+            Some((s, m)) => (Some(s.clone()), m.clone()),
+            None => (None, None),
+        };
+        Attempt {
+            time,
+            source,
+            recipient,
+            sender,
+            message_id,
+            message_key: format!("sendmail/{}/{}", key.0, key.1),
+            campaign_hint: None,
+            campaign: None,
+            status,
+            reply,
+            relay: None,
+            line: None,
+            tries: 1,
+        }
+    }
+
+    /// Forgets a message once as many recipients as it has have had their final try, none still deferred.
+    fn forget_if_done(&mut self, key: &(String, String)) {
+        if self.messages.get(key).is_some_and(|m| m.deferred.is_empty() && m.recipients.is_some_and(|n| m.settled >= n))
+        {
+            self.messages.remove(key);
+        }
+    }
+
+    /// The earliest time an outcome still to come from what is held can have (see [`TryQueue::earliest_outcome`]).
+    pub fn earliest_outcome(&self) -> Option<Timestamp> {
+        self.tries.earliest_outcome()
+    }
+
+    /// Hands `out` the tries of recipients still deferred, as pending.
+    pub fn finish(self, out: &mut Vec<Attempt>) {
+        self.tries.finish(out);
+    }
 }
+
+/// A record with its source and its time, the year resolved.
+pub type Dated = (Source, Timestamp, Record);
+
+/// Reads a Sendmail log from `reader` in blocks, each block's lines parsed on all cores; their syslog times get
+/// their years in log order, the file's first line being in `first_year`. `each` gets each block's records with
+/// their sources and times, in log order, to be joined by a [`Joiner`] that spans the run's Sendmail files, and the
+/// latest time of a line read so far. `advanced` is told how many bytes each block held.
+pub fn read(
+    reader: impl std::io::Read,
+    file: u32,
+    first_year: i32,
+    stats: &mut FileStats,
+    keep: &KeepLines,
+    advanced: &mut (dyn FnMut(u64) + Send),
+    each: &mut (dyn FnMut(Vec<Dated>, Option<Timestamp>) + Send),
+) -> anyhow::Result<()> {
+    let mut years = YearCounter::new(first_year);
+    let mut latest: Option<Timestamp> = None;
+    let parse = |bytes: &[u8], first| lines::parse_chunks_at(bytes, first, |_, line| parse_line(line, keep));
+    lines::pipeline_blocks(reader, BLOCK, parse, |block| {
+        let parsed = match block {
+            lines::ParsedBlock::TooLong(line, len) => {
+                stats.read += 1;
+                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
+                return Ok(());
+            }
+            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
+                advanced(bytes);
+                stats.add_invalid_utf8(invalid_utf8);
+                parsed
+            }
+        };
+        let mut records = Vec::new();
+        for (line, p) in parsed.into_iter().flatten() {
+            stats.read += 1;
+            let record = match p {
+                Parsed::Used(r) => r,
+                Parsed::Ignored => {
+                    stats.ignored += 1;
+                    continue;
+                }
+                Parsed::Malformed(why) => {
+                    stats.malformed(line, why);
+                    continue;
+                }
+            };
+            let time = match record.time {
+                LineTime::Full(t) => t,
+                LineTime::Yearless(t) => match t.resolve(&mut years) {
+                    LineYear::Valid(t) => t,
+                    LineYear::NoSuchDay => {
+                        stats
+                            .malformed(line, format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day));
+                        continue;
+                    }
+                },
+            };
+            stats.used += 1;
+            latest = latest.max(Some(time));
+            records.push((Source { file, line }, time, record));
+        }
+        each(records, latest);
+        Ok(())
+    })
+}
+
+/// How many bytes of a file are read at a time.
+const BLOCK: usize = 2 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -312,12 +451,13 @@ mod tests {
             r.event,
             Event::Sender {
                 sender: "kweek@glurpp.baf".into(),
-                message_id: Some("200508081028.j78ASkKG011031@blanditiis.crunch.zap".into())
+                message_id: Some("200508081028.j78ASkKG011031@blanditiis.crunch.zap".into()),
+                recipients: Some(1)
             }
         );
         assert_eq!(
             used("Jan  6 02:37:32 Jupiter sendmail[809]: j061bW9V000809: from=maddingue, size=2039, class=0").event,
-            Event::Sender { sender: "maddingue".into(), message_id: None }
+            Event::Sender { sender: "maddingue".into(), message_id: None, recipients: None }
         );
         assert_eq!(
             used("Mar 24 16:52:58 fence sendmail[1]: j2OFquVD026245: j2OFquVE026245: DSN: User unknown").event,
@@ -424,5 +564,19 @@ mod tests {
         assert_eq!(attempts[3].reply.code, Some(452));
         assert_eq!(attempts[3].message_id.as_deref(), Some("m1@n.example"));
         assert!(attempts.iter().all(|a| a.message_key == "sendmail/mx/5AK90001abc123"));
+
+        // Read in order, both messages are forgotten once all their recipients are settled.
+        let mut joiner = Joiner::new();
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let r = used(l);
+            let LineTime::Yearless(t) = r.time else { panic!() };
+            joiner.push(Source { file: 0, line: i as u64 + 1 }, t.in_year(2025).unwrap(), r, &mut out);
+            let held = if i < 3 { 1 } else { 0 };
+            assert_eq!(joiner.earliest_outcome().is_some(), i == 1 || i == 2, "a's deferral held until its expiry");
+            assert!(joiner.messages.len() <= 1 + held, "line {}: {:?}", i + 1, joiner.messages.keys());
+        }
+        assert!(joiner.messages.is_empty(), "{:?}", joiner.messages.keys());
+        assert_eq!(out.len(), 4);
     }
 }

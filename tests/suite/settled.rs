@@ -160,3 +160,38 @@ fn exim_powermta_and_kumomta_logs_keep_the_promise() {
         assert!(run(&[&two, &one]) == whole, "{log} rotated in two");
     }
 }
+
+#[test]
+fn sendmail_logs_keep_the_promise() {
+    // 40,000 messages a second apart; every fifth is deferred first and delivered an hour later.
+    let start = Timestamp::parse("2025-11-20T00:00:00Z").unwrap().millis();
+    let stamp = |secs: i64| {
+        let c = Timestamp::from_millis(start + secs * 1000).civil();
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        format!("{} {:2} {:02}:{:02}:{:02}", month[c.month as usize - 1], c.day, c.hour, c.minute, c.second)
+    };
+    let mut lines: Vec<(i64, String)> = Vec::new();
+    for i in 0..40_000i64 {
+        let qid = format!("5AK{i:08}x");
+        let to = format!("to=<u{}@y.example>, relay=mx.y.example. [192.0.2.1]", i % 3000);
+        lines.push((i, format!("mx sendmail[1]: {qid}: from=<b@n.example>, size=1, nrcpts=1, msgid=<m{i}@n.example>")));
+        if i % 5 == 0 {
+            lines.push((i, format!("mx sendmail[1]: {qid}: {to}, dsn=4.2.2, stat=Deferred: 452 4.2.2 over quota")));
+            lines.push((i + 3600, format!("mx sendmail[1]: {qid}: {to}, dsn=2.0.0, stat=Sent (ok)")));
+        } else {
+            lines.push((i, format!("mx sendmail[1]: {qid}: {to}, dsn=2.0.0, stat=Sent (ok)")));
+        }
+    }
+    lines.sort_by_key(|(t, _)| *t);
+    let text: String = lines.iter().map(|(t, l)| format!("{} {l}\n", stamp(*t))).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sendmail.log");
+    std::fs::write(&log, text).unwrap();
+    let (promised, most_waiting) = check_promises(std::slice::from_ref(&log), 2025);
+    assert!(promised > 1, "{promised} promises");
+    // What waits is the hour of deferred messages and about a block: not the 40,000.
+    assert!(most_waiting < 20_000, "{most_waiting} outcomes waited at once");
+    let run = bounces(&["report", log.to_str().unwrap(), "--year", "2025", "--format", "csv"]).ok();
+    let row = &csv_rows(&run.stdout)[0];
+    assert_eq!((row["sent"].as_str(), row["delivered"].as_str(), row["pending"].as_str()), ("40000", "40000", "0"));
+}
