@@ -19,7 +19,7 @@ use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 
-use super::lines::{self, Parsed};
+use super::lines::{self, Parsed, Streamed};
 use super::tries::{Expiry, TryQueue};
 use super::{FileStats, KeepLines};
 
@@ -393,41 +393,22 @@ pub fn read(
     advanced: &mut (dyn FnMut(u64) + Send),
     each: &mut (dyn FnMut(Vec<(Source, Record)>, Option<Timestamp>) + Send),
 ) -> anyhow::Result<()> {
-    let mut latest: Option<Timestamp> = None;
-    let parse = |bytes: &[u8], first| lines::parse_chunks_at(bytes, first, |_, line| parse_line(line, keep));
-    lines::pipeline_blocks(reader, BLOCK, parse, |block| {
-        let parsed = match block {
-            lines::ParsedBlock::TooLong(line, len) => {
-                stats.read += 1;
-                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-                return Ok(());
+    let (mut latest, mut records) = (None, Vec::new());
+    lines::stream_lines(
+        reader,
+        stats,
+        advanced,
+        |_, line| parse_line(line, keep),
+        |streamed, stats| match streamed {
+            Streamed::Record(line, r) => {
+                stats.used += 1;
+                latest = latest.max(Some(r.time));
+                records.push((Source { file, line }, r));
             }
-            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
-                advanced(bytes);
-                stats.add_invalid_utf8(invalid_utf8);
-                parsed
-            }
-        };
-        let mut records = Vec::new();
-        for (line, p) in parsed.into_iter().flatten() {
-            stats.read += 1;
-            match p {
-                Parsed::Used(r) => {
-                    stats.used += 1;
-                    latest = latest.max(Some(r.time));
-                    records.push((Source { file, line }, r));
-                }
-                Parsed::Ignored => stats.ignored += 1,
-                Parsed::Malformed(why) => stats.malformed(line, why),
-            }
-        }
-        each(records, latest);
-        Ok(())
-    })
+            Streamed::EndOfBlock => each(std::mem::take(&mut records), latest),
+        },
+    )
 }
-
-/// How many bytes of a file are read at a time.
-const BLOCK: usize = 2 << 20;
 
 #[cfg(test)]
 mod tests {

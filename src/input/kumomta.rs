@@ -28,7 +28,7 @@ use crate::domain::campaign::normalize_message_id;
 use crate::domain::smtp::{Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::lines::{self, Parsed};
+use super::lines::{self, Parsed, Streamed};
 use super::tries::{Expiry, TryQueue};
 use super::{FileStats, KeepLines};
 
@@ -151,43 +151,17 @@ pub fn read(
     advanced: &mut (dyn FnMut(u64) + Send),
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<()> {
-    let mut latest: Option<Timestamp> = None;
-    let parse = |bytes: &[u8], first| {
-        lines::parse_chunks_at(bytes, first, |line_no, line| parse_line(line, Source { file, line: line_no }, keep))
-    };
-    lines::pipeline_blocks(reader, BLOCK, parse, |block| {
-        let parsed = match block {
-            lines::ParsedBlock::TooLong(line, len) => {
-                stats.read += 1;
-                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-                return Ok(());
-            }
-            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
-                advanced(bytes);
-                stats.add_invalid_utf8(invalid_utf8);
-                parsed
-            }
-        };
-        let mut batch = Vec::new();
-        for (line, p) in parsed.into_iter().flatten() {
-            stats.read += 1;
-            match p {
-                Parsed::Used(a) => {
-                    stats.used += 1;
-                    latest = latest.max(a.first().map(|a| a.time));
-                    batch.extend(a);
-                }
-                Parsed::Ignored => stats.ignored += 1,
-                Parsed::Malformed(why) => stats.malformed(line, why),
-            }
+    let (mut latest, mut batch) = (None, Vec::new());
+    let parse = |line_no, line: &str| parse_line(line, Source { file, line: line_no }, keep);
+    lines::stream_lines(reader, stats, advanced, parse, |streamed, stats| match streamed {
+        Streamed::Record(_, attempts) => {
+            stats.used += 1;
+            latest = latest.max(attempts.first().map(|a: &Attempt| a.time));
+            batch.extend(attempts);
         }
-        each(batch, latest);
-        Ok(())
+        Streamed::EndOfBlock => each(std::mem::take(&mut batch), latest),
     })
 }
-
-/// How many bytes of a file are read at a time.
-const BLOCK: usize = 2 << 20;
 
 /// Parses one line into its attempts (one per recipient).
 fn parse_line(line: &str, source: Source, keep: &KeepLines) -> Parsed<Vec<Attempt>> {

@@ -282,6 +282,55 @@ pub fn pipeline_blocks_cut<T: Send>(
     }
 }
 
+/// How many bytes of a log are read and parsed at a time.
+pub const STREAM_BLOCK: usize = 2 << 20;
+
+/// What [`stream_lines`] hands on.
+pub enum Streamed<T> {
+    /// A line's record, with the line's number.
+    Record(u64, T),
+    /// The end of a block: what its records made can be handed on.
+    EndOfBlock,
+}
+
+/// Reads a log line by line in blocks of [`STREAM_BLOCK`], as [`pipeline_blocks`] does: each block's lines are
+/// parsed by `parse` on all cores while the block before is handled. Every line is counted in `stats` as read, and
+/// as ignored or malformed where `parse` says so; `advanced` is told the size of each block; `handle` gets each
+/// record with its line number (and counts it as used, or as malformed), then the end of its block.
+pub fn stream_lines<T: Send>(
+    reader: impl std::io::Read,
+    stats: &mut super::FileStats,
+    advanced: &mut (dyn FnMut(u64) + Send),
+    parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
+    mut handle: impl FnMut(Streamed<T>, &mut super::FileStats) + Send,
+) -> anyhow::Result<()> {
+    let parse = |bytes: &[u8], first| parse_chunks_at(bytes, first, &parse);
+    pipeline_blocks(reader, STREAM_BLOCK, parse, |block| {
+        let parsed = match block {
+            ParsedBlock::TooLong(line, len) => {
+                stats.read += 1;
+                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {MAX_LINE}"));
+                return Ok(());
+            }
+            ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
+                advanced(bytes);
+                stats.add_invalid_utf8(invalid_utf8);
+                parsed
+            }
+        };
+        for (line, p) in parsed.into_iter().flatten() {
+            stats.read += 1;
+            match p {
+                Parsed::Used(r) => handle(Streamed::Record(line, r), stats),
+                Parsed::Ignored => stats.ignored += 1,
+                Parsed::Malformed(why) => stats.malformed(line, why),
+            }
+        }
+        handle(Streamed::EndOfBlock, stats);
+        Ok(())
+    })
+}
+
 /// How many lines of `bytes` are not valid UTF-8, and the number of the first. Valid text is checked at memory
 /// speed; only a file with bad bytes is looked at line by line.
 pub fn invalid_utf8_lines(bytes: &[u8]) -> (u64, Option<u64>) {

@@ -21,13 +21,14 @@ pub mod tries;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 
 use crate::domain::attempt::{Attempt, Source};
-use crate::domain::time::{LineYear, Timestamp, YearCounter, YearInference};
+use crate::domain::time::{Timestamp, YearCounter, YearInference};
 
 use lines::Parsed;
 use tries::{Expiry, TryQueue};
@@ -404,19 +405,50 @@ pub fn read_logs(
             }
             Stream::SendingLog => {
                 let copies = several.then_some(&mut deduper);
-                read_sending_log(&opened, file, options, &mut stats, &mut held, copies, settled, each)?;
+                let join = |_: &mut Held, attempts| attempts;
+                read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
+                    sending_log::read(reader, file, &mut stats, &options.keep, advanced, batch)
+                })?;
             }
             Stream::Exim => {
                 let copies = several.then_some(&mut deduper);
-                read_exim(&opened, file, options, &mut stats, &mut held, copies, settled, each)?;
+                let join = |held: &mut Held, records: Vec<(Source, exim::Record)>| {
+                    let mut attempts = Vec::with_capacity(records.len());
+                    for (source, record) in records {
+                        held.exim.push(source, record, &mut attempts);
+                    }
+                    attempts
+                };
+                read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
+                    exim::read(reader, file, &mut stats, &options.keep, advanced, batch)
+                })?;
             }
             Stream::Sendmail(first_year) => {
                 let copies = several.then_some(&mut deduper);
-                read_sendmail(&opened, file, first_year, options, &mut stats, &mut held, copies, settled, each)?;
+                let join = |held: &mut Held, records: Vec<sendmail::Dated>| {
+                    let mut attempts = Vec::with_capacity(records.len());
+                    for (source, time, record) in records {
+                        held.sendmail.push(source, time, record, &mut attempts);
+                    }
+                    attempts
+                };
+                read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
+                    sendmail::read(reader, file, first_year, &mut stats, &options.keep, advanced, batch)
+                })?;
             }
-            Stream::Tries { kumo } => {
+            Stream::Tries { kumo: true } => {
                 let copies = several.then_some(&mut deduper);
-                read_tries(&opened, file, kumo, options, &mut stats, &mut held, copies, settled, each)?;
+                let join = |held: &mut Held, attempts| queue_tries(&mut held.kumo, attempts);
+                read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
+                    kumomta::read(reader, file, &mut stats, &options.keep, advanced, batch)
+                })?;
+            }
+            Stream::Tries { kumo: false } => {
+                let copies = several.then_some(&mut deduper);
+                let join = |held: &mut Held, attempts| queue_tries(&mut held.pmta, attempts);
+                read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
+                    pmta::read(reader, file, &mut stats, &options.keep, advanced, batch)
+                })?;
             }
         }
         stats.note_damage(opened.damage());
@@ -489,65 +521,6 @@ fn settled_bound(settled: Option<Option<Timestamp>>, last: Option<Timestamp>, he
     })
 }
 
-/// Reads an Exim main log as a stream, its records joined by the run's [`exim::Joiner`]; each block's settled tries
-/// are handed on with the time before which nothing still to come settles. With several files, copies of tries in
-/// other files are then removed (a copy joins its message's copies, and all go together).
-#[allow(clippy::too_many_arguments)]
-fn read_exim(
-    opened: &source::Opened,
-    file: u32,
-    options: &LogOptions,
-    stats: &mut FileStats,
-    held: &mut Held,
-    mut copies: Option<&mut dedupe::Deduper>,
-    settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
-) -> Result<()> {
-    let mut advanced = |bytes| options.progress.advance(bytes);
-    let mut batch = |records: Vec<(Source, exim::Record)>, last: Option<Timestamp>| {
-        let mut attempts = Vec::with_capacity(records.len());
-        for (source, record) in records {
-            held.exim.push(source, record, &mut attempts);
-        }
-        if let Some(copies) = copies.as_mut() {
-            copies.filter(&mut attempts);
-        }
-        each(attempts, settled_bound(settled, last, held));
-    };
-    exim::read(opened.reader()?, file, stats, &options.keep, &mut advanced, &mut batch)
-        .with_context(|| format!("{}: cannot read", opened.name))
-}
-
-/// Reads a Sendmail log as a stream, its records joined by the run's [`sendmail::Joiner`]; each block's settled
-/// tries are handed on with the time before which nothing still to come settles. With several files, copies of
-/// tries in other files are then removed.
-#[allow(clippy::too_many_arguments)]
-fn read_sendmail(
-    opened: &source::Opened,
-    file: u32,
-    first_year: i32,
-    options: &LogOptions,
-    stats: &mut FileStats,
-    held: &mut Held,
-    mut copies: Option<&mut dedupe::Deduper>,
-    settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
-) -> Result<()> {
-    let mut advanced = |bytes| options.progress.advance(bytes);
-    let mut batch = |records: Vec<sendmail::Dated>, last: Option<Timestamp>| {
-        let mut attempts = Vec::with_capacity(records.len());
-        for (source, time, record) in records {
-            held.sendmail.push(source, time, record, &mut attempts);
-        }
-        if let Some(copies) = copies.as_mut() {
-            copies.filter(&mut attempts);
-        }
-        each(attempts, settled_bound(settled, last, held));
-    };
-    sendmail::read(opened.reader()?, file, first_year, stats, &options.keep, &mut advanced, &mut batch)
-        .with_context(|| format!("{}: cannot read", opened.name))
-}
-
 /// The time of the first try in the first bytes of a PowerMTA or KumoMTA file, which orders the files read.
 fn first_try(head: &[u8], kumo: bool) -> Option<Timestamp> {
     let cut = if kumo { memchr::memrchr(b'\n', head).map(|i| i + 1) } else { lines::csv_records_end(head) };
@@ -563,65 +536,42 @@ fn first_try(head: &[u8], kumo: bool) -> Option<Timestamp> {
     first
 }
 
-/// Reads a PowerMTA or KumoMTA file as a stream: each block's tries go through the run's [`TryQueue`] for the
-/// format, which hands on each message's tries to a recipient once its final try is read, and then on with the time
-/// before which nothing still to come settles. With several files, copies of tries in other files are removed first.
+/// Reads a file as a stream: `read` hands each block's records to `join`, which turns them into settled tries with
+/// what the run holds for the format (its joiner, or its [`TryQueue`]); with several files, copies of tries in other
+/// files are removed (a copy joins the copies of its message, and all go together); and the tries are handed on with
+/// the time before which nothing still to come settles.
 #[allow(clippy::too_many_arguments)]
-fn read_tries(
+fn read_stream<R>(
     opened: &source::Opened,
-    file: u32,
-    kumo: bool,
     options: &LogOptions,
-    stats: &mut FileStats,
     held: &mut Held,
     mut copies: Option<&mut dedupe::Deduper>,
     settled: Option<Option<Timestamp>>,
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    join: impl Fn(&mut Held, Vec<R>) -> Vec<Attempt> + Send + Sync,
+    read: impl FnOnce(Box<dyn Read + Send + '_>, Batches<'_, R>) -> Result<()>,
 ) -> Result<()> {
     let mut advanced = |bytes| options.progress.advance(bytes);
-    let mut batch = |mut attempts: Vec<Attempt>, last: Option<Timestamp>| {
-        if let Some(copies) = copies.as_mut() {
-            copies.filter(&mut attempts);
-        }
-        let queue = if kumo { &mut held.kumo } else { &mut held.pmta };
-        let mut out = Vec::with_capacity(attempts.len());
-        for a in attempts {
-            queue.push(a, &mut out);
-        }
-        each(out, settled_bound(settled, last, held));
-    };
-    let reader = opened.reader()?;
-    let read = if kumo {
-        kumomta::read(reader, file, stats, &options.keep, &mut advanced, &mut batch)
-    } else {
-        pmta::read(reader, file, stats, &options.keep, &mut advanced, &mut batch)
-    };
-    read.with_context(|| format!("{}: cannot read", opened.name))
-}
-
-/// Reads a sending log whose rows are in time order as a stream (see [`sending_log`]): each batch of rows is handed
-/// on with the time before which nothing still to come settles. With several files, copies of rows in other files
-/// are removed first.
-#[allow(clippy::too_many_arguments)]
-fn read_sending_log(
-    opened: &source::Opened,
-    file: u32,
-    options: &LogOptions,
-    stats: &mut FileStats,
-    held: &mut Held,
-    mut copies: Option<&mut dedupe::Deduper>,
-    settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
-) -> Result<()> {
-    let mut advanced = |bytes| options.progress.advance(bytes);
-    let mut batch = |mut attempts: Vec<Attempt>, last: Option<Timestamp>| {
+    let mut batch = |records: Vec<R>, last: Option<Timestamp>| {
+        let mut attempts = join(held, records);
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
         each(attempts, settled_bound(settled, last, held));
     };
-    sending_log::read(opened.reader()?, file, stats, &options.keep, &mut advanced, &mut batch)
-        .with_context(|| format!("{}: cannot read", opened.name))
+    read(opened.reader()?, (&mut advanced, &mut batch)).with_context(|| format!("{}: cannot read", opened.name))
+}
+
+/// What a streamed reader is given: told the bytes read, and handed each block's records with the latest time read.
+type Batches<'a, R> = (&'a mut (dyn FnMut(u64) + Send), &'a mut (dyn FnMut(Vec<R>, Option<Timestamp>) + Send));
+
+/// Pushes each block's tries through a [`TryQueue`].
+fn queue_tries(queue: &mut TryQueue, attempts: Vec<Attempt>) -> Vec<Attempt> {
+    let mut out = Vec::with_capacity(attempts.len());
+    for a in attempts {
+        queue.push(a, &mut out);
+    }
+    out
 }
 
 /// What [`read_logs`] reports besides the attempts.
@@ -640,7 +590,7 @@ pub struct LogsRead {
 pub const CLOCK_SLACK_MS: i64 = 60 * 60 * 1000;
 
 /// The size of the blocks a streamed input is read in.
-const BLOCK: usize = 2 << 20;
+const BLOCK: usize = lines::STREAM_BLOCK;
 
 /// The year of the first line of a syslog file without years: its last line is at or before its modification time
 /// (standard input: now).
@@ -709,16 +659,12 @@ fn read_postfix(
                     continue;
                 }
             };
-            let time = match record.time {
-                syslog::LineTime::Full(t) => t,
-                syslog::LineTime::Yearless(t) => match t.resolve(&mut years) {
-                    LineYear::Valid(t) => t,
-                    LineYear::NoSuchDay => {
-                        let why = format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day);
-                        stats.malformed(line, why);
-                        continue;
-                    }
-                },
+            let time = match record.time.resolve(&mut years) {
+                Ok(t) => t,
+                Err(why) => {
+                    stats.malformed(line, why);
+                    continue;
+                }
             };
             stats.used += 1;
             last = last.max(Some(time));

@@ -140,7 +140,7 @@ pub fn read(
         Ok((part, attempts))
     };
     let mut latest: Option<Timestamp> = None;
-    lines::pipeline_blocks_cut(reader, BLOCK, lines::csv_records_end, parse, |block| {
+    lines::pipeline_blocks_cut(reader, lines::STREAM_BLOCK, lines::csv_records_end, parse, |block| {
         match block {
             lines::ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;
@@ -164,9 +164,6 @@ pub fn read(
     }
     Ok(())
 }
-
-/// How many bytes of a file are read at a time.
-const BLOCK: usize = 2 << 20;
 
 /// A header row as text (bad UTF-8 replaced).
 fn string_record(record: &csv::ByteRecord) -> csv::StringRecord {

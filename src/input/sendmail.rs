@@ -17,9 +17,9 @@ use rustc_hash::FxHashMap;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::smtp::{EnhancedCode, Reply};
-use crate::domain::time::{LineYear, Timestamp, YearCounter};
+use crate::domain::time::{Timestamp, YearCounter};
 
-use super::lines::{self, Parsed};
+use super::lines::{self, Parsed, Streamed};
 use super::syslog::{LineTime, parse_syslog};
 use super::tries::{Expiry, TryQueue};
 use super::{FileStats, KeepLines};
@@ -371,57 +371,25 @@ pub fn read(
     each: &mut (dyn FnMut(Vec<Dated>, Option<Timestamp>) + Send),
 ) -> anyhow::Result<()> {
     let mut years = YearCounter::new(first_year);
-    let mut latest: Option<Timestamp> = None;
-    let parse = |bytes: &[u8], first| lines::parse_chunks_at(bytes, first, |_, line| parse_line(line, keep));
-    lines::pipeline_blocks(reader, BLOCK, parse, |block| {
-        let parsed = match block {
-            lines::ParsedBlock::TooLong(line, len) => {
-                stats.read += 1;
-                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-                return Ok(());
-            }
-            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
-                advanced(bytes);
-                stats.add_invalid_utf8(invalid_utf8);
-                parsed
-            }
-        };
-        let mut records = Vec::new();
-        for (line, p) in parsed.into_iter().flatten() {
-            stats.read += 1;
-            let record = match p {
-                Parsed::Used(r) => r,
-                Parsed::Ignored => {
-                    stats.ignored += 1;
-                    continue;
+    let (mut latest, mut records) = (None, Vec::new());
+    lines::stream_lines(
+        reader,
+        stats,
+        advanced,
+        |_, line| parse_line(line, keep),
+        |streamed, stats| match streamed {
+            Streamed::Record(line, r) => match r.time.resolve(&mut years) {
+                Ok(time) => {
+                    stats.used += 1;
+                    latest = latest.max(Some(time));
+                    records.push((Source { file, line }, time, r));
                 }
-                Parsed::Malformed(why) => {
-                    stats.malformed(line, why);
-                    continue;
-                }
-            };
-            let time = match record.time {
-                LineTime::Full(t) => t,
-                LineTime::Yearless(t) => match t.resolve(&mut years) {
-                    LineYear::Valid(t) => t,
-                    LineYear::NoSuchDay => {
-                        stats
-                            .malformed(line, format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day));
-                        continue;
-                    }
-                },
-            };
-            stats.used += 1;
-            latest = latest.max(Some(time));
-            records.push((Source { file, line }, time, record));
-        }
-        each(records, latest);
-        Ok(())
-    })
+                Err(why) => stats.malformed(line, why),
+            },
+            Streamed::EndOfBlock => each(std::mem::take(&mut records), latest),
+        },
+    )
 }
-
-/// How many bytes of a file are read at a time.
-const BLOCK: usize = 2 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,20 @@ pub enum LineTime {
     Yearless(YearlessTime),
 }
 
+impl LineTime {
+    /// The time with its year: a yearless time gets the year `years` has reached (see [`YearCounter`]); a date that
+    /// does not exist in that year (29 February) is why the line is malformed.
+    pub fn resolve(self, years: &mut YearCounter) -> Result<Timestamp, String> {
+        match self {
+            LineTime::Full(t) => Ok(t),
+            LineTime::Yearless(t) => match t.resolve(years) {
+                LineYear::Valid(t) => Ok(t),
+                LineYear::NoSuchDay => Err(format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day)),
+            },
+        }
+    }
+}
+
 /// The parts of a syslog line.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SyslogLine<'a> {
