@@ -141,7 +141,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
 
 /// Reads KumoMTA log records from `reader` in blocks, each block's lines parsed on all cores; `each` gets each
 /// block's attempts, in file order, and the latest time of a record read so far. `advanced` is told how many bytes
-/// each block held. An expiry carries no response: joining it with the deferrals before it is left to a
+/// each block held. An expiry carries KumoMTA's own words: giving it the last deferral's response is left to a
 /// [`TryQueue`].
 pub fn read(
     reader: impl Read,

@@ -13,7 +13,9 @@
 //! (`bounceCat` `message-expired`, `dsnStatus` `4.4.7`) whose `dsnDiag` is the last deferral's response.
 //!
 //! Tries of one message are tied together by `header_Message-Id` (or `envId`): outcomes are settled per message and
-//! recipient, so a deferral followed by a delivery is one delivered message. A row with neither stands alone.
+//! recipient, so a deferral followed by a delivery is one delivered message. A row with neither stands alone. The
+//! file is read as a stream, in blocks that end where a record ends, and a message's deferrals wait in the run's
+//! [`super::tries::TryQueue`] for its final record.
 
 use std::io::Read;
 
@@ -93,8 +95,8 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
 }
 
 /// Reads a PowerMTA accounting file from `reader` in blocks of whole records, each block's rows turned into
-/// attempts on all cores; `each` gets each block's attempts, in file order, and the latest time of a row read so
-/// far. `advanced` is told how many bytes each block held.
+/// attempts while the block before is handled (see [`lines::pipeline_blocks`]); `each` gets each block's attempts,
+/// in file order, and the latest time of a row read so far. `advanced` is told how many bytes each block held.
 pub fn read(
     reader: impl Read,
     file: u32,
