@@ -47,7 +47,7 @@ pub struct InputArgs {
     pub year: Option<i32>,
 
     /// A regular expression with a named group `campaign`, matched against the message-id and then the envelope
-    /// sender, e.g. 'bounce\+(?P<campaign>[^@-]+)@'.
+    /// sender, e.g. `bounce\+(?P<campaign>[^@-]+)@`.
     #[arg(long, value_name = "REGEX")]
     pub campaign_pattern: Option<String>,
 
