@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
+use crate::domain::attempt::Attempt;
 use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::outcome::judge;
 use crate::domain::smtp::Reply;
@@ -51,7 +52,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     if args.text {
         return classify_text(&config.logs, &config.classifier, args.explain, config.stats, config.strict, &out);
     }
-    emit(&classify_logs(args, &config)?, &out)
+    classify_logs(args, &config, &out)
 }
 
 /// The columns of `classify --text` for programs.
@@ -188,54 +189,78 @@ fn classify_text(
     }
 }
 
-/// One row per attempt in the logs, in time order.
-fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result<Output> {
+/// The columns of `classify` on logs for programs.
+const LOG_COLUMNS: &[&str] = &[
+    "time",
+    "recipient",
+    "campaign_id",
+    "status",
+    "class",
+    "reason",
+    "fault",
+    "reply_code",
+    "enhanced_status",
+    "text",
+    "rule",
+];
+
+/// One row per attempt in the logs, in time order. For csv and json the rows are encoded on all cores and written
+/// as they are made, so that only the attempts are held, not a table of every row besides.
+fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
     let (mut attempts, _, _) = load_attempts(config)?;
     attempts.retain(|a| config.since.is_none_or(|t| a.time >= t));
     attempts.sort_by_key(|a| (a.time, a.source));
     // As the outcomes judge them: a line the MTA logged as delivered is a delivery whatever its words say.
-    let verdicts: Vec<Verdict> = attempts.par_iter().map(|a| judge(a.status, &a.reply, &config.classifier).1).collect();
-    let columns = [
-        "time",
-        "recipient",
-        "campaign_id",
-        "status",
-        "class",
-        "reason",
-        "fault",
-        "reply_code",
-        "enhanced_status",
-        "text",
-        "rule",
-    ];
-    let mut machine = Table::new(&columns);
+    let verdict = |a: &Attempt| judge(a.status, &a.reply, &config.classifier).1;
+    if out.format != Format::Table {
+        let mut sink = RowSink::open(out)?;
+        let encoder = sink.encoder();
+        for group in attempts.chunks(1 << 16) {
+            let encoded: Vec<Vec<u8>> = group
+                .par_chunks(4096)
+                .map(|chunk| {
+                    let mut rows = encoder.buffer(LOG_COLUMNS, chunk.len() * 256);
+                    for a in chunk {
+                        let v = verdict(a);
+                        let (time, code) = (a.time.rfc3339(), a.reply.code.map(|c| c.to_string()));
+                        let enhanced = a.reply.enhanced.map(|e| e.to_string());
+                        rows.push(&[
+                            Some(&time),
+                            Some(&a.recipient),
+                            a.campaign.as_deref(),
+                            Some(a.status.as_str()),
+                            Some(v.class.as_str()),
+                            Some(v.reason.as_str()),
+                            Some(v.fault.as_str()),
+                            code.as_deref(),
+                            enhanced.as_deref(),
+                            Some(&a.reply.text),
+                            Some(&config.classifier.rule(&v).id),
+                        ]);
+                    }
+                    rows.into_bytes()
+                })
+                .collect();
+            for rows in encoded {
+                sink.write_encoded(LOG_COLUMNS, &rows)?;
+            }
+        }
+        return sink.finish(LOG_COLUMNS);
+    }
     let mut human = Table::new(if args.explain {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]
     } else {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
     });
-    for (a, v) in attempts.iter().zip(&verdicts) {
-        let campaign = a.campaign.clone();
-        let rule = config.classifier.rule(v);
+    for a in &attempts {
+        let v = verdict(a);
+        let rule = config.classifier.rule(&v);
         let code = a.reply.code.map(|c| c.to_string());
         let enhanced = a.reply.enhanced.map(|e| e.to_string());
-        machine.push(vec![
-            Cell::text(a.time.rfc3339()),
-            Cell::text(a.recipient.clone()),
-            Cell::opt(campaign.clone()),
-            Cell::text(a.status.as_str()),
-            Cell::text(v.class.as_str()),
-            Cell::text(v.reason.as_str()),
-            Cell::text(v.fault.as_str()),
-            Cell::opt(code.clone()),
-            Cell::opt(enhanced.clone()),
-            Cell::text(a.reply.text.clone()),
-            Cell::text(rule.id.clone()),
-        ]);
         let mut h = vec![
             Cell::text(a.time.rfc3339()),
             Cell::text(a.recipient.clone()),
-            Cell::text(campaign.unwrap_or_else(|| "-".into())),
+            Cell::text(a.campaign.clone().unwrap_or_else(|| "-".into())),
             Cell::text(a.status.as_str()),
             Cell::text(v.class.as_str()),
             Cell::text(v.reason.as_str()),
@@ -248,5 +273,5 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig) -> Result
         }
         human.push(h);
     }
-    Ok(Output { human: vec![Block::Table(human)], machine })
+    emit(&Output { human: vec![Block::Table(human)], machine: Table::new(LOG_COLUMNS) }, out)
 }
