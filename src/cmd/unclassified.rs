@@ -14,6 +14,7 @@ use clap::Args;
 use rayon::prelude::*;
 
 use crate::domain::attempt::Status;
+use crate::domain::classify::Classifier;
 use crate::domain::smtp::Reply;
 use crate::domain::template::template_of;
 use crate::input::lines::{Parsed, parse_lines};
@@ -21,7 +22,7 @@ use crate::input::source::read_input;
 use crate::input::{FileStats, KeepLines};
 use crate::output::{Block, Cell, Output, Table};
 
-use super::analysis::{account, load_attempts};
+use super::analysis::{account, load_campaign_data, read_attempts};
 use super::args::{InputArgs, OutputArgs, ReplayArgs};
 use super::emit::{clip, emit};
 
@@ -64,14 +65,44 @@ fn most_frequent<K: Ord + Clone>(tally: &HashMap<K, u64>) -> Option<K> {
     tally.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0))).map(|(k, _)| k.clone())
 }
 
+/// Adds the failure responses among `responses` (raw, taken apart) whose words no rule recognised to their
+/// templates' groups, in order; gives how many failure responses there were.
+fn tally(responses: &[(String, Reply)], classifier: &Classifier, groups: &mut HashMap<String, Group>) -> u64 {
+    let verdicts: Vec<_> = responses.par_iter().map(|(_, reply)| classifier.classify(reply)).collect();
+    let mut failures = 0;
+    for ((raw, reply), verdict) in responses.iter().zip(verdicts) {
+        if reply.code_class() == Some(2) {
+            continue;
+        }
+        failures += 1;
+        if classifier.rule(&verdict).text.is_some() {
+            continue;
+        }
+        let g = groups.entry(template_of(&reply.text)).or_default();
+        g.count += 1;
+        let code = [reply.code.map(|c| c.to_string()), reply.enhanced.map(|e| e.to_string())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        *g.codes.entry(code).or_default() += 1;
+        *g.verdicts.entry((verdict.rule, verdict.class.as_str(), verdict.reason.as_str())).or_default() += 1;
+        if g.example.is_empty() {
+            g.example = raw.clone();
+        }
+    }
+    failures
+}
+
 /// Runs `bounces unclassified`.
 pub fn run(args: &UnclassifiedArgs) -> Result<()> {
     let out = args.output.config()?;
     let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
     let config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
-    // (raw response, reply) of every failure response, in input order.
+    // (raw response, reply) of every response of the --text files, in input order.
     let mut responses: Vec<(String, Reply)> = Vec::new();
     let mut failures = 0u64;
+    let mut groups: HashMap<String, Group> = HashMap::new();
     if args.text {
         let mut accounting = Vec::new();
         for path in &config.logs {
@@ -99,36 +130,18 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
         }
         account(&accounting, config.stats, config.strict)?;
     } else {
-        let (attempts, _, _) = load_attempts(&config)?;
-        responses = attempts
-            .into_iter()
-            .filter(|a| a.status != Status::Delivered && config.since.is_none_or(|t| a.time >= t))
-            .map(|a| (a.reply.display(), a.reply))
-            .collect();
+        // The logs are read as a stream: each batch's failures are grouped, and the batch dropped.
+        let data = load_campaign_data(&config)?;
+        read_attempts(&config, data, &mut |batch, _| {
+            let batch: Vec<(String, Reply)> = batch
+                .into_iter()
+                .filter(|a| a.status != Status::Delivered && config.since.is_none_or(|t| a.time >= t))
+                .map(|a| (a.reply.display(), a.reply))
+                .collect();
+            failures += tally(&batch, &config.classifier, &mut groups);
+        })?;
     }
-    let verdicts: Vec<_> = responses.par_iter().map(|(_, reply)| config.classifier.classify(reply)).collect();
-    let mut groups: HashMap<String, Group> = HashMap::new();
-    for ((raw, reply), verdict) in responses.iter().zip(verdicts) {
-        if reply.code_class() == Some(2) {
-            continue;
-        }
-        failures += 1;
-        if config.classifier.rule(&verdict).text.is_some() {
-            continue;
-        }
-        let g = groups.entry(template_of(&reply.text)).or_default();
-        g.count += 1;
-        let code = [reply.code.map(|c| c.to_string()), reply.enhanced.map(|e| e.to_string())]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        *g.codes.entry(code).or_default() += 1;
-        *g.verdicts.entry((verdict.rule, verdict.class.as_str(), verdict.reason.as_str())).or_default() += 1;
-        if g.example.is_empty() {
-            g.example = raw.clone();
-        }
-    }
+    failures += tally(&responses, &config.classifier, &mut groups);
     let unmatched: u64 = groups.values().map(|g| g.count).sum();
     let mut groups: Vec<(String, Group)> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
