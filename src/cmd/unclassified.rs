@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
@@ -17,8 +17,8 @@ use crate::domain::attempt::Status;
 use crate::domain::classify::Classifier;
 use crate::domain::smtp::Reply;
 use crate::domain::template::template_of;
-use crate::input::lines::{Parsed, parse_lines};
-use crate::input::source::read_input;
+use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, STREAM_BLOCK, for_each_block, parse_lines_at};
+use crate::input::source::open_input;
 use crate::input::{FileStats, KeepLines};
 use crate::output::{Block, Cell, Output, Table};
 
@@ -99,33 +99,43 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
     let out = args.output.config()?;
     let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
     let config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
-    // (raw response, reply) of every response of the --text files, in input order.
-    let mut responses: Vec<(String, Reply)> = Vec::new();
     let mut failures = 0u64;
     let mut groups: HashMap<String, Group> = HashMap::new();
     if args.text {
         let mut accounting = Vec::new();
         for path in &config.logs {
-            let input = read_input(path)?;
-            let mut stats = FileStats::new(input.name.clone(), "responses");
-            stats.count_invalid_utf8(&input.bytes);
-            if let Some(why) = &input.truncated {
-                stats.warn(why.clone());
-            }
-            for (line, parsed) in parse_lines(&input.bytes, |_, line| {
-                if line.trim().is_empty() { Parsed::Ignored } else { Parsed::Used(line.trim().to_string()) }
-            }) {
-                stats.read += 1;
-                match parsed {
-                    Parsed::Used(text) => {
-                        stats.used += 1;
-                        let reply = Reply::parse(&text);
-                        responses.push((text, reply));
+            let opened = open_input(path)?;
+            let mut stats = FileStats::new(opened.name.clone(), "responses");
+            for_each_block(opened.reader()?, STREAM_BLOCK, |block| {
+                let (bytes, first) = match block {
+                    Piece::TooLong(line, len) => {
+                        stats.read += 1;
+                        stats.malformed(line, format!("line of {len} bytes is longer than the limit of {MAX_LINE}"));
+                        return Ok(());
                     }
-                    Parsed::Ignored => stats.ignored += 1,
-                    Parsed::Malformed(why) => stats.malformed(line, why),
+                    Piece::Lines(bytes, first) => (bytes, first),
+                };
+                stats.count_invalid_utf8_at(bytes, first);
+                let mut responses = Vec::new();
+                for (line, parsed) in parse_lines_at(bytes, first, |_, line| {
+                    if line.trim().is_empty() { Parsed::Ignored } else { Parsed::Used(line.trim().to_string()) }
+                }) {
+                    stats.read += 1;
+                    match parsed {
+                        Parsed::Used(text) => {
+                            stats.used += 1;
+                            let reply = Reply::parse(&text);
+                            responses.push((text, reply));
+                        }
+                        Parsed::Ignored => stats.ignored += 1,
+                        Parsed::Malformed(why) => stats.malformed(line, why),
+                    }
                 }
-            }
+                failures += tally(&responses, &config.classifier, &mut groups);
+                Ok(())
+            })
+            .with_context(|| format!("{}: cannot read", opened.name))?;
+            stats.note_damage(opened.damage());
             accounting.push(stats);
         }
         account(&accounting, config.stats, config.strict)?;
@@ -141,7 +151,6 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
             failures += tally(&batch, &config.classifier, &mut groups);
         })?;
     }
-    failures += tally(&responses, &config.classifier, &mut groups);
     let unmatched: u64 = groups.values().map(|g| g.count).sum();
     let mut groups: Vec<(String, Group)> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));

@@ -20,19 +20,6 @@ use flate2::read::MultiGzDecoder;
 
 use crate::domain::time::Timestamp;
 
-/// One input, read whole.
-#[derive(Debug)]
-pub struct InputFile {
-    /// The name to show in messages (`-` is shown as `<stdin>`).
-    pub name: String,
-    /// Its bytes, decompressed.
-    pub bytes: Vec<u8>,
-    /// Its modification time (stdin: none).
-    pub modified: Option<Timestamp>,
-    /// Why it could not be read to the end, if it could not.
-    pub truncated: Option<String>,
-}
-
 /// How many bytes of an input [`open_input`] reads ahead, for format detection.
 pub const HEAD: usize = 64 << 10;
 
@@ -127,22 +114,6 @@ impl Opened {
     /// has been read.
     pub fn damage(&self) -> Option<String> {
         self.damage.lock().map_or(None, |d| d.clone())
-    }
-
-    /// The whole input in memory.
-    pub fn into_input(self) -> Result<InputFile> {
-        let bytes = match &self.body {
-            Body::File(path) | Body::Spilled(Spill { path }) => {
-                std::fs::read(path).with_context(|| format!("{}: cannot read", self.name))?
-            }
-            Body::Once(_) | Body::Compressed(_) => {
-                let mut bytes = Vec::new();
-                self.reader()?.read_to_end(&mut bytes).with_context(|| format!("{}: cannot read", self.name))?;
-                bytes
-            }
-        };
-        let truncated = self.damage();
-        Ok(InputFile { name: self.name, bytes, modified: self.modified, truncated })
     }
 }
 
@@ -347,69 +318,8 @@ fn modified_time(file: &File) -> Option<Timestamp> {
         .map(|d| Timestamp::from_millis(d.as_millis() as i64))
 }
 
-/// Reads a file (or `-` for standard input), decompressing gzip and zstd.
-pub fn read_input(path: &Path) -> Result<InputFile> {
-    if path.as_os_str() == "-" {
-        let mut raw = Vec::new();
-        io::stdin().lock().read_to_end(&mut raw).context("cannot read standard input")?;
-        return Ok(decode("<stdin>".into(), raw, None));
-    }
-    let name = path.display().to_string();
-    let mut file = File::open(path).with_context(|| format!("{name}: cannot open: check the path and permissions"))?;
-    let modified = modified_time(&file);
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw).with_context(|| format!("{name}: cannot read"))?;
-    Ok(decode(name, raw, modified))
-}
-
-fn decode(name: String, raw: Vec<u8>, modified: Option<Timestamp>) -> InputFile {
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut bytes = Vec::with_capacity(raw.len() * 6);
-        let truncated = match MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut bytes) {
-            Ok(_) => None,
-            Err(e) => {
-                Some(format!("gzip data ends early or is damaged ({e}); the {} bytes before it were read", bytes.len()))
-            }
-        };
-        InputFile { name, bytes, modified, truncated }
-    } else if raw.starts_with(&ZSTD_MAGIC) {
-        let (bytes, truncated) = unzstd(&raw);
-        InputFile { name, bytes, modified, truncated }
-    } else {
-        InputFile { name, bytes: raw, modified, truncated: None }
-    }
-}
-
 /// The magic number that starts a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-
-/// Decodes every frame of zstd data (skippable frames skipped): the bytes, and why decoding stopped early.
-fn unzstd(raw: &[u8]) -> (Vec<u8>, Option<String>) {
-    let mut bytes = Vec::with_capacity(raw.len() * 8);
-    let mut rest = raw;
-    while !rest.is_empty() {
-        let magic = u32::from_le_bytes([
-            rest[0],
-            rest.get(1).copied().unwrap_or(0),
-            rest.get(2).copied().unwrap_or(0),
-            rest.get(3).copied().unwrap_or(0),
-        ]);
-        if (0x184D_2A50..=0x184D_2A5F).contains(&magic) && rest.len() >= 8 {
-            let length = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-            rest = rest.get(8 + length..).unwrap_or(&[]);
-            continue;
-        }
-        let result = ruzstd::decoding::StreamingDecoder::new(&mut rest)
-            .map_err(|e| e.to_string())
-            .and_then(|mut d| d.read_to_end(&mut bytes).map_err(|e| e.to_string()));
-        if let Err(e) = result {
-            let why =
-                format!("zstd data ends early or is damaged ({e}); the {} bytes before it were read", bytes.len());
-            return (bytes, Some(why));
-        }
-    }
-    (bytes, None)
-}
 
 #[cfg(test)]
 mod tests {
@@ -421,26 +331,6 @@ mod tests {
         let mut e = GzEncoder::new(Vec::new(), Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
-    }
-
-    #[test]
-    fn multi_member_and_truncated_gzip() {
-        let mut two = gz(b"one\n");
-        two.extend(gz(b"two\n"));
-        let f = decode("x.gz".into(), two, None);
-        assert_eq!((f.bytes.as_slice(), f.truncated), (&b"one\ntwo\n"[..], None));
-        let whole = gz(&b"line\n".repeat(1000));
-        let f = decode("x.gz".into(), whole[..whole.len() - 10].to_vec(), None);
-        assert!(f.truncated.is_some());
-        let mut zst = ruzstd::encoding::compress_to_vec(&b"one\n"[..], ruzstd::encoding::CompressionLevel::Fastest);
-        zst.extend([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9]);
-        zst.extend(ruzstd::encoding::compress_to_vec(&b"two\n"[..], ruzstd::encoding::CompressionLevel::Fastest));
-        let f = decode("x.zst".into(), zst.clone(), None);
-        assert_eq!((f.bytes.as_slice(), f.truncated), (&b"one\ntwo\n"[..], None));
-        let f = decode("x.zst".into(), zst[..zst.len() - 3].to_vec(), None);
-        assert!(f.truncated.is_some());
-        let plain = decode("x".into(), b"plain".to_vec(), None);
-        assert_eq!(plain.bytes, b"plain");
     }
 
     /// Reads a file through [`open_input`]: its head, all of it, and why it stopped early.
@@ -475,5 +365,6 @@ mod tests {
         assert_eq!((head.len(), &all[text.len()..], damage), (HEAD, &b"last\n"[..], None));
         let (_, _, damage) = stream(&zst[..zst.len() - 3]);
         assert!(damage.is_some_and(|d| d.starts_with("zstd data ends early or is damaged")));
+        assert_eq!(stream(b"plain\n"), (b"plain\n".to_vec(), b"plain\n".to_vec(), None));
     }
 }
