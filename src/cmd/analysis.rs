@@ -19,8 +19,8 @@ use crate::domain::reason::Fault;
 use crate::domain::replay::{Replay, Replayer};
 use crate::domain::summary::Counts;
 use crate::domain::time::Timestamp;
+use crate::input::Carry;
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
-use crate::input::postfix::JoinerState;
 use crate::input::state::{self, StateFile};
 use crate::input::{FileStats, KeepLines, read_logs};
 use crate::output::escape_controls;
@@ -97,7 +97,7 @@ pub fn read_attempts(
     config: &RunConfig,
     mut data: CampaignData,
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
-) -> Result<(CampaignData, Vec<FileStats>, JoinerState)> {
+) -> Result<(CampaignData, Vec<FileStats>, Carry)> {
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
@@ -161,7 +161,7 @@ impl Analysis {
         let engagement = Engagement::new(std::mem::take(&mut data.contacts), config.engaged_within);
         let previous = config.state.as_deref().map(state::load).transpose()?;
         let mut config = config.clone();
-        config.log_options.postfix_carry = previous.as_ref().map(|s| s.postfix.clone());
+        config.log_options.carry = previous.as_ref().map(|s| s.carry.clone());
         // Outcomes need only how many times a deferral was repeated, not each repeat; with `--until`, the repeats
         // after it must be told apart from those before.
         config.log_options.fold_deferrals = config.until.is_none();

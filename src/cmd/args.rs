@@ -245,7 +245,7 @@ impl InputArgs {
                 year: self.year.or(fi.year),
                 keep,
                 now: now(),
-                postfix_carry: None,
+                carry: None,
                 fold_deferrals: false,
                 progress,
             },

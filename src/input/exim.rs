@@ -379,6 +379,53 @@ impl Joiner {
     pub fn finish(self, out: &mut Vec<Attempt>) {
         self.tries.finish(out);
     }
+
+    /// What a state file keeps for the next run: the messages not completed and the deferrals held.
+    pub fn state(&self) -> JoinerState {
+        let mut arrivals: Vec<Arrival> = self
+            .arrivals
+            .iter()
+            .map(|(id, a)| Arrival {
+                id: id.clone(),
+                sender: a.as_ref().map(|(s, _)| s.clone()),
+                message_id: a.as_ref().and_then(|(_, m)| m.clone()),
+            })
+            .collect();
+        arrivals.sort_by(|a, b| a.id.cmp(&b.id));
+        JoinerState { arrivals, deferred: self.tries.held() }
+    }
+
+    /// A joiner that goes on from what an earlier run left.
+    pub fn from_state(state: JoinerState) -> Self {
+        let mut joiner = Joiner::new();
+        for a in state.arrivals {
+            joiner.arrivals.insert(a.id, a.sender.map(|s| (s, a.message_id)));
+        }
+        joiner.tries = joiner.tries.with_held(state.deferred);
+        joiner
+    }
+}
+
+/// Exim's messages in flight at the end of a run, as a state file keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JoinerState {
+    /// The messages not completed.
+    #[serde(default)]
+    pub arrivals: Vec<Arrival>,
+    /// The deferrals waiting for their final try.
+    #[serde(default)]
+    pub deferred: Vec<Attempt>,
+}
+
+/// A message's arrival: its Exim id, envelope sender (none for a notification) and message-id.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Arrival {
+    /// The Exim message id.
+    pub id: String,
+    /// The envelope sender; none for a notification (`<= <>`).
+    pub sender: Option<String>,
+    /// The `id=` message-id.
+    pub message_id: Option<String>,
 }
 
 /// Reads an Exim main log from `reader` in blocks, each block's lines parsed on all cores; `each` gets each block's

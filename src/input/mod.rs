@@ -112,13 +112,34 @@ pub struct LogOptions {
     pub keep: KeepLines,
     /// The time to count syslog years back from when a file has no modification time (standard input).
     pub now: Timestamp,
-    /// The Postfix messages an earlier run left in the queue (`--state`).
-    pub postfix_carry: Option<postfix::JoinerState>,
+    /// What an earlier run left in flight (`--state`).
+    pub carry: Option<Carry>,
     /// Whether a Postfix deferral that says the same as the recipient's last try is folded into it, for a run that
     /// only settles messages (see [`postfix::Joiner::folding_deferrals`] and [`Attempt::tries`]).
     pub fold_deferrals: bool,
     /// Told how many bytes of a streamed log were just read.
     pub progress: Progress,
+}
+
+/// The messages an MTA still had in flight at the end of a run, for the next run to go on from (`--state`): the
+/// Postfix queue, Exim's and Sendmail's messages not done, and the deferrals of every MTA still waiting for their
+/// final try. A message deferred on day 1 and settled on day 2 is then one message, with its campaign.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Carry {
+    /// The Postfix messages in the queue.
+    pub postfix: postfix::JoinerState,
+    /// Exim's messages in flight.
+    #[serde(default)]
+    pub exim: exim::JoinerState,
+    /// Sendmail's messages in flight.
+    #[serde(default)]
+    pub sendmail: sendmail::JoinerState,
+    /// PowerMTA deferrals waiting for their final record.
+    #[serde(default)]
+    pub pmta: Vec<Attempt>,
+    /// KumoMTA deferrals waiting for their final record.
+    #[serde(default)]
+    pub kumomta: Vec<Attempt>,
 }
 
 /// A callback told how many bytes of a streamed log were just read, for a progress bar: this layer never prints.
@@ -367,19 +388,16 @@ pub fn read_logs(
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     streamed.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
-    let joiner = match options.postfix_carry.clone() {
-        Some(state) => {
-            postfix::Joiner::from_state(state).map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
-        }
-        None => postfix::Joiner::new(),
-    }
-    .folding_deferrals(options.fold_deferrals);
+    let carry = options.carry.clone().unwrap_or_default();
+    let joiner = postfix::Joiner::from_state(carry.postfix)
+        .map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
+        .folding_deferrals(options.fold_deferrals);
     let mut held = Held {
         joiner,
-        exim: exim::Joiner::new(),
-        sendmail: sendmail::Joiner::new(),
-        pmta: TryQueue::new(Expiry::Own),
-        kumo: TryQueue::new(Expiry::LastDeferral),
+        exim: exim::Joiner::from_state(carry.exim),
+        sendmail: sendmail::Joiner::from_state(carry.sendmail),
+        pmta: TryQueue::new(Expiry::Own).with_held(carry.pmta),
+        kumo: TryQueue::new(Expiry::LastDeferral).with_held(carry.kumomta),
     };
     // With several Postfix files, lines read twice are skipped before the join (one file: nothing to compare). Only
     // lines in a time range that two files share can be copies, so only those are remembered: rotated files that
@@ -455,7 +473,13 @@ pub fn read_logs(
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
-    let carry = held.joiner.state();
+    let carry = Carry {
+        postfix: held.joiner.state(),
+        exim: held.exim.state(),
+        sendmail: held.sendmail.state(),
+        pmta: held.pmta.held(),
+        kumomta: held.kumo.held(),
+    };
     held.joiner.finish_in_batches(&mut |batch| each(batch, None));
     let mut pending = Vec::new();
     held.exim.finish(&mut pending);
@@ -579,8 +603,8 @@ fn queue_tries(queue: &mut TryQueue, attempts: Vec<Attempt>) -> Vec<Attempt> {
 pub struct LogsRead {
     /// The accounting of each file, in the order of their names.
     pub files: Vec<FileStats>,
-    /// The Postfix messages still in the queue at the end.
-    pub carry: postfix::JoinerState,
+    /// What the MTAs still had in flight at the end.
+    pub carry: Carry,
     /// Copies of tries found in more than one file, handed over once.
     pub duplicates: u64,
 }

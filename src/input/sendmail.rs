@@ -222,14 +222,15 @@ pub fn join(mut records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
 }
 
 /// What is known of a message in flight, by host and queue id.
-#[derive(Debug, Default)]
-struct Message {
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Message {
     /// The envelope sender and message-id, from its `from=` line.
     sender: Option<(String, Option<String>)>,
     /// Whether it is a notification Sendmail sends itself (named by a `DSN:` line, or from `<>`).
     notification: bool,
-    /// Its `nrcpts=`, and how many of its recipients have had their final try.
+    /// Its `nrcpts=`.
     recipients: Option<u32>,
+    /// How many of its recipients have had their final try.
     settled: u32,
     /// The recipients whose last try was a deferral: an expiry notification settles them.
     deferred: Vec<String>,
@@ -352,6 +353,53 @@ impl Joiner {
     pub fn finish(self, out: &mut Vec<Attempt>) {
         self.tries.finish(out);
     }
+
+    /// What a state file keeps for the next run: the messages in flight and the deferrals held.
+    pub fn state(&self) -> JoinerState {
+        let mut messages: Vec<QueuedMessage> = self
+            .messages
+            .iter()
+            .map(|((host, queue_id), m)| QueuedMessage {
+                host: host.clone(),
+                queue_id: queue_id.clone(),
+                message: m.clone(),
+            })
+            .collect();
+        messages.sort_by(|a, b| (&a.host, &a.queue_id).cmp(&(&b.host, &b.queue_id)));
+        JoinerState { messages, deferred: self.tries.held() }
+    }
+
+    /// A joiner that goes on from what an earlier run left.
+    pub fn from_state(state: JoinerState) -> Self {
+        let mut joiner = Joiner::new();
+        for q in state.messages {
+            joiner.messages.insert((q.host, q.queue_id), q.message);
+        }
+        joiner.tries = joiner.tries.with_held(state.deferred);
+        joiner
+    }
+}
+
+/// Sendmail's messages in flight at the end of a run, as a state file keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JoinerState {
+    /// The messages in flight.
+    #[serde(default)]
+    pub messages: Vec<QueuedMessage>,
+    /// The deferrals waiting for their final try.
+    #[serde(default)]
+    pub deferred: Vec<Attempt>,
+}
+
+/// A message in flight with its host and queue id.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueuedMessage {
+    /// The host that logged it.
+    pub host: String,
+    /// Its queue id.
+    pub queue_id: String,
+    /// What is known of it.
+    pub message: Message,
 }
 
 /// A record with its source and its time, the year resolved.

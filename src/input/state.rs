@@ -1,15 +1,18 @@
 //! The state file (`--state FILE`): what one run leaves for the next, so that replaying day 1 and then day 2 gives
 //! exactly what one run over both days gives.
 //!
-//! It holds every contact's counters and deactivation, and the Postfix messages still in the queue (a message
-//! deferred on day 1 and bounced on day 2 is one message). It is JSON with a format name and a version, written to
+//! It holds every contact's counters and deactivation, and the messages the MTAs still had in flight (a message
+//! deferred on day 1 and bounced on day 2 is one message, with its campaign): the Postfix queue, Exim's and
+//! Sendmail's messages not done, and every MTA's deferrals waiting for their final try (see [`Carry`]). It is JSON with a format name and a version, written to
 //! a temporary file beside it and renamed over it, so that a crash never leaves half a file.
 //!
 //! ```json
 //! {"format": "bounces-state", "version": 1, "written_at": "2026-05-18T09:00:00Z",
 //!  "contacts": [{"email": "a@example.org", "consecutive_soft": 3, "hard_bounces": 0}],
 //!  "deactivations": [{"email": "b@example.org", "at": ..., "campaign": "c07", "cause": "hard", ...}],
-//!  "postfix": {"open": [...], "notifications": [...]}}
+//!  "postfix": {"open": [...], "notifications": [...]},
+//!  "exim": {"arrivals": [...], "deferred": [...]}, "sendmail": {"messages": [...], "deferred": [...]},
+//!  "pmta": [...], "kumomta": [...]}
 //! ```
 
 use std::collections::HashMap;
@@ -22,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::replay::{Carried, ContactState, Deactivation};
 use crate::domain::time::Timestamp;
 
-use super::postfix::JoinerState;
+use super::Carry;
 
 /// The format name at the top of every state file.
 pub const FORMAT: &str = "bounces-state";
@@ -42,8 +45,10 @@ pub struct StateFile {
     pub contacts: Vec<ContactRecord>,
     /// The deactivations so far, in the order replay gave them (two at the same second keep theirs).
     pub deactivations: Vec<Deactivation>,
-    /// The Postfix messages still in the queue.
-    pub postfix: JoinerState,
+    /// What the MTAs still had in flight: the Postfix queue (`postfix`), and `exim`, `sendmail`, `pmta` and
+    /// `kumomta`, which an earlier version did not write.
+    #[serde(flatten)]
+    pub carry: Carry,
 }
 
 /// One contact's counters; whether it is deactivated is told by [`StateFile::deactivations`].
@@ -62,7 +67,7 @@ impl StateFile {
     pub fn new(
         contacts: &HashMap<String, ContactState>,
         deactivations: &[Deactivation],
-        postfix: JoinerState,
+        carry: Carry,
         now: Timestamp,
     ) -> Self {
         let mut records: Vec<ContactRecord> = contacts
@@ -80,7 +85,7 @@ impl StateFile {
             written_at: now.rfc3339(),
             contacts: records,
             deactivations: deactivations.iter().map(|d| Deactivation { outcome: None, ..d.clone() }).collect(),
-            postfix,
+            carry,
         }
     }
 
@@ -171,8 +176,7 @@ mod tests {
             response: "550 5.1.1 no".into(),
             outcome: Some(4),
         };
-        let state =
-            StateFile::new(&contacts, std::slice::from_ref(&d), JoinerState::default(), Timestamp::from_secs(0));
+        let state = StateFile::new(&contacts, std::slice::from_ref(&d), Carry::default(), Timestamp::from_secs(0));
         save(&path, &state).unwrap();
         let back = load(&path).unwrap();
         let carried = back.carried();
@@ -181,5 +185,12 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
         std::fs::write(&path, "{\"format\":\"other\"}").unwrap();
         assert!(load(&path).unwrap_err().to_string().contains("not a bounces state file"));
+        // A file written before the other MTAs' messages were kept still reads, with none of them.
+        let older = concat!(
+            r#"{"format":"bounces-state","version":1,"written_at":"2026-05-18T09:00:00Z","contacts":[],"#,
+            r#""deactivations":[],"postfix":{"open":[],"notifications":[]}}"#
+        );
+        std::fs::write(&path, older).unwrap();
+        assert_eq!(load(&path).unwrap().carry, Carry::default());
     }
 }

@@ -94,9 +94,23 @@ impl TryQueue {
 
     /// Hands `out` every try still held, recipient after recipient in the order of their first try.
     pub fn finish(self, out: &mut Vec<Attempt>) {
-        let mut held: Vec<Vec<Attempt>> = self.open.into_values().collect();
+        out.extend(self.held());
+    }
+
+    /// A copy of every try still held, in the order [`TryQueue::finish`] hands them on: what a state file keeps
+    /// for the next run.
+    pub fn held(&self) -> Vec<Attempt> {
+        let mut held: Vec<&Vec<Attempt>> = self.open.values().collect();
         held.sort_by(|a, b| (a[0].source, &a[0].recipient).cmp(&(b[0].source, &b[0].recipient)));
-        out.extend(held.into_iter().flatten());
+        held.into_iter().flatten().cloned().collect()
+    }
+
+    /// The queue holding, besides, the deferrals an earlier run left ([`TryQueue::held`]), in their order.
+    pub fn with_held(mut self, held: Vec<Attempt>) -> Self {
+        for a in held {
+            self.open.entry((a.message_key.clone(), a.recipient.clone())).or_default().push(a);
+        }
+        self
     }
 }
 
