@@ -234,6 +234,16 @@ impl InputArgs {
         let hard_reasons = if r.hard_reasons.is_empty() { fr.hard_reasons.clone() } else { r.hard_reasons.clone() };
         let classifier = classifier(&rules, &hard_reasons)?;
         let log_format = self.log_format.clone().or_else(|| fi.log_format.clone());
+        let (sends, campaigns, contacts) = (
+            self.sends.clone().or_else(|| fi.sends.clone()),
+            self.campaigns.clone().or_else(|| fi.campaigns.clone()),
+            self.contacts.clone().or_else(|| fi.contacts.clone()),
+        );
+        // Standard input is read as a stream, once: a second `-` would read nothing.
+        let stdin = logs.iter().chain([&sends, &campaigns, &contacts].into_iter().flatten());
+        if stdin.filter(|p| p.as_os_str() == "-").count() > 1 {
+            bail!("standard input (`-`) can be read only once, but it is given more than once");
+        }
         Ok(RunConfig {
             logs,
             log_options: LogOptions {
@@ -249,9 +259,9 @@ impl InputArgs {
                 fold_deferrals: false,
                 progress,
             },
-            sends: self.sends.clone().or_else(|| fi.sends.clone()),
-            campaigns: self.campaigns.clone().or_else(|| fi.campaigns.clone()),
-            contacts: self.contacts.clone().or_else(|| fi.contacts.clone()),
+            sends,
+            campaigns,
+            contacts,
             campaign_pattern,
             engaged_within: self.engaged_within.or(fi.engaged_within).unwrap_or(90),
             replay: ReplayPolicy {

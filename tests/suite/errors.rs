@@ -49,6 +49,10 @@ fn garbage_and_unknown_formats_never_panic() {
     std::fs::write(&empty, b"").unwrap();
     bounces(&["deactivations", empty.to_str().unwrap()]).ok();
     bounces_stdin(&["classify", "--text"], Some(b"\xff\xfe\x00\n\n550\n")).ok();
+    // Standard input is read once, as a stream: naming it twice is an error, not a silently empty second input.
+    let log = std::fs::read("samples/maillog").unwrap();
+    let run = bounces_stdin(&["report", "-", "--sends", "-"], Some(&log)).code(2);
+    assert!(run.stderr.contains("standard input (`-`) can be read only once"), "{}", run.stderr);
 }
 
 #[test]
