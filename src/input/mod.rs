@@ -645,11 +645,8 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
-/// The parsed lines of one range of a block, with their numbers.
-type ParsedChunk = Vec<(u64, Parsed<postfix::Record>)>;
-
-/// Streams one Postfix file through the parser and the joiner. Each block is parsed on all cores while the previous
-/// one is joined, part by part of the queue, so that the join overlaps the parse.
+/// Streams one Postfix file through the parser and the joiner ([`lines::stream_lines`]): each block is parsed on all
+/// cores while the previous one is joined, part by part of the queue, so that the join overlaps the parse.
 // The file, its reading, and the run's joiner and copy check: no natural group.
 #[allow(clippy::too_many_arguments)]
 fn read_postfix(
@@ -665,75 +662,33 @@ fn read_postfix(
 ) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
     let mut last: Option<Timestamp> = None;
-    let mut pending: Option<Vec<ParsedChunk>> = None;
     // The records of a block, split by part of the queue; kept from block to block with their room.
     let mut parts: Vec<Vec<(Source, Timestamp, postfix::Record)>> = (0..postfix::SHARDS).map(|_| Vec::new()).collect();
-    let mut join = |parsed: Vec<ParsedChunk>, stats: &mut FileStats| {
-        let mut records = 0;
-        for (line, p) in parsed.into_iter().flatten() {
-            stats.read += 1;
-            let record = match p {
-                Parsed::Used(r) => r,
-                Parsed::Ignored => {
-                    stats.ignored += 1;
-                    continue;
-                }
-                Parsed::Malformed(why) => {
-                    stats.malformed(line, why);
-                    continue;
-                }
-            };
+    let mut records = 0;
+    let mut advanced = |bytes| options.progress.advance(bytes);
+    let parse = |_, line: &str| postfix::parse_line(line, &options.keep);
+    lines::stream_lines(opened.reader()?, stats, &mut advanced, parse, |streamed, stats| match streamed {
+        lines::Streamed::Record(line, record) => {
             let time = match record.time.resolve(&mut years) {
                 Ok(t) => t,
-                Err(why) => {
-                    stats.malformed(line, why);
-                    continue;
-                }
+                Err(why) => return stats.malformed(line, why),
             };
             stats.used += 1;
             last = last.max(Some(time));
             if copies.as_mut().is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file)) {
-                continue;
+                return;
             }
             records += 1;
             parts[postfix::Joiner::part_of(&record)].push((Source { file, line }, time, record));
         }
-        // About one try for every four Postfix lines.
-        let mut out = Vec::with_capacity(records / 3);
-        held.joiner.push_parts(&mut parts, &mut out);
-        let bound = settled_bound(settled, last, held);
-        each(out, bound);
-    };
-    lines::for_each_block(opened.reader()?, BLOCK, |block| {
-        match block {
-            lines::Block::TooLong(line, len) => {
-                if let Some(previous) = pending.take() {
-                    join(previous, stats);
-                }
-                stats.read += 1;
-                stats.malformed(line, format!("line of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-            }
-            lines::Block::Lines(bytes, first) => {
-                options.progress.advance(bytes.len() as u64);
-                stats.count_invalid_utf8_at(bytes, first);
-                let previous = pending.take();
-                let (parsed, ()) = rayon::join(
-                    || lines::parse_chunks_at(bytes, first, |_, line| postfix::parse_line(line, &options.keep)),
-                    || {
-                        if let Some(previous) = previous {
-                            join(previous, stats);
-                        }
-                    },
-                );
-                pending = Some(parsed);
-            }
+        lines::Streamed::EndOfBlock => {
+            // About one try for every four Postfix lines.
+            let mut out = Vec::with_capacity(std::mem::take(&mut records) / 3);
+            held.joiner.push_parts(&mut parts, &mut out);
+            each(out, settled_bound(settled, last, held));
         }
-        Ok(())
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
-    if let Some(previous) = pending.take() {
-        join(previous, stats);
-    }
     Ok(last)
 }
 
