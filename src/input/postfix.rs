@@ -40,7 +40,7 @@ pub enum Event {
     Notification(QueueId),
     /// A delivery agent's try for one recipient.
     Delivery {
-        /// The recipient as logged.
+        /// The recipient, normalised (see [`normalize_address`]) once here rather than at every use.
         to: String,
         /// What happened.
         status: Status,
@@ -212,7 +212,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
     let keep_line = match (&event, keep) {
         (_, KeepLines::None) => false,
         (_, KeepLines::All) => true,
-        (Event::Delivery { to, .. }, KeepLines::For(set)) => set.contains(&normalize_address(to)),
+        (Event::Delivery { to, .. }, KeepLines::For(set)) => set.contains(to),
         (Event::Expired(_), KeepLines::For(_)) => true,
         _ => false,
     };
@@ -255,7 +255,7 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
     if reply.enhanced.is_none() {
         reply.enhanced = field(rest, "dsn=").and_then(EnhancedCode::parse);
     }
-    Ok(Some(Event::Delivery { to: to.to_string(), status, reply, relay }))
+    Ok(Some(Event::Delivery { to: normalize_address(to), status, reply, relay }))
 }
 
 /// A `status=sent` to a content filter on this host, which re-queues the message: not a delivery to the recipient.
@@ -373,7 +373,7 @@ mod tests {
         let Event::Delivery { to, status, reply, relay } = r.event else { panic!() };
         assert_eq!(
             (to.as_str(), status, relay.as_deref()),
-            ("<Elizabeth@Tyrell-corp.com>", Status::Bounced, Some("mx2.tyrell-corp.com"))
+            ("elizabeth@tyrell-corp.com", Status::Bounced, Some("mx2.tyrell-corp.com"))
         );
         assert_eq!(reply.code, Some(550));
         assert_eq!(

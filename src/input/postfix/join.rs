@@ -7,13 +7,13 @@
 //! deferrals. The joiner also says how early an outcome still to come can be, which lets outcomes be replayed
 //! while the log is read.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
+use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
@@ -58,7 +58,11 @@ struct Shard {
     /// The open messages that have tries, by a time no outcome of theirs still to come can be before (see
     /// [`Open::floor`]): the lowest bounds what can still settle. An entry may be lower than its message's floor
     /// has since become; it is raised when it is the lowest (see [`Shard::earliest_outcome`]).
-    floors: BTreeSet<(Timestamp, QueueKey)>,
+    /// Keyed by a serial number rather than the queue key: many messages share a second, and telling them apart by
+    /// host and queue id compared strings on every step of the tree.
+    floors: BTreeMap<(Timestamp, u64), QueueKey>,
+    /// The serial number of the next message started (see [`Open::serial`]).
+    next_serial: u64,
     /// Whether identical deferrals are folded (see [`Joiner::folding_deferrals`]).
     fold: bool,
 }
@@ -108,6 +112,8 @@ struct Open {
     deferred: Vec<usize>,
     /// The time of its entry in [`Shard::floors`], if it has one.
     floor: Option<Timestamp>,
+    /// Tells its entry in [`Shard::floors`] from those of other messages with the same floor.
+    serial: u64,
 }
 
 /// One try of an [`Open`] message; its recipient, text and relay are indexes into the message's lists.
@@ -130,12 +136,12 @@ struct Try {
 
 /// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
 /// same few texts and relays, and looking further back would cost more than a copy saves.
-fn index_of(list: &mut Vec<String>, value: &str) -> u32 {
+fn index_of(list: &mut Vec<String>, value: String) -> u32 {
     let from = list.len().saturating_sub(8);
-    match list[from..].iter().rposition(|v| v == value) {
+    match list[from..].iter().rposition(|v| *v == value) {
         Some(i) => (from + i) as u32,
         None => {
-            list.push(value.to_string());
+            list.push(value);
             (list.len() - 1) as u32
         }
     }
@@ -185,14 +191,44 @@ impl Open {
         }
     }
 
-    /// Its tries as attempts, into `out`.
-    fn into_attempts(self, out: &mut Vec<Attempt>) {
-        for (i, t) in self.tries.iter().enumerate() {
-            if self.stands_for_its_folds(i) {
-                out.push(self.attempt(t));
-            } else {
-                out.extend(self.unfolded(t));
+    /// Its tries as attempts, into `out`. Each string the message holds is moved into the last attempt that uses
+    /// it and copied only into those before: most messages have one or two tries.
+    fn into_attempts(mut self, out: &mut Vec<Attempt>) {
+        fn take_or_clone(s: &mut String, last: bool) -> String {
+            if last { std::mem::take(s) } else { s.clone() }
+        }
+        for i in 0..self.tries.len() {
+            if !self.stands_for_its_folds(i) {
+                out.extend(self.unfolded(&self.tries[i]));
+                continue;
             }
+            let (t, later) = (&self.tries[i], &self.tries[i + 1..]);
+            let last = later.is_empty();
+            let relay =
+                t.relay.map(|r| take_or_clone(&mut self.relays[r as usize], later.iter().all(|u| u.relay != Some(r))));
+            out.push(Attempt {
+                time: t.time,
+                source: t.source,
+                recipient: take_or_clone(
+                    &mut self.recipients[t.recipient as usize],
+                    later.iter().all(|u| u.recipient != t.recipient),
+                ),
+                sender: if last { self.sender.take() } else { self.sender.clone() },
+                message_id: if last { self.message_id.take() } else { self.message_id.clone() },
+                message_key: take_or_clone(&mut self.key, last),
+                campaign_hint: None,
+                campaign: None,
+                status: t.status,
+                reply: Reply {
+                    code: t.code,
+                    enhanced: t.enhanced,
+                    text: take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text)),
+                    command: t.command,
+                },
+                relay,
+                line: t.line.as_deref().map(str::to_string),
+                tries: t.folded.len() as u32 + 1,
+            });
         }
     }
 
@@ -226,22 +262,31 @@ impl Open {
 
     /// The index of a recipient, added if new. Every recipient is looked for, not only the last few: an expiry
     /// must know whose last try was a deferral.
-    fn recipient(&mut self, recipient: &str) -> u32 {
-        match self.recipients.iter().position(|r| r == recipient) {
+    fn recipient(&mut self, recipient: String) -> u32 {
+        match self.recipients.iter().position(|r| *r == recipient) {
             Some(i) => i as u32,
             None => {
-                self.recipients.push(recipient.to_string());
+                self.recipients.push(recipient);
                 (self.recipients.len() - 1) as u32
             }
         }
     }
 
-    /// Adds a try.
-    fn push(&mut self, attempt: Attempt) {
-        let Attempt { time, source, recipient, status, reply, relay, line, tries, .. } = attempt;
-        let recipient = self.recipient(&recipient);
-        let text = index_of(&mut self.texts, &reply.text);
-        let relay = relay.map(|r| index_of(&mut self.relays, &r));
+    /// Adds a try to the recipient at `recipient` (see [`Open::recipient`]) standing for `tries` of the log's.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        recipient: u32,
+        time: Timestamp,
+        source: Source,
+        status: Status,
+        reply: Reply,
+        relay: Option<String>,
+        line: Option<String>,
+        tries: u32,
+    ) {
+        let text = index_of(&mut self.texts, reply.text);
+        let relay = relay.map(|r| index_of(&mut self.relays, r));
         self.tries.push(Try {
             time,
             source,
@@ -311,9 +356,11 @@ impl Open {
             tries: Vec::new(),
             deferred: m.deferred,
             floor: None,
+            serial: 0,
         };
         for a in m.attempts {
-            open.push(a);
+            let recipient = open.recipient(a.recipient);
+            open.push(recipient, a.time, a.source, a.status, a.reply, a.relay, a.line, a.tries);
         }
         open
     }
@@ -355,8 +402,10 @@ impl Joiner {
             let mut open = Open::from_message(m, queue_id);
             let key = (open.host.clone(), queue_id);
             open.floor = open.floor();
+            open.serial = shard.next_serial;
+            shard.next_serial += 1;
             if let Some(floor) = open.floor {
-                shard.floors.insert((floor, key.clone()));
+                shard.floors.insert((floor, open.serial), key.clone());
             }
             shard.open.insert(key, open);
         }
@@ -463,19 +512,19 @@ impl Shard {
     /// The lowest floor of the messages in this part (see [`Joiner::earliest_outcome`]), raising entries that have
     /// become too low on the way.
     fn earliest_outcome(&mut self) -> Option<Timestamp> {
-        while let Some((low, key)) = self.floors.first().cloned() {
-            let m = self.open.get_mut(&key);
+        while let Some((&(low, serial), key)) = self.floors.first_key_value() {
+            let m = self.open.get_mut(key);
             let floor = m.as_ref().and_then(|m| m.floor());
             if floor == Some(low) {
                 return Some(low);
             }
             debug_assert!(floor.is_none_or(|f| f > low), "an entry above its message's floor");
-            self.floors.pop_first();
             if let Some(m) = m {
                 m.floor = floor;
             }
+            let Some((_, key)) = self.floors.pop_first() else { break };
             if let Some(f) = floor {
-                self.floors.insert((f, key));
+                self.floors.insert((f, serial), key);
             }
         }
         None
@@ -484,27 +533,28 @@ impl Shard {
     /// A message leaves the queue.
     fn closed(&mut self, m: &Open) {
         if let Some(floor) = m.floor {
-            self.floors.remove(&(floor, (m.host.clone(), m.queue_id)));
+            self.floors.remove(&(floor, m.serial));
         }
     }
 
     /// A try at `time` was added to `m`: its entry is lowered to it, or made, if need be.
-    fn tried(floors: &mut BTreeSet<(Timestamp, QueueKey)>, m: &mut Open, time: Timestamp) {
+    fn tried(floors: &mut BTreeMap<(Timestamp, u64), QueueKey>, m: &mut Open, time: Timestamp) {
         if m.floor.is_some_and(|f| f <= time) {
             return;
         }
-        let key = (m.host.clone(), m.queue_id);
-        if let Some(old) = m.floor {
-            floors.remove(&(old, key.clone()));
-        }
-        floors.insert((time, key));
+        let key = match m.floor.and_then(|old| floors.remove(&(old, m.serial))) {
+            Some(key) => key,
+            None => (m.host.clone(), m.queue_id),
+        };
+        floors.insert((time, m.serial), key);
         m.floor = Some(time);
     }
 
     /// A message whose first line is at `time`. Its key names the host, the queue id and that time, so that a queue id
     /// Postfix reuses later is another message, and the same message read from two copies of a file is the same.
-    fn start(&self, key: &QueueKey, time: Timestamp) -> Open {
+    fn start(&mut self, key: &QueueKey, time: Timestamp) -> Open {
         let notification = self.notifications.contains(key);
+        self.next_serial += 1;
         let (host, queue_id) = key;
         Open {
             host: host.clone(),
@@ -520,6 +570,7 @@ impl Shard {
             tries: Vec::new(),
             deferred: Vec::new(),
             floor: None,
+            serial: self.next_serial,
         }
     }
 
@@ -593,8 +644,7 @@ impl Shard {
                 if m.notification || m.sender.as_deref() == Some("") {
                     return;
                 }
-                let recipient = normalize_address(&to);
-                let index = m.recipient(&recipient);
+                let index = m.recipient(to);
                 if self.fold && status == Status::Deferred && line.is_none() {
                     let last = m.deferred.iter().copied().find(|&k| m.tries[k].recipient == index);
                     if let Some(k) = last.filter(|&k| m.folds_into(k, index, &reply, relay.as_deref())) {
@@ -615,21 +665,7 @@ impl Shard {
                     m.deferred.push(m.tries.len());
                 }
                 Shard::tried(&mut self.floors, m, time);
-                m.push(Attempt {
-                    time,
-                    source,
-                    recipient,
-                    sender: None,
-                    message_id: None,
-                    message_key: String::new(),
-                    campaign_hint: None,
-                    campaign: None,
-                    status,
-                    reply,
-                    relay,
-                    line,
-                    tries: 1,
-                });
+                m.push(index, time, source, status, reply, relay, line, 1);
             }
         }
     }
