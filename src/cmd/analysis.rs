@@ -192,7 +192,9 @@ impl Analysis {
             }
         };
         let (mut data, files, carry) = read_attempts(config, data, &mut |batch, settled| {
-            for mut o in settle_in_parts(batch, &config.classifier) {
+            let batch_outcomes = settle_in_parts(batch, &config.classifier);
+            in_order.reserve(batch_outcomes.iter().map(Vec::len).sum());
+            for mut o in batch_outcomes.into_iter().flatten() {
                 if !keep_text && o.kind == OutcomeKind::Delivered {
                     o.reply.text = String::new();
                 }
@@ -227,29 +229,28 @@ impl Analysis {
 /// Settles a batch of whole messages on all cores: the batch is cut into a fixed number of parts by message (so that
 /// the result does not depend on the number of threads), each part settled and classified on its own, and the
 /// outcomes returned part after part. Reading and joining the log is one thread's work; this spreads the rest.
-fn settle_in_parts(batch: Vec<Attempt>, classifier: &crate::domain::classify::Classifier) -> Vec<Outcome> {
+fn settle_in_parts(batch: Vec<Attempt>, classifier: &crate::domain::classify::Classifier) -> Vec<Vec<Outcome>> {
     use rayon::prelude::*;
     use std::hash::{BuildHasher, BuildHasherDefault};
     const PARTS: usize = 8;
     if batch.len() < 256 {
         let mut out = Vec::new();
         settle_into(batch, classifier, &mut out);
-        return out;
+        return vec![out];
     }
     let mut parts: Vec<Vec<Attempt>> = (0..PARTS).map(|_| Vec::with_capacity(batch.len() / PARTS + 16)).collect();
     let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
     for a in batch {
         parts[(hasher.hash_one(&a.message_key) % PARTS as u64) as usize].push(a);
     }
-    let settled: Vec<Vec<Outcome>> = parts
+    parts
         .into_par_iter()
         .map(|part| {
             let mut out = Vec::with_capacity(part.len());
             settle_into(part, classifier, &mut out);
             out
         })
-        .collect();
-    settled.into_iter().flatten().collect()
+        .collect()
 }
 
 /// Shows the accounting (with `--stats`), warns of malformed lines and damaged files, and fails under `--strict`.

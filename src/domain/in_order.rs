@@ -53,6 +53,11 @@ impl InOrder {
         self.waiting += 1;
     }
 
+    /// Makes room for `n` more outcomes before the next release: a batch's outcomes are pushed one by one.
+    pub fn reserve(&mut self, n: usize) {
+        self.arrivals.reserve(n);
+    }
+
     /// Hands `f` every waiting outcome settled before `time`, in order.
     pub fn release_before(&mut self, time: Timestamp, f: &mut impl FnMut(Outcome)) {
         self.seal();

@@ -86,13 +86,21 @@ where
 
 /// Parses the lines of `chunk`, whose first line is number `first`, one after the other. Over-long lines are
 /// malformed; invalid UTF-8 is replaced.
-pub fn parse_chunk<T>(
+pub fn parse_chunk<T>(chunk: &[u8], first: u64, parse: impl FnMut(u64, &str) -> Parsed<T>) -> Vec<(u64, Parsed<T>)> {
+    parse_chunk_into(chunk, first, parse, Vec::new())
+}
+
+/// [`parse_chunk`] into `out`, emptied first: a vector whose room is used again.
+fn parse_chunk_into<T>(
     chunk: &[u8],
     first: u64,
     mut parse: impl FnMut(u64, &str) -> Parsed<T>,
+    mut out: Vec<(u64, Parsed<T>)>,
 ) -> Vec<(u64, Parsed<T>)> {
-    // Lines are rarely shorter than 64 bytes: room for them all, so that records are not moved as the vector grows.
-    let mut out = Vec::with_capacity(chunk.len() / 64 + 1);
+    // Log lines are seldom shorter than 128 bytes: room for them all at once, so that records are not moved as a
+    // new vector grows (one used again keeps the room it grew to).
+    out.clear();
+    out.reserve(chunk.len() / 128 + 1);
     for (i, raw) in split(chunk).enumerate() {
         let n = first + i as u64;
         let parsed = if raw.len() > MAX_LINE {
@@ -282,6 +290,9 @@ pub fn pipeline_blocks_cut<T: Send>(
     }
 }
 
+/// The lines of a range, each with its number and what it says.
+type ParsedLines<T> = Vec<(u64, Parsed<T>)>;
+
 /// How many bytes of a log are read and parsed at a time.
 pub const STREAM_BLOCK: usize = 2 << 20;
 
@@ -304,7 +315,15 @@ pub fn stream_lines<T: Send>(
     parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
     mut handle: impl FnMut(Streamed<T>, &mut super::FileStats) + Send,
 ) -> anyhow::Result<()> {
-    let parse = |bytes: &[u8], first| parse_chunks_at(bytes, first, &parse);
+    // The vectors of records, handed back once emptied and filled again: fresh ones for every block were memory
+    // the allocator gave back to the system and took again, a page fault for every few records.
+    let spare: std::sync::Mutex<Vec<ParsedLines<T>>> = std::sync::Mutex::default();
+    let parse = |bytes: &[u8], first| {
+        map_chunks(bytes, first, |first, chunk| {
+            let room = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+            parse_chunk_into(chunk, first, &parse, room)
+        })
+    };
     pipeline_blocks(reader, STREAM_BLOCK, parse, |block| {
         let parsed = match block {
             ParsedBlock::TooLong(line, len) => {
@@ -318,12 +337,17 @@ pub fn stream_lines<T: Send>(
                 parsed
             }
         };
-        for (line, p) in parsed.into_iter().flatten() {
-            stats.read += 1;
-            match p {
-                Parsed::Used(r) => handle(Streamed::Record(line, r), stats),
-                Parsed::Ignored => stats.ignored += 1,
-                Parsed::Malformed(why) => stats.malformed(line, why),
+        for mut chunk in parsed {
+            for (line, p) in chunk.drain(..) {
+                stats.read += 1;
+                match p {
+                    Parsed::Used(r) => handle(Streamed::Record(line, r), stats),
+                    Parsed::Ignored => stats.ignored += 1,
+                    Parsed::Malformed(why) => stats.malformed(line, why),
+                }
+            }
+            if let Ok(mut spare) = spare.lock() {
+                spare.push(chunk);
             }
         }
         handle(Streamed::EndOfBlock, stats);
