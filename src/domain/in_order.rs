@@ -93,8 +93,9 @@ impl InOrder {
             return;
         }
         let mut run = std::mem::take(&mut self.arrivals);
-        // Stable: outcomes at the same time and line stay in arrival order.
-        run.sort_by_key(|a| (a.1.time, a.1.source));
+        // Outcomes at the same time and line stay in arrival order; the arrival number makes every key distinct,
+        // so a sort in place (without a stable sort's scratch vector) gives that order.
+        run.sort_unstable_by_key(|a| (a.1.time, a.1.source, a.0));
         let run = VecDeque::from(run);
         let index = match self.free.pop() {
             Some(i) => i,

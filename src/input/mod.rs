@@ -664,7 +664,6 @@ fn read_postfix(
     let mut last: Option<Timestamp> = None;
     // The records of a block, split by part of the queue; kept from block to block with their room.
     let mut parts: Vec<Vec<(Source, Timestamp, postfix::Record)>> = (0..postfix::SHARDS).map(|_| Vec::new()).collect();
-    let mut records = 0;
     let mut advanced = |bytes| options.progress.advance(bytes);
     let parse = |_, line: &str| postfix::parse_line(line, &options.keep);
     lines::stream_lines(opened.reader()?, stats, &mut advanced, parse, |streamed, stats| match streamed {
@@ -678,12 +677,11 @@ fn read_postfix(
             if copies.as_mut().is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file)) {
                 return;
             }
-            records += 1;
             parts[postfix::Joiner::part_of(&record)].push((Source { file, line }, time, record));
         }
         lines::Streamed::EndOfBlock => {
-            // About one try for every four Postfix lines.
-            let mut out = Vec::with_capacity(std::mem::take(&mut records) / 3);
+            // Made as large as the parts' attempts by `push_parts`, at once.
+            let mut out = Vec::new();
             held.joiner.push_parts(&mut parts, &mut out);
             each(out, settled_bound(settled, last, held));
         }
