@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
 
@@ -72,8 +72,9 @@ impl std::fmt::Debug for Once {
 }
 
 impl Opened {
-    /// A reader over the whole input, from its start. A compressed input is decoded on a thread of its own; if it
-    /// ends early or is damaged, the reader ends there and [`Opened::damage`] says why.
+    /// A reader over the whole input, from its start. A file is read (and a compressed one decoded) on a thread of
+    /// its own, ahead of the parser; if a compressed input ends early or is damaged, the reader ends there and
+    /// [`Opened::damage`] says why.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
         let open = |path: &Path| File::open(path).with_context(|| format!("{}: cannot open", self.name));
         Ok(match &self.body {
@@ -81,8 +82,14 @@ impl Opened {
                 Some(reader) => reader,
                 None => anyhow::bail!("{}: standard input can be read only once", self.name),
             },
-            Body::File(path) | Body::Spilled(Spill { path }) => Box::new(open(path)?),
-            Body::Compressed(path) => Box::new(Decoded::spawn(open(path)?, self.damage.clone())),
+            Body::File(path) | Body::Spilled(Spill { path }) => {
+                let file = open(path)?;
+                Box::new(ReadAhead::spawn(move || (Box::new(file), None), self.damage.clone()))
+            }
+            Body::Compressed(path) => {
+                let file = open(path)?;
+                Box::new(ReadAhead::spawn(move || decoder(file), self.damage.clone()))
+            }
         })
     }
 
@@ -146,47 +153,63 @@ fn open_stdin(mut input: Box<dyn Read + Send>) -> Result<Opened> {
     let damage = Arc::new(Mutex::new(None));
     let mut raw = Vec::with_capacity(HEAD);
     (&mut input).take(HEAD as u64).read_to_end(&mut raw).context("cannot read standard input")?;
-    let mut rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(raw.clone()).chain(input));
+    let rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(raw.clone()).chain(input));
     let mut head = raw;
-    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
-        let mut decoded = Decoded::spawn(rest, damage.clone());
+    let rest: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
+        let mut decoded = ReadAhead::spawn(move || decoder(rest), damage.clone());
         head = Vec::with_capacity(HEAD);
         (&mut decoded).take(HEAD as u64).read_to_end(&mut head).context("cannot read standard input")?;
-        rest = Box::new(io::Cursor::new(head.clone()).chain(decoded));
-    }
+        Box::new(io::Cursor::new(head.clone()).chain(decoded))
+    } else {
+        Box::new(ReadAhead::spawn(move || (rest, None), damage.clone()))
+    };
     let body = Body::Once(Once(Mutex::new(Some(rest))));
     Ok(Opened { name, modified: None, head, body, damage })
 }
 
 /// A decoder for a gzip (every member) or zstd (every frame) stream, told apart by its magic bytes, and the name of
 /// the format.
-fn decoder(file: impl Read + Send + 'static) -> (Box<dyn Read + Send>, &'static str) {
+fn decoder(file: impl Read + Send + 'static) -> (Box<dyn Read + Send>, Option<&'static str>) {
     let mut file = BufReader::with_capacity(1 << 20, file);
     let zstd = io::BufRead::fill_buf(&mut file).is_ok_and(|b| b.starts_with(&ZSTD_MAGIC));
-    if zstd { (Box::new(ZstdFrames::Between(file)), "zstd") } else { (Box::new(MultiGzDecoder::new(file)), "gzip") }
+    if zstd {
+        (Box::new(ZstdFrames::Between(file)), Some("zstd"))
+    } else {
+        (Box::new(MultiGzDecoder::new(file)), Some("gzip"))
+    }
 }
 
-/// A compressed file decoded on a thread of its own, which sends decoded blocks ahead of the reader.
-struct Decoded {
-    blocks: Receiver<Vec<u8>>,
+/// A file read (a compressed one decoded) on a thread of its own, which sends blocks ahead of the reader: the
+/// copy from the system's cache, and decoding, are then done while the blocks before are parsed and joined, rather
+/// than between them. Blocks come back to the reading thread once used, so that the same few are filled again.
+struct ReadAhead {
+    blocks: Receiver<io::Result<Vec<u8>>>,
+    spent: SyncSender<Vec<u8>>,
     block: Vec<u8>,
     at: usize,
 }
 
-impl Decoded {
-    /// Starts decoding `file`; why it stopped early, if it did, goes to `damage`.
-    fn spawn(file: impl Read + Send + 'static, damage: Arc<Mutex<Option<String>>>) -> Decoded {
+impl ReadAhead {
+    /// Starts reading what `open` gives: the reader, and for a compressed one the format's name, in which case an
+    /// error is damage (the reader ends there and `damage` says why) rather than an error of the reader.
+    fn spawn(
+        open: impl FnOnce() -> (Box<dyn Read + Send>, Option<&'static str>) + Send + 'static,
+        damage: Arc<Mutex<Option<String>>>,
+    ) -> ReadAhead {
         const BLOCK: usize = 1 << 20;
-        let (send, blocks) = sync_channel::<Vec<u8>>(4);
+        const AHEAD: usize = 4;
+        let (send, blocks) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
+        let (spent, returned) = sync_channel::<Vec<u8>>(AHEAD + 2);
         std::thread::spawn(move || {
-            let (mut decoded, codec) = decoder(file);
+            let (mut reader, codec) = open();
             let mut total = 0u64;
             loop {
-                let mut block = vec![0u8; BLOCK];
+                let mut block = returned.try_recv().unwrap_or_default();
+                block.resize(BLOCK, 0);
                 let mut n = 0;
                 let mut failed = None;
                 while n < BLOCK {
-                    match decoded.read(&mut block[n..]) {
+                    match reader.read(&mut block[n..]) {
                         Ok(0) => break,
                         Ok(k) => n += k,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -198,12 +221,20 @@ impl Decoded {
                 }
                 total += n as u64;
                 block.truncate(n);
-                let sent = n == 0 || send.send(block).is_ok();
+                let sent = n == 0 || send.send(Ok(block)).is_ok();
                 if let Some(e) = failed {
-                    let why =
-                        format!("{codec} data ends early or is damaged ({e}); the {total} bytes before it were read");
-                    if let Ok(mut d) = damage.lock() {
-                        *d = Some(why);
+                    match codec {
+                        Some(codec) => {
+                            let why = format!(
+                                "{codec} data ends early or is damaged ({e}); the {total} bytes before it were read"
+                            );
+                            if let Ok(mut d) = damage.lock() {
+                                *d = Some(why);
+                            }
+                        }
+                        None => {
+                            let _ = send.send(Err(e));
+                        }
                     }
                     return;
                 }
@@ -212,16 +243,21 @@ impl Decoded {
                 }
             }
         });
-        Decoded { blocks, block: Vec::new(), at: 0 }
+        ReadAhead { blocks, spent, block: Vec::new(), at: 0 }
     }
 }
 
-impl Read for Decoded {
+impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.at == self.block.len() {
             match self.blocks.recv() {
-                Ok(block) => (self.block, self.at) = (block, 0),
-                // The decoder is done (its last block sent, or stopped by damage it reported).
+                Ok(block) => {
+                    let used = std::mem::replace(&mut self.block, block?);
+                    self.at = 0;
+                    // The reading thread has room for it, or is gone; either way the block is not needed here.
+                    let _ = self.spent.try_send(used);
+                }
+                // The reading thread is done (its last block sent, or stopped by damage it reported).
                 Err(_) => return Ok(0),
             }
         }
@@ -366,5 +402,41 @@ mod tests {
         let (_, _, damage) = stream(&zst[..zst.len() - 3]);
         assert!(damage.is_some_and(|d| d.starts_with("zstd data ends early or is damaged")));
         assert_eq!(stream(b"plain\n"), (b"plain\n".to_vec(), b"plain\n".to_vec(), None));
+    }
+
+    #[test]
+    fn plain_files_are_read_ahead_whole_and_their_errors_kept() {
+        // Several blocks, read in pieces smaller than a block, so that blocks are handed back and filled again.
+        let text: Vec<u8> = (0..600_000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+        let (head, all, damage) = stream(&text);
+        assert_eq!((&head[..], all == text, damage), (&text[..HEAD], true, None));
+
+        /// Gives `left` bytes, then fails.
+        struct Failing {
+            left: usize,
+        }
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.left == 0 {
+                    return Err(io::Error::other("disk on fire"));
+                }
+                let n = buf.len().min(self.left).min(1000);
+                buf[..n].fill(b'x');
+                self.left -= n;
+                Ok(n)
+            }
+        }
+        let damage = Arc::new(Mutex::new(None));
+        let mut ahead = ReadAhead::spawn(move || (Box::new(Failing { left: 3 << 20 }), None), damage.clone());
+        let mut got = vec![0u8; 4096];
+        let mut total = 0;
+        let err = loop {
+            match ahead.read(&mut got) {
+                Ok(0) => panic!("the error is not lost"),
+                Ok(n) => total += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((total, err.to_string(), damage.lock().unwrap().clone()), (3 << 20, "disk on fire".into(), None));
     }
 }
