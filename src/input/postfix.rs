@@ -228,7 +228,10 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
 /// A delivery agent's `to=<..>, relay=.., dsn=.., status=.. (text)`.
 fn delivery(rest: &str) -> Result<Option<Event>, String> {
     let to = field(rest, "to=").ok_or("delivery line without a recipient")?;
-    let status_at = memchr::memmem::find(rest.as_bytes(), b" status=").ok_or("delivery line without status=")?;
+    // A searcher built once: `memmem::find` builds one for every call, and this is asked of every delivery line.
+    static STATUS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" status="));
+    let status_at = STATUS.find(rest.as_bytes()).ok_or("delivery line without status=")?;
     let after = &rest[status_at + " status=".len()..];
     let word_end = after.find([' ', ',']).unwrap_or(after.len());
     let status = match &after[..word_end] {
