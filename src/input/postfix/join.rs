@@ -134,6 +134,32 @@ struct Try {
     folded: Vec<(Timestamp, Source)>,
 }
 
+/// A try made a whole attempt, with the strings it takes from its message: the recipient, (sender, message-id,
+/// key), the reply text and the relay.
+fn whole_attempt(
+    t: &Try,
+    recipient: String,
+    (sender, message_id, message_key): (Option<String>, Option<String>, String),
+    text: String,
+    relay: Option<String>,
+) -> Attempt {
+    Attempt {
+        time: t.time,
+        source: t.source,
+        recipient,
+        sender,
+        message_id,
+        message_key,
+        campaign_hint: None,
+        campaign: None,
+        status: t.status,
+        reply: Reply { code: t.code, enhanced: t.enhanced, text, command: t.command },
+        relay,
+        line: t.line.as_deref().map(str::to_string),
+        tries: t.folded.len() as u32 + 1,
+    }
+}
+
 /// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
 /// same few texts and relays, and looking further back would cost more than a copy saves.
 fn index_of(list: &mut Vec<String>, value: String) -> u32 {
@@ -169,26 +195,13 @@ impl Open {
 
     /// The try, made a whole attempt with what the message knows now.
     fn attempt(&self, t: &Try) -> Attempt {
-        Attempt {
-            time: t.time,
-            source: t.source,
-            recipient: self.recipients[t.recipient as usize].clone(),
-            sender: self.sender.clone(),
-            message_id: self.message_id.clone(),
-            message_key: self.key.clone(),
-            campaign_hint: None,
-            campaign: None,
-            status: t.status,
-            reply: Reply {
-                code: t.code,
-                enhanced: t.enhanced,
-                text: self.texts[t.text as usize].clone(),
-                command: t.command,
-            },
-            relay: t.relay.map(|r| self.relays[r as usize].clone()),
-            line: t.line.as_deref().map(str::to_string),
-            tries: t.folded.len() as u32 + 1,
-        }
+        whole_attempt(
+            t,
+            self.recipients[t.recipient as usize].clone(),
+            (self.sender.clone(), self.message_id.clone(), self.key.clone()),
+            self.texts[t.text as usize].clone(),
+            t.relay.map(|r| self.relays[r as usize].clone()),
+        )
     }
 
     /// Its tries as attempts, into `out`. Each string the message holds is moved into the last attempt that uses
@@ -204,31 +217,19 @@ impl Open {
             }
             let (t, later) = (&self.tries[i], &self.tries[i + 1..]);
             let last = later.is_empty();
+            let recipient = take_or_clone(
+                &mut self.recipients[t.recipient as usize],
+                later.iter().all(|u| u.recipient != t.recipient),
+            );
+            let shared = if last {
+                (self.sender.take(), self.message_id.take(), std::mem::take(&mut self.key))
+            } else {
+                (self.sender.clone(), self.message_id.clone(), self.key.clone())
+            };
+            let text = take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text));
             let relay =
                 t.relay.map(|r| take_or_clone(&mut self.relays[r as usize], later.iter().all(|u| u.relay != Some(r))));
-            out.push(Attempt {
-                time: t.time,
-                source: t.source,
-                recipient: take_or_clone(
-                    &mut self.recipients[t.recipient as usize],
-                    later.iter().all(|u| u.recipient != t.recipient),
-                ),
-                sender: if last { self.sender.take() } else { self.sender.clone() },
-                message_id: if last { self.message_id.take() } else { self.message_id.clone() },
-                message_key: take_or_clone(&mut self.key, last),
-                campaign_hint: None,
-                campaign: None,
-                status: t.status,
-                reply: Reply {
-                    code: t.code,
-                    enhanced: t.enhanced,
-                    text: take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text)),
-                    command: t.command,
-                },
-                relay,
-                line: t.line.as_deref().map(str::to_string),
-                tries: t.folded.len() as u32 + 1,
-            });
+            out.push(whole_attempt(t, recipient, shared, text, relay));
         }
     }
 
