@@ -77,6 +77,7 @@ impl Opened {
     /// [`Opened::damage`] says why.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
         let open = |path: &Path| File::open(path).with_context(|| format!("{}: cannot open", self.name));
+        let ahead = |started: io::Result<ReadAhead>| started.with_context(|| format!("{}: cannot read", self.name));
         Ok(match &self.body {
             Body::Once(once) => match once.0.lock().ok().and_then(|mut r| r.take()) {
                 Some(reader) => reader,
@@ -84,11 +85,11 @@ impl Opened {
             },
             Body::File(path) | Body::Spilled(Spill { path }) => {
                 let file = open(path)?;
-                Box::new(ReadAhead::spawn(move || (Box::new(file), None), self.damage.clone()))
+                Box::new(ahead(ReadAhead::spawn(move || (Box::new(file), None), self.damage.clone()))?)
             }
             Body::Compressed(path) => {
                 let file = open(path)?;
-                Box::new(ReadAhead::spawn(move || decoder(file), self.damage.clone()))
+                Box::new(ahead(ReadAhead::spawn(move || decoder(file), self.damage.clone()))?)
             }
         })
     }
@@ -156,12 +157,13 @@ fn open_stdin(mut input: Box<dyn Read + Send>) -> Result<Opened> {
     let rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(raw.clone()).chain(input));
     let mut head = raw;
     let rest: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
-        let mut decoded = ReadAhead::spawn(move || decoder(rest), damage.clone());
+        let mut decoded =
+            ReadAhead::spawn(move || decoder(rest), damage.clone()).context("cannot read standard input")?;
         head = Vec::with_capacity(HEAD);
         (&mut decoded).take(HEAD as u64).read_to_end(&mut head).context("cannot read standard input")?;
         Box::new(io::Cursor::new(head.clone()).chain(decoded))
     } else {
-        Box::new(ReadAhead::spawn(move || (rest, None), damage.clone()))
+        Box::new(ReadAhead::spawn(move || (rest, None), damage.clone()).context("cannot read standard input")?)
     };
     let body = Body::Once(Once(Mutex::new(Some(rest))));
     Ok(Opened { name, modified: None, head, body, damage })
@@ -191,16 +193,17 @@ struct ReadAhead {
 
 impl ReadAhead {
     /// Starts reading what `open` gives: the reader, and for a compressed one the format's name, in which case an
-    /// error is damage (the reader ends there and `damage` says why) rather than an error of the reader.
+    /// error is damage (the reader ends there and `damage` says why) rather than an error of the reader. Fails
+    /// only if the system cannot start a thread.
     fn spawn(
         open: impl FnOnce() -> (Box<dyn Read + Send>, Option<&'static str>) + Send + 'static,
         damage: Arc<Mutex<Option<String>>>,
-    ) -> ReadAhead {
+    ) -> io::Result<ReadAhead> {
         const BLOCK: usize = 1 << 20;
         const AHEAD: usize = 4;
         let (send, blocks) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
         let (spent, returned) = sync_channel::<Vec<u8>>(AHEAD + 2);
-        std::thread::spawn(move || {
+        std::thread::Builder::new().name("read-ahead".into()).spawn(move || {
             let (mut reader, codec) = open();
             let mut total = 0u64;
             loop {
@@ -242,8 +245,8 @@ impl ReadAhead {
                     return;
                 }
             }
-        });
-        ReadAhead { blocks, spent, block: Vec::new(), at: 0 }
+        })?;
+        Ok(ReadAhead { blocks, spent, block: Vec::new(), at: 0 })
     }
 }
 
@@ -427,7 +430,7 @@ mod tests {
             }
         }
         let damage = Arc::new(Mutex::new(None));
-        let mut ahead = ReadAhead::spawn(move || (Box::new(Failing { left: 3 << 20 }), None), damage.clone());
+        let mut ahead = ReadAhead::spawn(move || (Box::new(Failing { left: 3 << 20 }), None), damage.clone()).unwrap();
         let mut got = vec![0u8; 4096];
         let mut total = 0;
         let err = loop {
