@@ -413,6 +413,8 @@ pub fn read_logs(
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
         // `settled` is None when nothing can be promised, else the start of the next file, if any.
         let settled = ordered.then_some(later_start);
+        // Copies of tries across files, for the formats whose copies are found as tries (Postfix's, as lines).
+        let copies = several.then_some(&mut deduper);
         match stream {
             Stream::Postfix(first_year) => {
                 let window = postfix::Overlap { later_start, earlier_end: seen_until };
@@ -422,48 +424,33 @@ pub fn read_logs(
                 seen_until = seen_until.max(last);
             }
             Stream::SendingLog => {
-                let copies = several.then_some(&mut deduper);
-                let join = |_: &mut Held, attempts| attempts;
+                let join = |_: &mut Held, attempt, out: &mut Vec<Attempt>| out.push(attempt);
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
                     sending_log::read(reader, file, &mut stats, &options.keep, advanced, batch)
                 })?;
             }
             Stream::Exim => {
-                let copies = several.then_some(&mut deduper);
-                let join = |held: &mut Held, records: Vec<(Source, exim::Record)>| {
-                    let mut attempts = Vec::with_capacity(records.len());
-                    for (source, record) in records {
-                        held.exim.push(source, record, &mut attempts);
-                    }
-                    attempts
-                };
+                let join = |held: &mut Held, (source, record), out: &mut _| held.exim.push(source, record, out);
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
                     exim::read(reader, file, &mut stats, &options.keep, advanced, batch)
                 })?;
             }
             Stream::Sendmail(first_year) => {
-                let copies = several.then_some(&mut deduper);
-                let join = |held: &mut Held, records: Vec<sendmail::Dated>| {
-                    let mut attempts = Vec::with_capacity(records.len());
-                    for (source, time, record) in records {
-                        held.sendmail.push(source, time, record, &mut attempts);
-                    }
-                    attempts
+                let join = |held: &mut Held, (source, time, record), out: &mut _| {
+                    held.sendmail.push(source, time, record, out)
                 };
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
                     sendmail::read(reader, file, first_year, &mut stats, &options.keep, advanced, batch)
                 })?;
             }
             Stream::Tries { kumo: true } => {
-                let copies = several.then_some(&mut deduper);
-                let join = |held: &mut Held, attempts| queue_tries(&mut held.kumo, attempts);
+                let join = |held: &mut Held, attempt, out: &mut _| held.kumo.push(attempt, out);
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
                     kumomta::read(reader, file, &mut stats, &options.keep, advanced, batch)
                 })?;
             }
             Stream::Tries { kumo: false } => {
-                let copies = several.then_some(&mut deduper);
-                let join = |held: &mut Held, attempts| queue_tries(&mut held.pmta, attempts);
+                let join = |held: &mut Held, attempt, out: &mut _| held.pmta.push(attempt, out);
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
                     pmta::read(reader, file, &mut stats, &options.keep, advanced, batch)
                 })?;
@@ -487,8 +474,7 @@ pub fn read_logs(
     held.pmta.finish(&mut pending);
     held.kumo.finish(&mut pending);
     each(pending, None);
-    // The other formats' messages may span files: their attempts go in one batch, their copies across files removed
-    // (Postfix's were skipped line by line before the join).
+    // Sending logs read whole (their rows not in time order) go in one batch, their copies across files removed.
     if several {
         deduper.filter(&mut logs.attempts);
     }
@@ -518,8 +504,8 @@ enum Stream {
     },
 }
 
-/// What the streamed formats hold back: the Postfix queue, Exim's messages in flight, and the deferred tries of
-/// PowerMTA and KumoMTA messages whose final try has not been read.
+/// What the streamed formats hold back: the Postfix queue, Exim's and Sendmail's messages in flight, and the deferred
+/// tries of PowerMTA and KumoMTA messages whose final try has not been read.
 struct Held {
     joiner: postfix::Joiner,
     exim: exim::Joiner,
@@ -560,8 +546,8 @@ fn first_try(head: &[u8], kumo: bool) -> Option<Timestamp> {
     first
 }
 
-/// Reads a file as a stream: `read` hands each block's records to `join`, which turns them into settled tries with
-/// what the run holds for the format (its joiner, or its [`TryQueue`]); with several files, copies of tries in other
+/// Reads a file as a stream: `read` hands each block's records to `join`, one by one, which turns them into settled
+/// tries with what the run holds for the format (its joiner, or its [`TryQueue`]); with several files, copies of tries in other
 /// files are removed (a copy joins the copies of its message, and all go together); and the tries are handed on with
 /// the time before which nothing still to come settles.
 #[allow(clippy::too_many_arguments)]
@@ -572,12 +558,15 @@ fn read_stream<R>(
     mut copies: Option<&mut dedupe::Deduper>,
     settled: Option<Option<Timestamp>>,
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
-    join: impl Fn(&mut Held, Vec<R>) -> Vec<Attempt> + Send + Sync,
+    join: impl Fn(&mut Held, R, &mut Vec<Attempt>) + Send + Sync,
     read: impl FnOnce(Box<dyn Read + Send + '_>, Batches<'_, R>) -> Result<()>,
 ) -> Result<()> {
     let mut advanced = |bytes| options.progress.advance(bytes);
     let mut batch = |records: Vec<R>, last: Option<Timestamp>| {
-        let mut attempts = join(held, records);
+        let mut attempts = Vec::with_capacity(records.len());
+        for r in records {
+            join(held, r, &mut attempts);
+        }
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
@@ -588,15 +577,6 @@ fn read_stream<R>(
 
 /// What a streamed reader is given: told the bytes read, and handed each block's records with the latest time read.
 type Batches<'a, R> = (&'a mut (dyn FnMut(u64) + Send), &'a mut (dyn FnMut(Vec<R>, Option<Timestamp>) + Send));
-
-/// Pushes each block's tries through a [`TryQueue`].
-fn queue_tries(queue: &mut TryQueue, attempts: Vec<Attempt>) -> Vec<Attempt> {
-    let mut out = Vec::with_capacity(attempts.len());
-    for a in attempts {
-        queue.push(a, &mut out);
-    }
-    out
-}
 
 /// What [`read_logs`] reports besides the attempts.
 #[derive(Debug, Default)]

@@ -77,7 +77,6 @@ impl Opened {
     /// and [`Opened::damage`] says why.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
         let open = |path: &Path| File::open(path).with_context(|| format!("{}: cannot open", self.name));
-        let ahead = |started: io::Result<ReadAhead>| started.with_context(|| format!("{}: cannot read", self.name));
         Ok(match &self.body {
             Body::Once(once) => match once.0.lock().ok().and_then(|mut r| r.take()) {
                 Some(reader) => reader,
@@ -87,7 +86,9 @@ impl Opened {
             Body::File(path) | Body::Spilled(Spill { path }) => Box::new(open(path)?),
             Body::Compressed(path) => {
                 let file = open(path)?;
-                Box::new(ahead(ReadAhead::spawn(move || decoder(file), self.damage.clone()))?)
+                let decoded = ReadAhead::spawn(move || decoder(file), self.damage.clone())
+                    .with_context(|| format!("{}: cannot read", self.name))?;
+                Box::new(decoded)
             }
         })
     }
@@ -135,7 +136,7 @@ pub fn open_input(path: &Path) -> Result<Opened> {
     let mut head = Vec::with_capacity(HEAD);
     file.take(HEAD as u64).read_to_end(&mut head).with_context(|| format!("{name}: cannot read"))?;
     let damage = Arc::new(Mutex::new(None));
-    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
+    if is_compressed(&head) {
         // The first decoded bytes, for detection; a damaged file is reported when it is read.
         let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
         let mut decoded = Vec::with_capacity(HEAD);
@@ -154,7 +155,7 @@ fn open_stdin(mut input: Box<dyn Read + Send>) -> Result<Opened> {
     (&mut input).take(HEAD as u64).read_to_end(&mut raw).context("cannot read standard input")?;
     let rest: Box<dyn Read + Send> = Box::new(io::Cursor::new(raw.clone()).chain(input));
     let mut head = raw;
-    let rest: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC) {
+    let rest: Box<dyn Read + Send> = if is_compressed(&head) {
         let mut decoded =
             ReadAhead::spawn(move || decoder(rest), damage.clone()).context("cannot read standard input")?;
         head = Vec::with_capacity(HEAD);
@@ -165,6 +166,11 @@ fn open_stdin(mut input: Box<dyn Read + Send>) -> Result<Opened> {
     };
     let body = Body::Once(Once(Mutex::new(Some(rest))));
     Ok(Opened { name, modified: None, head, body, damage })
+}
+
+/// Whether an input's first bytes are gzip's or zstd's magic number.
+fn is_compressed(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&ZSTD_MAGIC)
 }
 
 /// A decoder for a gzip (every member) or zstd (every frame) stream, told apart by its magic bytes, and the name of
