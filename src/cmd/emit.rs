@@ -95,7 +95,7 @@ pub struct RowEncoder {
 /// header): for outputs of millions of rows, encoded by workers in parallel.
 pub struct RowBuffer {
     encoder: RowEncoder,
-    csv: csv::Writer<Vec<u8>>,
+    csv: Vec<u8>,
     json: Vec<u8>,
     keys: Vec<String>,
 }
@@ -105,7 +105,7 @@ impl RowEncoder {
     pub fn buffer(&self, columns: &[&str], bytes: usize) -> RowBuffer {
         RowBuffer {
             encoder: *self,
-            csv: csv::Writer::from_writer(Vec::with_capacity(if self.format == Format::Json { 0 } else { bytes })),
+            csv: Vec::with_capacity(if self.format == Format::Json { 0 } else { bytes }),
             json: Vec::with_capacity(if self.format == Format::Json { bytes } else { 0 }),
             keys: output::json::keys(columns),
         }
@@ -126,12 +126,8 @@ impl RowBuffer {
             });
         } else {
             let style = self.encoder.style;
-            for value in values {
-                let _ = self
-                    .csv
-                    .write_field(output::csv::field(value.unwrap_or(""), style.raw_csv, style.terminal).as_bytes());
-            }
-            let _ = self.csv.write_record(None::<&[u8]>);
+            let fields = values.map(|v| output::csv::field(v.unwrap_or(""), style.raw_csv, style.terminal));
+            output::csv::push_record(&mut self.csv, fields);
         }
     }
 
@@ -140,7 +136,7 @@ impl RowBuffer {
         if self.encoder.format == Format::Json {
             return self.json;
         }
-        self.csv.into_inner().expect("flushing to memory does not fail")
+        self.csv
     }
 }
 
