@@ -1,8 +1,8 @@
 //! The classifier: an ordered list of rules, first match wins.
 //!
 //! A rule is data: an id, optional patterns for the reply code, the enhanced status code, the SMTP command and the
-//! text, and the reason it gives. All text patterns are compiled into one [`RegexSet`], so a response is scanned once
-//! however many rules there are; the rules' order then decides. The built-in list (in [`super::rules`]) puts text
+//! text, and the reason it gives. All text patterns are compiled into one [`PatternSet`], which finds every pattern
+//! a response's words match in one search for their literals; the rules' order then decides. The built-in list (in [`super::rules`]) puts text
 //! rules first, since a server's words are more precise than its codes, then enhanced codes, then reply codes.
 //! Users' rules go in front of it.
 //!
@@ -16,10 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
-use regex::{RegexSet, RegexSetBuilder};
-
+use super::pattern_set::PatternSet;
 use super::reason::{Class, Fault, HardPolicy, Reason};
-use super::smtp::{EnhancedCode, Reply, SmtpCommand};
+use super::smtp::{EnhancedCode, Reply, SmtpCommand, decimal_digits};
 
 /// A pattern over a three-digit reply code: digits, or `x` for any digit (`550`, `55x`, `5xx`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +53,27 @@ impl fmt::Display for CodeGlob {
 /// A pattern over an enhanced status code: three dot-separated parts of digits and `x` (`5.1.1`, `x.1.1`,
 /// `x.7.2x`), a part of `*` matching anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnhancedGlob([String; 3]);
+pub struct EnhancedGlob([GlobPart; 3]);
+
+/// One part of an [`EnhancedGlob`], kept as bytes so that matching a code compares digits without formatting it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct GlobPart {
+    /// The pattern's characters (digits and `x`, or a lone `*`), left-aligned.
+    chars: [u8; 3],
+    /// How many of `chars` are used.
+    len: u8,
+}
+
+impl GlobPart {
+    fn matches(self, value: u16) -> bool {
+        if self.chars[0] == b'*' {
+            return true;
+        }
+        // A three-character part matches values of 100 to 999.
+        let (digits, n) = decimal_digits(value);
+        n == usize::from(self.len) && self.chars[..n].iter().zip(&digits[..n]).all(|(&p, &d)| p == b'x' || p == d)
+    }
+}
 
 impl EnhancedGlob {
     /// Checks and keeps a pattern.
@@ -68,24 +87,24 @@ impl EnhancedGlob {
         if !ok {
             return Err(format!("enhanced-code pattern '{pattern}' is not like 5.1.1, x.1.1 or x.7.2x"));
         }
-        Ok(EnhancedGlob([parts[0].to_string(), parts[1].to_string(), parts[2].to_string()]))
+        let part = |s: &str| {
+            let mut chars = [0u8; 3];
+            chars[..s.len()].copy_from_slice(s.as_bytes());
+            GlobPart { chars, len: s.len() as u8 }
+        };
+        Ok(EnhancedGlob([part(parts[0]), part(parts[1]), part(parts[2])]))
     }
 
     fn matches(&self, code: EnhancedCode) -> bool {
-        let values = [u16::from(code.class), code.subject, code.detail];
-        self.0.iter().zip(values).all(|(p, v)| {
-            if p == "*" {
-                return true;
-            }
-            let v = v.to_string();
-            p.len() == v.len() && p.bytes().zip(v.bytes()).all(|(a, b)| a == b'x' || a == b)
-        })
+        let [class, subject, detail] = self.0;
+        class.matches(u16::from(code.class)) && subject.matches(code.subject) && detail.matches(code.detail)
     }
 }
 
 impl fmt::Display for EnhancedGlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.0[0], self.0[1], self.0[2])
+        let text = |p: &GlobPart| String::from_utf8_lossy(&p.chars[..usize::from(p.len)]).into_owned();
+        write!(f, "{}.{}.{}", text(&self.0[0]), text(&self.0[1]), text(&self.0[2]))
     }
 }
 
@@ -157,23 +176,35 @@ pub struct Verdict {
 #[derive(Clone, Debug)]
 pub struct Classifier {
     rules: Vec<Rule>,
-    texts: RegexSet,
+    texts: PatternSet,
     /// For each rule, the index of its text pattern in `texts`.
     text_slot: Vec<Option<usize>>,
     policy: HardPolicy,
-    /// Tells this rule list's remembered matches from another's (see [`Classifier::text_matches`]).
+    /// Tells this rule list's remembered matches from another's (see [`Classifier::decide_by_text`]).
     id: u64,
 }
 
 /// Texts whose matches a thread remembers before it starts afresh.
 const REMEMBERED_TEXTS: usize = 1 << 16;
 
-/// The text patterns a thread has seen texts match: for one rule list, by text, a bit per pattern.
+/// What a thread remembers of the texts it has seen, for one rule list.
 #[derive(Default)]
 struct RememberedMatches {
     classifier: u64,
-    by_text: FxHashMap<Box<str>, Vec<u64>>,
+    by_text: FxHashMap<Box<str>, SeenText>,
+    /// The text being matched, lower-cased.
+    lower: String,
 }
+
+/// A text seen: the patterns it matches, a bit per pattern, and the rule that decided for each combination of codes
+/// and command it came with (nearly always one).
+struct SeenText {
+    bits: Box<[u64]>,
+    decided: Vec<(ReplyCodes, u32)>,
+}
+
+/// What besides its text a reply's rule depends on: its reply code, enhanced code and command.
+type ReplyCodes = (Option<u16>, Option<EnhancedCode>, Option<SmtpCommand>);
 
 thread_local! {
     static REMEMBERED: RefCell<RememberedMatches> = RefCell::default();
@@ -202,23 +233,19 @@ impl Classifier {
         });
         let mut patterns = Vec::new();
         let mut text_slot = Vec::with_capacity(rules.len());
+        let mut owners = Vec::new();
         for rule in &rules {
             match &rule.text {
                 Some(t) => {
-                    regex::Regex::new(t).map_err(|e| RuleError { id: rule.id.clone(), message: e.to_string() })?;
                     text_slot.push(Some(patterns.len()));
                     patterns.push(t.as_str());
+                    owners.push(&rule.id);
                 }
                 None => text_slot.push(None),
             }
         }
-        // A large lazy-DFA cache: the set has hundreds of alternatives, and a cache that keeps filling up makes the
-        // regex engine rebuild states for every response, or fall back to a much slower engine.
-        let texts = RegexSetBuilder::new(&patterns)
-            .size_limit(64 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
-            .map_err(|e| RuleError { id: "(all rules)".into(), message: e.to_string() })?;
+        let texts =
+            PatternSet::new(&patterns).map_err(|e| RuleError { id: owners[e.index].clone(), message: e.message })?;
         Ok(Classifier { rules, texts, text_slot, policy, id: NEXT_CLASSIFIER.fetch_add(1, Ordering::Relaxed) })
     }
 
@@ -269,21 +296,10 @@ impl Classifier {
     /// Classifies one response. The text patterns are matched only when a rule that has one is reached, so that
     /// replies decided by their codes alone (every `250 ok`) never run the regular expressions.
     pub fn classify(&self, reply: &Reply) -> Verdict {
-        let mut matched: Option<Vec<u64>> = None;
-        let index = self
-            .rules
-            .iter()
-            .enumerate()
-            .position(|(i, rule)| {
-                rule.reply.as_ref().is_none_or(|g| reply.code.is_some_and(|c| g.matches(c)))
-                    && rule.enhanced.as_ref().is_none_or(|g| reply.enhanced.is_some_and(|e| g.matches(e)))
-                    && rule.command.is_none_or(|c| reply.command == Some(c))
-                    && self.text_slot[i].is_none_or(|slot| {
-                        let bits = matched.get_or_insert_with(|| self.text_matches(&reply.text));
-                        bits[slot / 64] & (1 << (slot % 64)) != 0
-                    })
-            })
-            .unwrap_or(self.rules.len() - 1);
+        let index = match self.first_rule(reply, 0, None) {
+            Ok(index) => index,
+            Err(from) => self.decide_by_text(reply, from),
+        };
         let rule = &self.rules[index];
         Verdict {
             class: self.policy.class_of(rule.reason, reply.code_class()),
@@ -292,30 +308,69 @@ impl Classifier {
             rule: index as u32,
         }
     }
+
+    /// The index of the first rule from `from` on that `reply` matches. Without the text's matches (`bits`, a bit
+    /// per text pattern), `Err` names the first rule whose codes match but that needs them.
+    fn first_rule(&self, reply: &Reply, from: usize, bits: Option<&[u64]>) -> Result<usize, usize> {
+        for (i, rule) in self.rules.iter().enumerate().skip(from) {
+            let codes = rule.reply.as_ref().is_none_or(|g| reply.code.is_some_and(|c| g.matches(c)))
+                && rule.enhanced.as_ref().is_none_or(|g| reply.enhanced.is_some_and(|e| g.matches(e)))
+                && rule.command.is_none_or(|c| reply.command == Some(c));
+            if !codes {
+                continue;
+            }
+            match (self.text_slot[i], bits) {
+                (None, _) => return Ok(i),
+                (Some(_), None) => return Err(i),
+                (Some(slot), Some(bits)) if bits[slot / 64] & (1 << (slot % 64)) != 0 => return Ok(i),
+                (Some(_), Some(_)) => {}
+            }
+        }
+        // The fallback rule has no patterns: it is never passed over.
+        Ok(self.rules.len() - 1)
+    }
 }
 
 impl Classifier {
-    /// Which text patterns `text` matches, a bit per pattern: remembered for texts this thread has seen, else found
-    /// by running the set of patterns over the lower-cased text.
-    fn text_matches(&self, text: &str) -> Vec<u64> {
+    /// The first rule from `from` on that `reply` matches, now that its text must be looked at. Which patterns the
+    /// text matches, and which rule then decided for the reply's codes, are remembered for texts this thread has seen;
+    /// else the set of patterns runs over the lower-cased text.
+    fn decide_by_text(&self, reply: &Reply, from: usize) -> usize {
+        let codes = (reply.code, reply.enhanced, reply.command);
         REMEMBERED.with(|remembered| {
             let mut remembered = remembered.borrow_mut();
+            let remembered = &mut *remembered;
             if remembered.classifier != self.id {
                 remembered.classifier = self.id;
                 remembered.by_text.clear();
             }
-            if let Some(bits) = remembered.by_text.get(text) {
-                return bits.clone();
+            if let Some(seen) = remembered.by_text.get_mut(reply.text.as_str()) {
+                if let Some(&(_, rule)) = seen.decided.iter().find(|(c, _)| *c == codes) {
+                    return rule as usize;
+                }
+                let rule = self.first_rule(reply, from, Some(&seen.bits)).unwrap_or(self.rules.len() - 1);
+                seen.decided.push((codes, rule as u32));
+                return rule;
             }
-            let mut bits = vec![0u64; self.texts.len().div_ceil(64)];
-            for slot in self.texts.matches(&text.to_lowercase()).iter() {
-                bits[slot / 64] |= 1 << (slot % 64);
+            let mut bits = vec![0u64; self.texts.len().div_ceil(64)].into_boxed_slice();
+            // Lower-cased into a buffer the thread keeps: most responses are ASCII, and need no allocation for it.
+            let lower = &mut remembered.lower;
+            lower.clear();
+            if reply.text.is_ascii() {
+                lower.push_str(&reply.text);
+                lower.make_ascii_lowercase();
+            } else {
+                lower.push_str(&reply.text.to_lowercase());
             }
+            self.texts.matches_into(lower, &mut bits);
+            let rule = self.first_rule(reply, from, Some(&bits)).unwrap_or(self.rules.len() - 1);
             if remembered.by_text.len() >= REMEMBERED_TEXTS {
                 remembered.by_text.clear();
             }
-            remembered.by_text.insert(text.into(), bits.clone());
-            bits
+            remembered
+                .by_text
+                .insert(reply.text.as_str().into(), SeenText { bits, decided: vec![(codes, rule as u32)] });
+            rule
         })
     }
 }
@@ -336,6 +391,14 @@ mod tests {
         assert!(!e.matches(EnhancedCode::parse("5.7.1").unwrap()));
         assert!(EnhancedGlob::new("5.*.*").unwrap().matches(EnhancedCode::parse("5.4.7").unwrap()));
         assert!(EnhancedGlob::new("5.1").is_err());
+        // Parts compare digit by digit and by length, without formatting the code.
+        assert!(!e.matches(EnhancedCode::parse("5.7.260").unwrap()));
+        assert!(!EnhancedGlob::new("x.7.x").unwrap().matches(EnhancedCode::parse("5.7.26").unwrap()));
+        assert!(EnhancedGlob::new("x.1.10").unwrap().matches(EnhancedCode::parse("5.1.10").unwrap()));
+        assert!(EnhancedGlob::new("x.0.0").unwrap().matches(EnhancedCode::parse("4.0.0").unwrap()));
+        assert!(!EnhancedGlob::new("x.1.1").unwrap().matches(EnhancedCode::parse("5.1.10").unwrap()));
+        assert_eq!(EnhancedGlob::new(" X.7.2x ").unwrap().to_string(), "x.7.2x");
+        assert_eq!(EnhancedGlob::new("5.*.*").unwrap().to_string(), "5.*.*");
     }
 
     /// A rule with a text pattern only.

@@ -12,6 +12,7 @@ pub mod classify;
 pub mod engagement;
 pub mod in_order;
 pub mod outcome;
+pub mod pattern_set;
 pub mod provider;
 pub mod reason;
 pub mod replay;
