@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 use bounces::domain::attempt::{Attempt, Source};
 use bounces::domain::classify::Classifier;
 use bounces::domain::outcome::settle;
+use bounces::domain::pattern_set::PatternSet;
 use bounces::domain::reason::HardPolicy;
 use bounces::domain::replay::{ReplayPolicy, Thresholds, replay};
 use bounces::domain::rule_file::{self, Syntax};
@@ -40,6 +41,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("classify", classify),
     ("rule_file", rule_file),
     ("load_logs", load_logs_target),
+    ("pattern_set", pattern_set),
 ];
 
 /// The built-in classifier, built once (its regexes are costly).
@@ -211,6 +213,24 @@ pub fn rule_file(data: &[u8]) {
     let n = rules.len();
     if let Ok(c) = Classifier::new(rules, HardPolicy::default()) {
         let _ = c.check_examples(0..n);
+    }
+}
+
+/// The classifier's text matcher against the regex crate's own set, as an oracle: the input's lines up to a blank
+/// line are patterns (at most 16), the rest is the text. Where the regex crate compiles the patterns as a set, the
+/// matcher compiles them too, and both find the same patterns matching the text and its lower-cased form.
+pub fn pattern_set(data: &[u8]) {
+    let input = String::from_utf8_lossy(data);
+    let (head, text) = input.split_once("\n\n").unwrap_or((&input, ""));
+    let patterns: Vec<&str> = head.lines().take(16).collect();
+    let Ok(reference) = regex::RegexSet::new(&patterns) else { return };
+    let set = PatternSet::new(&patterns).unwrap_or_else(|e| panic!("the regex crate compiles {patterns:?}: {e:?}"));
+    for text in [text.to_string(), text.to_lowercase()] {
+        let mut bits = vec![0u64; patterns.len().div_ceil(64).max(1)];
+        set.matches_into(&text, &mut bits);
+        let found: Vec<usize> = (0..patterns.len()).filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0).collect();
+        let expected: Vec<usize> = reference.matches(&text).iter().collect();
+        assert_eq!(found, expected, "patterns {patterns:?} on {text:?}");
     }
 }
 
