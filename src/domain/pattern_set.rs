@@ -5,11 +5,11 @@
 //! id, a new host name) makes the lazy DFA build new states, and each of those states is costly: on a million
 //! logged responses, building them was a third of the work, and every thread built them again.
 //!
-//! Nearly every pattern can only match where one of a few literals starts (`mailbox full`, `user unknown`), and
-//! each response holds the literals of only one or two patterns. So the literals of all the patterns are searched
-//! for at once with Aho-Corasick, and only the patterns whose literal occurs are run, each on its own small
-//! automaton. A pattern without such literals (one that starts with a class of many characters) is run on every
-//! text. The answer is the same as the set's: a pattern is skipped only where it cannot match.
+//! Every match of nearly every pattern holds one of a few literals (`mailbox full`, `user unknown`), and each
+//! response holds the literals of only one or two patterns. So the literals of all the patterns are searched for at
+//! once with Aho-Corasick, and only the patterns whose literal occurs are run, each on its own small automaton. A
+//! pattern without such literals (one made of classes and repetitions only) is run on every text. The answer is the
+//! same as the set's: a pattern is skipped only where it cannot match.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
@@ -21,7 +21,7 @@ use regex_syntax::hir::{Hir, HirKind};
 pub struct PatternSet {
     /// Each pattern, compiled on its own.
     regexes: Vec<Regex>,
-    /// The patterns run on every text: those with no literal every match must start with.
+    /// The patterns run on every text: those with no literals that every match must hold.
     always: Vec<usize>,
     /// The literals of the other patterns, all at once.
     literals: Option<AhoCorasick>,
