@@ -646,6 +646,9 @@ fn read_postfix(
     let mut parts: Vec<Vec<(Source, Timestamp, postfix::Record)>> = (0..postfix::SHARDS).map(|_| Vec::new()).collect();
     let mut advanced = |bytes| options.progress.advance(bytes);
     let parse = |_, line: &str| postfix::parse_line(line, &options.keep);
+    // A block's attempts and bound, handed on while the next block is joined: the analysis of one block and the
+    // join of the next then share the cores, instead of the join waiting for the analysis.
+    let mut joined: Option<(Vec<Attempt>, Option<Timestamp>)> = None;
     lines::stream_lines(opened.reader()?, stats, &mut advanced, parse, |streamed, stats| match streamed {
         lines::Streamed::Record(line, record) => {
             let time = match record.time.resolve(&mut years) {
@@ -662,11 +665,18 @@ fn read_postfix(
         lines::Streamed::EndOfBlock => {
             // Made as large as the parts' attempts by `push_parts`, at once.
             let mut out = Vec::new();
-            held.joiner.push_parts(&mut parts, &mut out);
-            each(out, settled_bound(settled, last, held));
+            let previous = joined.take();
+            rayon::join(
+                || held.joiner.push_parts(&mut parts, &mut out),
+                || previous.map(|(attempts, bound)| each(attempts, bound)),
+            );
+            joined = Some((out, settled_bound(settled, last, held)));
         }
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
+    if let Some((attempts, bound)) = joined {
+        each(attempts, bound);
+    }
     Ok(last)
 }
 
