@@ -68,21 +68,38 @@ const DOMAINS: &[(&str, Provider)] = &[
     ("web.de", Provider::Gmx),
 ];
 
-/// The provider behind a recipient domain and, where known, the receiving server's host name.
+/// The provider behind a recipient domain and, where known, the receiving server's host name. Asked for every
+/// outcome, so it compares without allocating: names are matched ignoring ASCII case.
 pub fn provider_of(domain: &str, relay: Option<&str>) -> Provider {
     if let Some(host) = relay {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let host = host.trim_end_matches('.').as_bytes();
         for (suffix, p) in RELAYS {
-            if host == *suffix || host.ends_with(&format!(".{suffix}")) {
+            if is_same_or_subdomain(host, suffix.as_bytes()) {
                 return *p;
             }
         }
     }
-    let d = domain.to_ascii_lowercase();
+    let d = domain.as_bytes();
     DOMAINS
         .iter()
-        .find(|(prefix, _)| if prefix.ends_with('.') { d.starts_with(prefix) } else { d == *prefix })
+        .find(|(name, _)| {
+            let name = name.as_bytes();
+            if name.ends_with(b".") {
+                d.len() >= name.len() && d[..name.len()].eq_ignore_ascii_case(name)
+            } else {
+                d.eq_ignore_ascii_case(name)
+            }
+        })
         .map_or(Provider::Other, |(_, p)| *p)
+}
+
+/// Whether `host` is `suffix` or a name under it (`mx.suffix`), ignoring ASCII case.
+fn is_same_or_subdomain(host: &[u8], suffix: &[u8]) -> bool {
+    match host.len().checked_sub(suffix.len()) {
+        Some(0) => host.eq_ignore_ascii_case(suffix),
+        Some(at) => host[at - 1] == b'.' && host[at..].eq_ignore_ascii_case(suffix),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -97,5 +114,9 @@ mod tests {
         assert_eq!(provider_of("web.de", Some("mx-ha03.web.de")), Provider::Gmx);
         assert_eq!(provider_of("acme.example", Some("mx1.acme.example")), Provider::Other);
         assert_eq!(provider_of("notgmail.com", None), Provider::Other);
+        assert_eq!(provider_of("acme.example", Some("MX.Web.DE.")), Provider::Gmx);
+        assert_eq!(provider_of("acme.example", Some("notgoogle.com")), Provider::Other);
+        assert_eq!(provider_of("Yahoo.CO.uk", None), Provider::Yahoo);
+        assert_eq!(provider_of("GMAIL.COM", Some("google.com.evil.example")), Provider::Google);
     }
 }

@@ -61,7 +61,7 @@ pub struct Record {
     /// When (the year may be missing until the whole file is read).
     pub time: LineTime,
     /// The host that logged it.
-    pub host: Arc<str>,
+    pub host: Host,
     /// The queue id.
     pub queue_id: QueueId,
     /// What it says.
@@ -138,24 +138,64 @@ impl fmt::Debug for QueueId {
     }
 }
 
+/// A host's name, one copy shared by the lines that name it (see [`shared_host`]). Two are compared by pointer
+/// before their bytes: `Arc<str>`'s own `==` always compares the bytes, and the join compares hosts for every line.
+#[derive(Clone, Debug)]
+pub struct Host(Arc<str>);
+
+impl PartialEq for Host {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+    }
+}
+
+impl Eq for Host {}
+
+impl std::hash::Hash for Host {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl std::ops::Deref for Host {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Host {
+    fn from(host: &str) -> Host {
+        Host(Arc::from(host))
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A message in the queue: its host and queue id.
-pub(crate) type QueueKey = (Arc<str>, QueueId);
+pub(crate) type QueueKey = (Host, QueueId);
 
 /// The queue id that starts a line's message, and the rest of the message.
 fn queue_id(message: &str) -> Option<(QueueId, &str)> {
-    let at = super::lines::find_pair(message, b':', b' ')?;
+    // Within the first few bytes where there is one: found byte by byte, as for the syslog tag.
+    let b = message.as_bytes();
+    let at = (0..b.len().saturating_sub(1)).find(|&i| b[i] == b':' && b[i + 1] == b' ')?;
     Some((QueueId::parse(&message[..at])?, &message[at + 2..]))
 }
 
 /// The host's name, shared: a log names a few hosts millions of times. Each thread remembers the last few it saw,
 /// and all threads share one copy of each of the first hosts seen, so that the join compares hosts by pointer.
-fn shared_host(host: &str) -> Arc<str> {
+fn shared_host(host: &str) -> Host {
     const REMEMBERED: usize = 32;
     const SHARED: usize = 1024;
     thread_local! {
-        static HOSTS: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+        static HOSTS: RefCell<Vec<Host>> = const { RefCell::new(Vec::new()) };
     }
-    static ALL_HOSTS: std::sync::Mutex<Vec<Arc<str>>> = std::sync::Mutex::new(Vec::new());
+    static ALL_HOSTS: std::sync::Mutex<Vec<Host>> = std::sync::Mutex::new(Vec::new());
     HOSTS.with_borrow_mut(|hosts| {
         if let Some(h) = hosts.iter().find(|h| ***h == *host) {
             return h.clone();
@@ -167,13 +207,13 @@ fn shared_host(host: &str) -> Arc<str> {
             if let Some(h) = all.iter().find(|h| ***h == *host) {
                 return h.clone();
             }
-            let h: Arc<str> = Arc::from(host);
+            let h = Host::from(host);
             if all.len() < SHARED {
                 all.push(h.clone());
             }
             h
         });
-        let h = shared.unwrap_or_else(|| Arc::from(host));
+        let h = shared.unwrap_or_else(|| Host::from(host));
         hosts.push(h.clone());
         h
     })
@@ -209,7 +249,8 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
     if !syslog.program.starts_with("postfix") {
         return Parsed::Ignored;
     }
-    let daemon = syslog.program.rsplit('/').next().unwrap_or("");
+    let program = syslog.program;
+    let daemon = &program[program.bytes().rposition(|c| c == b'/').map_or(0, |i| i + 1)..];
     let Some((qid, rest)) = queue_id(syslog.message) else {
         return Parsed::Ignored;
     };

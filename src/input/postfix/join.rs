@@ -8,7 +8,6 @@
 //! while the log is read.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::{Event, QueueId, QueueKey, Record};
+use super::{Event, Host, QueueId, QueueKey, Record};
 
 /// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
 /// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
@@ -97,7 +96,7 @@ pub struct Message {
 /// the message leaves the queue.
 #[derive(Debug)]
 struct Open {
-    host: Arc<str>,
+    host: Host,
     queue_id: QueueId,
     key: String,
     first: Timestamp,
@@ -344,7 +343,7 @@ impl Open {
     /// From the state file; `queue_id` is its queue id, checked.
     fn from_message(m: Message, queue_id: QueueId) -> Open {
         let mut open = Open {
-            host: Arc::from(m.host),
+            host: Host::from(m.host.as_str()),
             queue_id,
             key: m.key,
             first: m.first,
@@ -395,7 +394,7 @@ impl Joiner {
         let mut joiner = Joiner::new();
         for (host, queue_id) in state.notifications {
             let queue_id = id(&queue_id)?;
-            joiner.shards[shard_of(&host, &queue_id)].notifications.insert((Arc::from(host), queue_id));
+            joiner.shards[shard_of(&host, &queue_id)].notifications.insert((Host::from(host.as_str()), queue_id));
         }
         for m in state.open {
             let queue_id = id(&m.queue_id)?;
