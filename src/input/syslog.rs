@@ -51,8 +51,39 @@ pub struct SyslogLine<'a> {
 /// Reads the syslog frame of a line: traditional (`Nov 26 03:30:13 host prog[pid]: msg`), RFC 3339
 /// (`2026-11-26T03:30:13.123+00:00 host prog[pid]: msg`) or `2013 Jun 16 16:05:06.123 host prog[pid]: msg`.
 pub fn parse_syslog(line: &str) -> Option<SyslogLine<'_>> {
+    let (time, rest) = match traditional_time(line.as_bytes()) {
+        Some(t) => (LineTime::Yearless(t), &line[TRADITIONAL_LEN..]),
+        None => time_prefix(line)?,
+    };
+    frame(time, rest)
+}
+
+/// The length of a traditional syslog time with its space: `Nov 26 03:30:13 `.
+const TRADITIONAL_LEN: usize = 16;
+
+/// The time of a line that starts as nearly every syslog line does, `Mon DD HH:MM:SS ` with a two-digit or
+/// space-padded day, read at fixed places; None for any other start, which [`time_prefix`] then reads. Gives what
+/// `time_prefix` gives for the lines it reads (a property test checks it): every log line starts here.
+fn traditional_time(b: &[u8]) -> Option<YearlessTime> {
+    let b = b.get(..TRADITIONAL_LEN)?;
+    if b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' || b[15] != b' ' {
+        return None;
+    }
+    let digit = |i: usize| b[i].is_ascii_digit().then(|| u32::from(b[i] - b'0'));
+    let tens = if b[4] == b' ' { 0 } else { digit(4)? };
+    let day = tens * 10 + digit(5)?;
+    let (h, m, s) = (digit(7)? * 10 + digit(8)?, digit(10)? * 10 + digit(11)?, digit(13)? * 10 + digit(14)?);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let month = month_from_abbrev(&b[..3])?;
+    Some(YearlessTime { month, day: day as u8, ms_of_day: (h * 3600 + m * 60 + s) * 1000 })
+}
+
+/// The time at the start of a line in any of the forms [`parse_syslog`] reads, and the rest of the line.
+fn time_prefix(line: &str) -> Option<(LineTime, &str)> {
     let b = line.as_bytes();
-    let (time, rest) = if b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
+    Some(if b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
         let end = line.find(' ')?;
         (LineTime::Full(Timestamp::parse(&line[..end])?), &line[end + 1..])
     } else if b.len() > 20 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b' ' {
@@ -62,13 +93,20 @@ pub fn parse_syslog(line: &str) -> Option<SyslogLine<'_>> {
     } else {
         let (t, rest) = yearless(line)?;
         (LineTime::Yearless(t), rest)
-    };
+    })
+}
+
+/// The host, program and message after a line's time. Host and tag are short, so they are found byte by byte
+/// rather than by memchr, whose set-up costs more than such a scan.
+fn frame(time: LineTime, rest: &str) -> Option<SyslogLine<'_>> {
     let rest = rest.trim_start();
-    let (host, rest) = rest.split_once(' ')?;
-    let colon = super::lines::find_pair(rest, b':', b' ')?;
-    let tag = &rest[..colon];
-    let program = tag.split_once('[').map_or(tag, |(p, _)| p);
-    if program.is_empty() || program.contains(' ') {
+    let space = rest.bytes().position(|c| c == b' ')?;
+    let (host, rest) = (&rest[..space], &rest[space + 1..]);
+    let b = rest.as_bytes();
+    let colon = (0..b.len().saturating_sub(1)).find(|&i| b[i] == b':' && b[i + 1] == b' ')?;
+    let tag = &b[..colon];
+    let program = &rest[..tag.iter().position(|&c| c == b'[').unwrap_or(colon)];
+    if program.is_empty() || program.bytes().any(|c| c == b' ') {
         return None;
     }
     Some(SyslogLine { time, host, program, message: &rest[colon + 2..] })
@@ -157,5 +195,32 @@ mod tests {
         assert_eq!(l.time, LineTime::Full(Timestamp::parse("2013-06-16T16:05:06.123Z").unwrap()));
         assert!(parse_syslog("garbage").is_none());
         assert!(parse_syslog("Nov 26 03:30:13").is_none());
+        assert!(parse_syslog("Nov 00 03:30:13 h p: m").is_none());
+        assert!(parse_syslog("Nov 26 24:30:13 h p: m").is_none());
+    }
+
+    /// The frame as read before the fixed-place reading of the time: the general reading alone.
+    fn general(line: &str) -> Option<SyslogLine<'_>> {
+        let (time, rest) = time_prefix(line)?;
+        frame(time, rest)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_place_times_read_as_the_general_reading(
+            month in proptest::sample::select(vec!["Nov", "nov", "Feb", "Xyz", "Dec"]),
+            day in "[ 0-9][0-9]",
+            clock in "[0-9]{2}:[0-9]{2}:[0-9]{2}",
+            sep in "[ .,0-9]{1,3}",
+            tail in "[ a-z0-9\\[\\]/:]{0,30}",
+        ) {
+            let line = format!("{month} {day} {clock}{sep}{tail}");
+            proptest::prop_assert_eq!(parse_syslog(&line), general(&line));
+        }
+
+        #[test]
+        fn any_line_reads_as_the_general_reading(line in "\\PC{0,40}") {
+            proptest::prop_assert_eq!(parse_syslog(&line), general(&line));
+        }
     }
 }
