@@ -409,7 +409,9 @@ fn is_collapsed(s: &str, code: Option<u16>) -> bool {
     match code {
         Some(c) => {
             let word = [b' ', b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8];
-            !b.starts_with(&word[1..]) && memchr::memmem::find(b, &word).is_none()
+            // By the class digit, which is rare in words, rather than with a substring searcher built each time.
+            !b.starts_with(&word[1..])
+                && !memchr::memchr_iter(word[1], b).any(|i| i > 0 && b[i - 1..].starts_with(&word))
         }
         None => true,
     }

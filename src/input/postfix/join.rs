@@ -561,7 +561,7 @@ impl Shard {
         Open {
             host: host.clone(),
             queue_id: *queue_id,
-            key: format!("{host}/{queue_id}/{}", time.millis()),
+            key: message_key(host, queue_id, time.millis()),
             first: time,
             message_id: None,
             sender: None,
@@ -673,6 +673,30 @@ impl Shard {
     }
 }
 
+/// A message's key, `host/queue_id/millis`, built without the formatting machinery: one is made for every message.
+fn message_key(host: &str, queue_id: &QueueId, millis: i64) -> String {
+    let id = queue_id.as_str();
+    let mut key = String::with_capacity(host.len() + id.len() + 22);
+    key.push_str(host);
+    key.push('/');
+    key.push_str(id);
+    key.push('/');
+    if millis < 0 {
+        key.push('-');
+    }
+    let (mut digits, mut at, mut n) = ([0u8; 20], 20, millis.unsigned_abs());
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    key.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    key
+}
+
 /// Joins the records of a log, in log order, into attempts.
 pub fn join(records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
     let mut joiner = Joiner::new();
@@ -682,4 +706,20 @@ pub fn join(records: Vec<(Source, Timestamp, Record)>) -> Vec<Attempt> {
     }
     joiner.finish(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_keys_read_as_formatted() {
+        for (host, id, millis) in
+            [("mta1", "6E4F7A6E69", 1_763_629_201_000), ("h", "3Xq9nM2kLp7v", 0), ("h", "ABCDE", -1)]
+        {
+            let queue_id = QueueId::parse(id).unwrap();
+            assert_eq!(message_key(host, &queue_id, millis), format!("{host}/{queue_id}/{millis}"));
+        }
+        assert_eq!(message_key("h", &QueueId::parse("ABCDE").unwrap(), i64::MIN), format!("h/ABCDE/{}", i64::MIN));
+    }
 }
