@@ -96,15 +96,14 @@ fn time_prefix(line: &str) -> Option<(LineTime, &str)> {
     })
 }
 
-/// The host, program and message after a line's time. Host and tag are short, so they are found byte by byte
-/// rather than by memchr, whose set-up costs more than such a scan.
+/// The host, program and message after a line's time. The host is short, so it is found byte by byte rather than
+/// by memchr, whose set-up costs more than such a scan; the tag's end is found by memchr, which is faster there.
 fn frame(time: LineTime, rest: &str) -> Option<SyslogLine<'_>> {
     let rest = rest.trim_start();
     let space = rest.bytes().position(|c| c == b' ')?;
     let (host, rest) = (&rest[..space], &rest[space + 1..]);
-    let b = rest.as_bytes();
-    let colon = (0..b.len().saturating_sub(1)).find(|&i| b[i] == b':' && b[i + 1] == b' ')?;
-    let tag = &b[..colon];
+    let colon = super::lines::find_pair(rest, b':', b' ')?;
+    let tag = &rest.as_bytes()[..colon];
     let program = &rest[..tag.iter().position(|&c| c == b'[').unwrap_or(colon)];
     if program.is_empty() || program.bytes().any(|c| c == b' ') {
         return None;
