@@ -174,61 +174,64 @@ pub fn for_each_block_cut<R: std::io::Read>(
     mut f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let size = size.max(2 * MAX_LINE + 2);
-    let mut buf: Vec<u8> = Vec::with_capacity(size * 2);
+    // Filled up to `len`: zeroed once, not each time it is filled again.
+    let mut buf: Vec<u8> = vec![0; size * 2];
+    let mut len = 0;
     let mut line = 1u64;
     // Bytes of an over-long line still being skipped.
     let mut skipping: Option<u64> = None;
     let mut eof = false;
-    while !eof || !buf.is_empty() {
-        while !eof && buf.len() < size {
-            let start = buf.len();
-            buf.resize(start + (size - start).max(64 << 10), 0);
+    while !eof || len > 0 {
+        while !eof && len < size {
+            let to = buf.len().min(len + (size - len).max(64 << 10));
             let n = loop {
-                match reader.read(&mut buf[start..]) {
+                match reader.read(&mut buf[len..to]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e.into()),
                 }
             };
-            buf.truncate(start + n);
+            len += n;
             eof = n == 0;
         }
         if let Some(skipped) = skipping {
-            match memchr::memchr(b'\n', &buf) {
+            match memchr::memchr(b'\n', &buf[..len]) {
                 Some(i) => {
                     f(Block::TooLong(line, skipped + i as u64))?;
                     line += 1;
                     skipping = None;
-                    buf.drain(..=i);
+                    buf.copy_within(i + 1..len, 0);
+                    len -= i + 1;
                 }
                 None if eof => {
-                    f(Block::TooLong(line, skipped + buf.len() as u64))?;
-                    buf.clear();
+                    f(Block::TooLong(line, skipped + len as u64))?;
+                    len = 0;
                 }
                 None => {
-                    skipping = Some(skipped + buf.len() as u64);
-                    buf.clear();
+                    skipping = Some(skipped + len as u64);
+                    len = 0;
                 }
             }
             continue;
         }
-        let end = match cut(&buf) {
+        let end = match cut(&buf[..len]) {
             Some(i) => i,
-            None if eof => buf.len(),
+            None if eof => len,
             None => {
                 // No line end in a whole block: the line is too long.
-                skipping = Some(buf.len() as u64);
-                buf.clear();
+                skipping = Some(len as u64);
+                len = 0;
                 continue;
             }
         };
         if end > 0 {
             f(Block::Lines(&buf[..end], line))?;
             line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
-            if eof && end == buf.len() && buf[end - 1] != b'\n' {
+            if eof && end == len && buf[end - 1] != b'\n' {
                 line += 1;
             }
-            buf.drain(..end);
+            buf.copy_within(end..len, 0);
+            len -= end;
         }
     }
     Ok(())
