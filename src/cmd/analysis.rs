@@ -162,6 +162,7 @@ impl Analysis {
         let previous = config.state.as_deref().map(state::load).transpose()?;
         let mut config = config.clone();
         config.log_options.carry = previous.as_ref().map(|s| s.carry.clone());
+        config.log_options.keep_carry = config.state.is_some();
         // Outcomes need only how many times a deferral was repeated, not each repeat; with `--until`, the repeats
         // after it must be told apart from those before.
         config.log_options.fold_deferrals = config.until.is_none();

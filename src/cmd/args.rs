@@ -256,6 +256,7 @@ impl InputArgs {
                 keep,
                 now: now(),
                 carry: None,
+                keep_carry: false,
                 fold_deferrals: false,
                 progress,
             },

@@ -114,6 +114,9 @@ pub struct LogOptions {
     pub now: Timestamp,
     /// What an earlier run left in flight (`--state`).
     pub carry: Option<Carry>,
+    /// Whether what is still in flight when the logs end is handed back for the next run (`--state`): making it a
+    /// [`Carry`] copies every message and deferral still held, so a run that keeps no state skips it.
+    pub keep_carry: bool,
     /// Whether a Postfix deferral that says the same as the recipient's last try is folded into it, for a run that
     /// only settles messages (see [`postfix::Joiner::folding_deferrals`] and [`Attempt::tries`]).
     pub fold_deferrals: bool,
@@ -460,12 +463,16 @@ pub fn read_logs(
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
-    let carry = Carry {
-        postfix: held.joiner.state(),
-        exim: held.exim.state(),
-        sendmail: held.sendmail.state(),
-        pmta: held.pmta.held(),
-        kumomta: held.kumo.held(),
+    let carry = if options.keep_carry {
+        Carry {
+            postfix: held.joiner.state(),
+            exim: held.exim.state(),
+            sendmail: held.sendmail.state(),
+            pmta: held.pmta.held(),
+            kumomta: held.kumo.held(),
+        }
+    } else {
+        Carry::default()
     };
     held.joiner.finish_in_batches(&mut |batch| each(batch, None));
     let mut pending = Vec::new();
