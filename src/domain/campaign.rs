@@ -34,8 +34,10 @@ impl MessageIndex {
 
     /// Records that `message_id` (normalised) belongs to `campaign`; a message-id given twice keeps its last.
     pub fn insert(&mut self, message_id: &str, campaign: &str) {
-        let index = match self.ids.get(campaign) {
-            Some(&i) => i,
+        // A sends file lists a campaign's messages together: most rows name the campaign added last.
+        let last = self.campaigns.len().checked_sub(1).filter(|&i| self.campaigns[i] == campaign);
+        let index = match last.map(|i| i as u32).or_else(|| self.ids.get(campaign).copied()) {
+            Some(i) => i,
             None => {
                 let i = self.campaigns.len() as u32;
                 self.campaigns.push(campaign.to_string());

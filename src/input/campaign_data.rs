@@ -57,23 +57,16 @@ fn each_row<C>(
     let cols = columns(&headers, &input.name)?;
     stats.read += 1;
     stats.ignored += 1;
-    let mut text = csv::StringRecord::new();
     columns::each_record(&mut reader, &mut stats, |line, _, record, stats| {
-        // Invalid UTF-8 is read lossily, and counted.
-        text.clear();
-        let valid = record.iter().all(|field| match std::str::from_utf8(field) {
-            Ok(f) => {
-                text.push_field(f);
-                true
-            }
-            Err(_) => false,
-        });
-        if !valid {
+        // Checked as UTF-8 in one pass and made a StringRecord without a copy; invalid UTF-8 is read lossily, and
+        // counted.
+        let text = csv::StringRecord::from_byte_record(record).unwrap_or_else(|invalid| {
             stats.invalid_utf8.0 += 1;
             stats.invalid_utf8.1.get_or_insert(line);
-            text = csv::StringRecord::from_byte_record_lossy(record.clone());
-        }
+            csv::StringRecord::from_byte_record_lossy(invalid.into_byte_record())
+        });
         row(line, &text, &cols, stats);
+        text.into_byte_record()
     });
     stats.note_damage(input.damage());
     Ok(stats)

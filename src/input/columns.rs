@@ -74,16 +74,17 @@ pub fn next_row<R: std::io::Read>(
 }
 
 /// Reads the rows after the header one by one with [`next_row`], handing every readable row to `row` with its line
-/// number and its byte range.
+/// number and its byte range. `row` owns the record, to make it a `StringRecord` without copying it, and gives it
+/// back to be filled again.
 pub fn each_record<R: std::io::Read>(
     reader: &mut csv::Reader<R>,
     stats: &mut FileStats,
-    mut row: impl FnMut(u64, std::ops::Range<u64>, &csv::ByteRecord, &mut FileStats),
+    mut row: impl FnMut(u64, std::ops::Range<u64>, csv::ByteRecord, &mut FileStats) -> csv::ByteRecord,
 ) {
     let mut record = csv::ByteRecord::new();
     loop {
         match next_row(reader, &mut record, stats, 0) {
-            Row::Read(line, bytes) => row(line, bytes, &record, stats),
+            Row::Read(line, bytes) => record = row(line, bytes, record, stats),
             Row::Skipped => {}
             Row::End => break,
         }
