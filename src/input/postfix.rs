@@ -181,7 +181,7 @@ pub(crate) type QueueKey = (Host, QueueId);
 
 /// The queue id that starts a line's message, and the rest of the message.
 fn queue_id(message: &str) -> Option<(QueueId, &str)> {
-    // Within the first few bytes where there is one: found byte by byte, as for the syslog tag.
+    // A queue id is a few bytes long: found byte by byte, faster here than memchr's set-up.
     let b = message.as_bytes();
     let at = (0..b.len().saturating_sub(1)).find(|&i| b[i] == b':' && b[i + 1] == b' ')?;
     Some((QueueId::parse(&message[..at])?, &message[at + 2..]))
