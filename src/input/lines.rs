@@ -102,30 +102,15 @@ fn parse_chunk_into<T>(
     out.clear();
     out.reserve(chunk.len() / 128 + 1);
     // Valid text (nearly every chunk) is checked once, at memory speed, rather than line by line.
-    if let Ok(text) = std::str::from_utf8(chunk) {
-        let mut rest = text;
-        let mut n = first;
-        while !rest.is_empty() {
-            let (line, tail) = match memchr::memchr(b'\n', rest.as_bytes()) {
-                Some(i) => (&rest[..i], &rest[i + 1..]),
-                None => (rest, ""),
-            };
-            rest = tail;
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            let parsed = if line.len() > MAX_LINE {
-                Parsed::Malformed(format!("line of {} bytes is longer than the limit of {MAX_LINE}", line.len()))
-            } else {
-                parse(n, line)
-            };
-            out.push((n, parsed));
-            n += 1;
-        }
-        return out;
-    }
+    let text = std::str::from_utf8(chunk).ok();
     for (i, raw) in split(chunk).enumerate() {
         let n = first + i as u64;
         let parsed = if raw.len() > MAX_LINE {
             Parsed::Malformed(format!("line of {} bytes is longer than the limit of {MAX_LINE}", raw.len()))
+        } else if let Some(text) = text {
+            // The same line in the checked text: it starts and ends at line ends, so on character boundaries.
+            let at = raw.as_ptr() as usize - chunk.as_ptr() as usize;
+            parse(n, &text[at..at + raw.len()])
         } else {
             match std::str::from_utf8(raw) {
                 Ok(line) => parse(n, line),
