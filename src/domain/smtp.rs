@@ -178,8 +178,16 @@ pub struct Reply {
 impl Reply {
     /// Takes a logged response apart. Never fails: what is not recognised stays in the text.
     pub fn parse(raw: &str) -> Reply {
-        let mut s = raw.trim();
-        s = strip_failed(s);
+        let raw = raw.trim();
+        match qmail_delivery(raw) {
+            Some(decoded) => Reply::parse_unwrapped(&decoded),
+            None => Reply::parse_unwrapped(raw),
+        }
+    }
+
+    /// [`Reply::parse`] of a response that is not qmail-send's encoded report.
+    fn parse_unwrapped(raw: &str) -> Reply {
+        let mut s = strip_failed(raw);
         let mut command = None;
 
         // Postfix: "host mx.example.com[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
@@ -209,6 +217,17 @@ impl Reply {
             }
         }
 
+        // qmail: "... Remote host said: 550 5.1.1 ...": qmail-remote's words before the server's reply, kept only
+        // when the reply is of the class of any code in front (as for Exim's wrapping).
+        if let Some(at) = finders().remote_said.find(s.as_bytes()) {
+            let after = &s[at + REMOTE_SAID.len()..];
+            if starts_with_code(after.as_bytes())
+                && (!starts_with_code(s.as_bytes()) || after.as_bytes()[0] == s.as_bytes()[0])
+            {
+                s = after;
+            }
+        }
+
         let mut code = None;
         let b = s.as_bytes();
         if starts_with_code(b) {
@@ -216,7 +235,9 @@ impl Reply {
             s = s.get(4..).unwrap_or("");
         }
         let mut enhanced = None;
-        if let Some((e, rest)) = EnhancedCode::parse_prefix(s.trim_start()) {
+        // qmail writes the enhanced code behind a `#`: "550 #5.1.0 Address rejected."
+        let start = s.trim_start();
+        if let Some((e, rest)) = EnhancedCode::parse_prefix(start.strip_prefix('#').unwrap_or(start)) {
             enhanced = Some(e);
             s = rest;
             // DSN texts and some MTAs put the enhanced code first: "5.0.0 550 : User unknown".
@@ -227,6 +248,11 @@ impl Reply {
                     s = after.get(4..).unwrap_or("");
                 }
             }
+        }
+        // qmail's own messages end with the code in brackets: "Sorry, no mailbox here by that name. (#5.1.1)". Behind
+        // a reply code, such words are the server's, and the reply code and the words decide.
+        if enhanced.is_none() && code.is_none() {
+            enhanced = bracketed_code(s);
         }
         let text = collapse(s, code, enhanced);
         Reply { code, enhanced, text, command }
@@ -264,6 +290,7 @@ struct Finders {
     in_reply_to: memchr::memmem::FinderRev<'static>,
     said: memchr::memmem::Finder<'static>,
     exim: memchr::memmem::Finder<'static>,
+    remote_said: memchr::memmem::Finder<'static>,
     double_space: memchr::memmem::Finder<'static>,
 }
 
@@ -273,12 +300,55 @@ fn finders() -> &'static Finders {
         in_reply_to: memchr::memmem::FinderRev::new(b"(in reply to "),
         said: memchr::memmem::Finder::new(b" said: "),
         exim: memchr::memmem::Finder::new(EXIM_WRAPPER.as_bytes()),
+        remote_said: memchr::memmem::Finder::new(REMOTE_SAID.as_bytes()),
         double_space: memchr::memmem::Finder::new(b"  "),
     })
 }
 
 /// Exim's words before the remote server's reply.
 const EXIM_WRAPPER: &str = "SMTP error from remote mail server after ";
+
+/// qmail-remote's words before the remote server's reply.
+const REMOTE_SAID: &str = "Remote host said: ";
+
+/// qmail-send's report of a delivery (`delivery 12: failure: 192.0.2.1_does_not_like_recipient./Remote_host_said:_550
+/// ...`), decoded: qmail writes its spaces as `_` and its line breaks as `/`. The result word (`success:`,
+/// `failure:`, `deferral:`) is kept in front, so that a success without a reply code still reads as one.
+fn qmail_delivery(s: &str) -> Option<String> {
+    let mut rest = s;
+    if let Some(after) = rest.strip_prefix("delivery ") {
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        rest = after[digits..].strip_prefix(": ").filter(|_| digits > 0)?;
+    }
+    let (word, body) =
+        ["success: ", "failure: ", "deferral: "].iter().find_map(|w| Some((*w, rest.strip_prefix(w)?)))?;
+    // Only the encoded form: a report written with spaces is read as it is.
+    if body.contains(' ') || !body.contains('_') {
+        return None;
+    }
+    let b = body.as_bytes();
+    let mut out = String::with_capacity(word.len() + body.len());
+    out.push_str(word);
+    for (i, c) in body.char_indices() {
+        let line_break = c == '/'
+            && (i + 1 == b.len()
+                || i > 0 && matches!(b[i - 1], b'.' | b')' | b':') && b[i + 1] != b'/'
+                || b[i + 1].is_ascii_uppercase());
+        out.push(if c == '_' || line_break { ' ' } else { c });
+    }
+    Some(out)
+}
+
+/// The first enhanced code written `(#5.1.1)` in `s`.
+fn bracketed_code(s: &str) -> Option<EnhancedCode> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'#', b).filter(|&i| i > 0 && b[i - 1] == b'(').find_map(|i| {
+        match EnhancedCode::parse_prefix(&s[i + 1..]) {
+            Some((code, rest)) if rest.starts_with(')') => Some(code),
+            _ => None,
+        }
+    })
+}
 
 /// A three-digit reply code at the start of `s`, followed by the end, a space, a tab or a `-`.
 fn reply_code(s: &str) -> Option<u16> {
@@ -512,6 +582,41 @@ mod tests {
         assert_eq!(Reply::parse("5").code, None);
         let r = Reply::parse("552 5.2.2");
         assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(552), e("5.2.2"), ""));
+    }
+
+    #[test]
+    fn qmail_reports_are_decoded() {
+        let r = Reply::parse(
+            "delivery 4: failure: 192.0.2.1_does_not_like_recipient./Remote_host_said:_550_5.1.1_<a@example.org>..._User_unknown/Giving_up_on_192.0.2.1./",
+        );
+        assert_eq!((r.code, r.enhanced), (Some(550), e("5.1.1")));
+        assert_eq!(r.text, "<a@example.org>... User unknown Giving up on 192.0.2.1.");
+        // qmail's own words carry the code in brackets; a URL keeps its slashes.
+        let r = Reply::parse("deferral: Connected_to_192.0.2.1_but_connection_died._(#4.4.2)/");
+        assert_eq!((r.code, r.enhanced), (None, e("4.4.2")));
+        assert_eq!(r.text, "deferral: Connected to 192.0.2.1 but connection died. (#4.4.2)");
+        let r = Reply::parse("failure: Remote_host_said:_554_see_https://example.org/why/");
+        assert_eq!((r.code, r.text.as_str()), (Some(554), "see https://example.org/why"));
+        assert_eq!(Reply::parse("success: did_0+0+1/").text, "success: did 0+0+1");
+        // Written with spaces, or not a report: read as it is.
+        assert_eq!(Reply::parse("failure: a b_c").text, "failure: a b_c");
+        assert_eq!(Reply::parse("delivery x: failure: a_b").text, "delivery x: failure: a_b");
+    }
+
+    #[test]
+    fn qmail_remote_wrapping_and_codes() {
+        let r =
+            Reply::parse("421 Connected to 192.0.2.9 but sender was rejected. Remote host said: 421 4.7.0 [TSS04] x");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(421), e("4.7.0"), "[TSS04] x"));
+        // A reply of another class behind the code is the server's text, not a new reply.
+        let r = Reply::parse("550 failed after I sent the message. Remote host said: 250 ok");
+        assert_eq!((r.code, r.text.as_str()), (Some(550), "failed after I sent the message. Remote host said: 250 ok"));
+        let r = Reply::parse("550 #5.1.0 Address rejected.");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(550), e("5.1.0"), "Address rejected."));
+        // A bracketed code behind a reply code is the server's own text: the reply code decides.
+        assert_eq!(Reply::parse("553 sorry, in my badrcptto list (#5.7.1)").enhanced, None);
+        assert_eq!(Reply::parse("Sorry, no mailbox here by that name. (#5.1.1)").enhanced, e("5.1.1"));
+        assert_eq!(Reply::parse("odd (#5.1) (#x) (#4.2.2)").enhanced, e("4.2.2"));
     }
 
     #[test]
