@@ -322,8 +322,9 @@ fn qmail_delivery(s: &str) -> Option<String> {
     }
     let (word, body) =
         ["success: ", "failure: ", "deferral: "].iter().find_map(|w| Some((*w, rest.strip_prefix(w)?)))?;
-    // Only the encoded form: a report written with spaces is read as it is.
-    if body.contains(' ') || !body.contains('_') {
+    // Only the encoded form, which ends with a line break: other text is read as it is. (Some logs have a space
+    // before a line break: `accepted_message. /Remote_host_said:_250_ok/`.)
+    if !body.ends_with('/') || !body.contains('_') {
         return None;
     }
     let b = body.as_bytes();
@@ -598,8 +599,11 @@ mod tests {
         let r = Reply::parse("failure: Remote_host_said:_554_see_https://example.org/why/");
         assert_eq!((r.code, r.text.as_str()), (Some(554), "see https://example.org/why"));
         assert_eq!(Reply::parse("success: did_0+0+1/").text, "success: did 0+0+1");
-        // Written with spaces, or not a report: read as it is.
+        let r = Reply::parse("delivery 2392: success: 192.0.2.7_accepted_message. /Remote_host_said:_250_ok/");
+        assert_eq!((r.code, r.text.as_str()), (Some(250), "ok"));
+        // Not ending as a report does, or not encoded: read as it is.
         assert_eq!(Reply::parse("failure: a b_c").text, "failure: a b_c");
+        assert_eq!(Reply::parse("failure: see /var/spool/").text, "failure: see /var/spool/");
         assert_eq!(Reply::parse("delivery x: failure: a_b").text, "delivery x: failure: a_b");
     }
 
