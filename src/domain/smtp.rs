@@ -200,8 +200,18 @@ impl Reply {
                 s = s[..open].trim_end();
             }
         }
-        if let Some(said) = s.starts_with("host ").then(|| finders().said.find(s.as_bytes())).flatten() {
-            s = &s[said + " said: ".len()..];
+        // Postfix names a destination it stopped trying for a while: "delivery temporarily suspended: <why>".
+        if let Some(why) = s.strip_prefix("delivery temporarily suspended: ") {
+            s = why;
+        }
+        if s.starts_with("host ") {
+            if let Some(said) = finders().said.find(s.as_bytes()) {
+                s = &s[said + " said: ".len()..];
+            } else if let Some(at) = finders().refused_to_talk.find(s.as_bytes()) {
+                // "host X refused to talk to me: 421 ...": the server's greeting refused the session.
+                s = &s[at + REFUSED_TO_TALK.len()..];
+                command = command.or(Some(SmtpCommand::Connect));
+            }
         }
         // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...", also behind the code an export
         // puts first (`FAILED 550 SMTP error from ...: 550 ...`). Behind a code of another class the words are the
@@ -291,6 +301,7 @@ struct Finders {
     said: memchr::memmem::Finder<'static>,
     exim: memchr::memmem::Finder<'static>,
     remote_said: memchr::memmem::Finder<'static>,
+    refused_to_talk: memchr::memmem::Finder<'static>,
     double_space: memchr::memmem::Finder<'static>,
 }
 
@@ -301,12 +312,16 @@ fn finders() -> &'static Finders {
         said: memchr::memmem::Finder::new(b" said: "),
         exim: memchr::memmem::Finder::new(EXIM_WRAPPER.as_bytes()),
         remote_said: memchr::memmem::Finder::new(REMOTE_SAID.as_bytes()),
+        refused_to_talk: memchr::memmem::Finder::new(REFUSED_TO_TALK.as_bytes()),
         double_space: memchr::memmem::Finder::new(b"  "),
     })
 }
 
 /// Exim's words before the remote server's reply.
 const EXIM_WRAPPER: &str = "SMTP error from remote mail server after ";
+
+/// Postfix's words before a greeting that refused the session.
+const REFUSED_TO_TALK: &str = " refused to talk to me: ";
 
 /// qmail-remote's words before the remote server's reply.
 const REMOTE_SAID: &str = "Remote host said: ";
@@ -605,6 +620,20 @@ mod tests {
         assert_eq!(Reply::parse("failure: a b_c").text, "failure: a b_c");
         assert_eq!(Reply::parse("failure: see /var/spool/").text, "failure: see /var/spool/");
         assert_eq!(Reply::parse("delivery x: failure: a_b").text, "delivery x: failure: a_b");
+    }
+
+    #[test]
+    fn postfix_greeting_refusals_and_suspended_deliveries() {
+        let r = Reply::parse(
+            "delivery temporarily suspended: host mail.example.sk[192.0.2.4] refused to talk to me: 421 4.7.0 Not allowed.",
+        );
+        assert_eq!((r.code, r.enhanced, r.command), (Some(421), e("4.7.0"), Some(SmtpCommand::Connect)));
+        assert_eq!(r.text, "Not allowed.");
+        let r = Reply::parse("host mx.example.org[192.0.2.1] said: 550 no (in reply to RCPT TO command)");
+        assert_eq!((r.code, r.command, r.text.as_str()), (Some(550), Some(SmtpCommand::RcptTo), "no"));
+        // The words inside a server's text are not a wrapper.
+        let r = Reply::parse("550 host x refused to talk to me: 421 y");
+        assert_eq!((r.code, r.command), (Some(550), None));
     }
 
     #[test]
