@@ -189,6 +189,12 @@ impl Reply {
     fn parse_unwrapped(raw: &str) -> Reply {
         let mut s = strip_failed(raw);
         let mut command = None;
+        // An export's codes in front of Postfix's wrapping: "550 5.1.1 host X said: 550 ...". The codes inside
+        // decide; these stand in where the server's own are missing.
+        let outer = export_codes(s);
+        if let Some((_, _, rest)) = outer {
+            s = rest;
+        }
 
         // Postfix: "host mx.example.com[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
         // Searchers built once rather than str::find's on every call: a response is parsed for every log line.
@@ -261,6 +267,10 @@ impl Reply {
         }
         // qmail's own messages end with the code in brackets: "Sorry, no mailbox here by that name. (#5.1.1)". Behind
         // a reply code, such words are the server's, and the reply code and the words decide.
+        if let Some((outer_code, outer_enhanced, _)) = outer {
+            code = code.or(Some(outer_code));
+            enhanced = enhanced.or(outer_enhanced);
+        }
         if enhanced.is_none() && code.is_none() {
             enhanced = bracketed_code(s);
         }
@@ -325,6 +335,29 @@ const REFUSED_TO_TALK: &str = " refused to talk to me: ";
 
 /// qmail-remote's words before the remote server's reply.
 const REMOTE_SAID: &str = "Remote host said: ";
+
+/// The reply code and enhanced code an export puts in front of Postfix's `host X said: ...` (or `refused to talk to
+/// me: ...`), and the wrapping behind them; `None` when the reply inside has a code of another class, which makes
+/// the wrapping part of a server's text.
+fn export_codes(s: &str) -> Option<(u16, Option<EnhancedCode>, &str)> {
+    let code = reply_code(s)?;
+    let mut rest = s.get(4..)?.trim_start();
+    let mut enhanced = None;
+    if let Some((e, r)) = EnhancedCode::parse_prefix(rest) {
+        enhanced = Some(e);
+        rest = r.trim_start();
+    }
+    if !rest.starts_with("host ") {
+        return None;
+    }
+    let f = finders();
+    let inner = match f.said.find(rest.as_bytes()) {
+        Some(at) => &rest[at + " said: ".len()..],
+        None => &rest[f.refused_to_talk.find(rest.as_bytes())? + REFUSED_TO_TALK.len()..],
+    };
+    let class = (code / 100) as u8 + b'0';
+    (reply_code(inner).is_none() || inner.as_bytes()[0] == class).then_some((code, enhanced, rest))
+}
 
 /// qmail-send's report of a delivery (`delivery 12: failure: 192.0.2.1_does_not_like_recipient./Remote_host_said:_550
 /// ...`), decoded: qmail writes its spaces as `_` and its line breaks as `/`. The result word (`success:`,
@@ -634,6 +667,23 @@ mod tests {
         // The words inside a server's text are not a wrapper.
         let r = Reply::parse("550 host x refused to talk to me: 421 y");
         assert_eq!((r.code, r.command), (Some(550), None));
+    }
+
+    #[test]
+    fn codes_in_front_of_postfix_wrapping() {
+        let r = Reply::parse(
+            "421 host mx.example.net[192.0.2.2] said: 421 4.3.0 Upstream error (in reply to end of DATA command)",
+        );
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(421), e("4.3.0"), "Upstream error"));
+        assert_eq!(r.command, Some(SmtpCommand::EndOfData));
+        // The server's words without codes: the export's codes stand in.
+        let r = Reply::parse("550 5.7.1 host mx.example.net[192.0.2.2] said: This message is blocked");
+        assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(550), e("5.7.1"), "This message is blocked"));
+        let r = Reply::parse("FAILED 550 host mx.example.net[192.0.2.2] refused to talk to me: 550 go away");
+        assert_eq!((r.code, r.command, r.text.as_str()), (Some(550), Some(SmtpCommand::Connect), "go away"));
+        // A reply of another class inside is the server's text.
+        let r = Reply::parse("550 host mx.example.net[192.0.2.2] said: 250 ok");
+        assert_eq!((r.code, r.text.as_str()), (Some(550), "host mx.example.net[192.0.2.2] said: 250 ok"));
     }
 
     #[test]
