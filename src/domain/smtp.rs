@@ -195,6 +195,10 @@ impl Reply {
         if let Some((_, _, rest)) = outer {
             s = rest;
         }
+        // The class digit a reply found inside wrapping words must have: that of the code in front, where there is
+        // one. Behind a code of another class the words are the server's own text and must not change its class.
+        let outer_class = outer.map(|(c, _, _)| b'0' + (c / 100) as u8);
+        let lead = |s: &str| outer_class.or_else(|| starts_with_code(s.as_bytes()).then(|| s.as_bytes()[0]));
 
         // Postfix: "host mx.example.com[192.0.2.1] said: 550 ... (in reply to RCPT TO command)".
         // Searchers built once rather than str::find's on every call: a response is parsed for every log line.
@@ -225,8 +229,8 @@ impl Reply {
         if let Some(at) = finders().exim.find(s.as_bytes()) {
             let after = &s[at + EXIM_WRAPPER.len()..];
             let class = |t: &str| t.as_bytes().first().copied();
-            if let Some(split) = find_reply_start(after)
-                .filter(|&i| !starts_with_code(s.as_bytes()) || class(&after[i + 2..]) == class(s))
+            if let Some(split) =
+                find_reply_start(after).filter(|&i| lead(s).is_none_or(|c| class(&after[i + 2..]) == Some(c)))
             {
                 command = SmtpCommand::from_words(&after[..split]).or(command);
                 s = &after[split + 2..];
@@ -237,9 +241,7 @@ impl Reply {
         // when the reply is of the class of any code in front (as for Exim's wrapping).
         if let Some(at) = finders().remote_said.find(s.as_bytes()) {
             let after = &s[at + REMOTE_SAID.len()..];
-            if starts_with_code(after.as_bytes())
-                && (!starts_with_code(s.as_bytes()) || after.as_bytes()[0] == s.as_bytes()[0])
-            {
+            if starts_with_code(after.as_bytes()) && lead(s).is_none_or(|c| after.as_bytes()[0] == c) {
                 s = after;
             }
         }
@@ -681,6 +683,15 @@ mod tests {
         assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(550), e("5.7.1"), "This message is blocked"));
         let r = Reply::parse("FAILED 550 host mx.example.net[192.0.2.2] refused to talk to me: 550 go away");
         assert_eq!((r.code, r.command, r.text.as_str()), (Some(550), Some(SmtpCommand::Connect), "go away"));
+        // Nor does a reply of another class further in (found by fuzzing: the code in front was forgotten once it
+        // was taken off).
+        let r = Reply::parse("450 host x said: y SMTP error from remote mail server after RCPT TO:<a@b>: 554 z");
+        assert_eq!(
+            (r.code, r.text.as_str()),
+            (Some(450), "y SMTP error from remote mail server after RCPT TO:<a@b>: 554 z")
+        );
+        let r = Reply::parse("450 host x said: y Remote host said: 554 z");
+        assert_eq!(r.code, Some(450));
         // A reply of another class inside is the server's text.
         let r = Reply::parse("550 host mx.example.net[192.0.2.2] said: 250 ok");
         assert_eq!((r.code, r.text.as_str()), (Some(550), "host mx.example.net[192.0.2.2] said: 250 ok"));
