@@ -9,7 +9,7 @@ use clap::Args;
 use crate::domain::attempt::normalize_address;
 use crate::domain::replay::Cause;
 use crate::input::{KeepLines, columns};
-use crate::output::{Block, Cell, Output, Table};
+use crate::output::{Block, Cell, Output, Table, count_of};
 
 use super::analysis::{Analysis, Keep};
 use super::args::{InputArgs, OutputArgs, ReplayArgs};
@@ -76,8 +76,11 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
             Cell::text(clip(&response, 70)),
         ]);
     }
-    let summary =
-        format!("{n} contacts deactivated: {hard} by hard bounces, {} by the soft-bounce threshold", n - hard);
+    let summary = format!(
+        "{} deactivated: {hard} by hard bounces, {} by the soft-bounce threshold",
+        count_of(n as u64, "contact", "contacts"),
+        n - hard
+    );
     emit(&Output { human: vec![Block::Table(human), Block::Line(summary)], machine }, &out)
 }
 

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::domain::block_event::{BlockEvent, BlockPolicy, block_events};
 use crate::domain::summary::{Breakdown, Counts, campaign_detail};
 use crate::input::KeepLines;
-use crate::output::{Block, Cell, Output, Table, sparkline};
+use crate::output::{Block, Cell, Output, Table, count_of, sparkline};
 
 use super::NothingFound;
 use super::analysis::{Analysis, Keep};
@@ -209,7 +209,7 @@ fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Ou
     let c = &d.counts;
     let name = campaign.and_then(|c| analysis.campaigns.get(c)).map(|c| c.name.clone()).unwrap_or_default();
     let mut human = vec![Block::Line(format!(
-        "campaign {id}{}: {} sent, {} delivered, {} soft, {} hard, {} pending; bounce rate {:.2}%; {} contacts deactivated",
+        "campaign {id}{}: {} sent, {} delivered, {} soft, {} hard, {} pending; bounce rate {:.2}%; {} deactivated",
         if name.is_empty() { String::new() } else { format!(" ({name})") },
         c.sent,
         c.delivered,
@@ -217,12 +217,12 @@ fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Ou
         c.hard,
         c.pending,
         c.bounce_rate() * 100.0,
-        c.deactivated
+        count_of(c.deactivated, "contact", "contacts")
     ))];
     if c.sent_after_deactivation > 0 {
         human.push(Block::Line(format!(
-            "warning: {} messages went to contacts already deactivated",
-            c.sent_after_deactivation
+            "warning: {} to contacts already deactivated",
+            count_of(c.sent_after_deactivation, "message went", "messages went")
         )));
     }
     human.push(Block::Table(breakdown_rows("Bounces by reason", &d.by_reason, true)));

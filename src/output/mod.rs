@@ -151,6 +151,12 @@ pub fn write(output: &Output, format: Format, out: &mut dyn Write, style: &Style
     }
 }
 
+/// `n` and a noun, singular for one: `1 contact`, `2 contacts`.
+pub fn count_of(n: impl Into<u64>, singular: &str, plural: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
 /// A bar of `width` cells for a ratio from 0 to 1, in eighths of a cell.
 pub fn bar(ratio: f64, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -209,6 +215,13 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_singular_for_one() {
+        assert_eq!(count_of(1u64, "contact", "contacts"), "1 contact");
+        assert_eq!(count_of(0u64, "contact", "contacts"), "0 contacts");
+        assert_eq!(count_of(12u32, "message went", "messages went"), "12 messages went");
+    }
 
     #[test]
     fn escapes_terminal_sequences() {
