@@ -58,6 +58,10 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
 /// The columns of `classify --text` for programs.
 const TEXT_COLUMNS: &[&str] = &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule"];
 
+/// [`TEXT_COLUMNS`] with `--explain`: the deciding rule's description too.
+const TEXT_COLUMNS_EXPLAINED: &[&str] =
+    &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule", "rule_description"];
+
 /// A line of bare response: the response (trimmed), taken apart, and its verdict; `None` for a blank line.
 fn read_response<'a>(line: &'a str, classifier: &Classifier) -> Option<(&'a str, Reply, Verdict)> {
     let text = line.trim();
@@ -88,21 +92,25 @@ fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Ce
     Parsed::Used(row)
 }
 
-/// One response's row for csv and json ([`TEXT_COLUMNS`]), encoded into `rows` without building cells.
-fn encode_text_row(line: &str, classifier: &Classifier, rows: &mut RowBuffer) -> Parsed<()> {
+/// One response's row for csv and json ([`TEXT_COLUMNS`], or [`TEXT_COLUMNS_EXPLAINED`] with `explain`), encoded
+/// into `rows` without building cells.
+fn encode_text_row(line: &str, classifier: &Classifier, explain: bool, rows: &mut RowBuffer) -> Parsed<()> {
     let Some((text, reply, verdict)) = read_response(line, classifier) else { return Parsed::Ignored };
     // A reply code is three digits (Reply::parse reads no other).
     let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
     let mut enhanced = [0u8; 16];
-    rows.push(&[
+    let rule = classifier.rule(&verdict);
+    let row: [Option<&str>; 8] = [
         Some(text),
         Some(verdict.class.as_str()),
         Some(verdict.reason.as_str()),
         Some(verdict.fault.as_str()),
         code.as_ref().and_then(|c| std::str::from_utf8(c).ok()),
         reply.enhanced.as_ref().map(|e| e.format_into(&mut enhanced)),
-        Some(&classifier.rule(&verdict).id),
-    ]);
+        Some(&rule.id),
+        Some(&rule.description),
+    ];
+    rows.push(if explain { &row } else { &row[..row.len() - 1] });
     Parsed::Used(())
 }
 
@@ -117,8 +125,9 @@ fn classify_text(
     out: &OutputConfig,
 ) -> Result<()> {
     let human = out.format == Format::Table;
+    let columns = if explain { TEXT_COLUMNS_EXPLAINED } else { TEXT_COLUMNS };
     let mut table = Table::new(if !human {
-        TEXT_COLUMNS
+        columns
     } else if explain {
         &["input", "class", "reason", "fault", "code", "enhanced", "rule", "why"]
     } else {
@@ -144,10 +153,10 @@ fn classify_text(
                         // The table's rows (its columns depend on --explain), when there is no csv or json to encode.
                         let mut rows: Vec<Vec<Cell>> = Vec::new();
                         // A row is the response and a few short fields: twice the input is room enough for csv.
-                        let mut encoded = encoder.map(|e| e.buffer(TEXT_COLUMNS, chunk.len() * 2));
+                        let mut encoded = encoder.map(|e| e.buffer(columns, chunk.len() * 2));
                         let lines: Vec<(u64, Parsed<()>)> = match &mut encoded {
                             Some(buffer) => {
-                                parse_chunk(chunk, first, |_, line| encode_text_row(line, classifier, buffer))
+                                parse_chunk(chunk, first, |_, line| encode_text_row(line, classifier, explain, buffer))
                             }
                             None => parse_chunk(chunk, first, |_, line| match text_row(line, classifier, explain) {
                                 Parsed::Used(row) => {
@@ -170,7 +179,7 @@ fn classify_text(
                             }
                         }
                         match (&mut sink, encoded) {
-                            (Some(sink), Some(bytes)) => sink.write_encoded(TEXT_COLUMNS, &bytes)?,
+                            (Some(sink), Some(bytes)) => sink.write_encoded(columns, &bytes)?,
                             _ => rows.into_iter().for_each(|row| table.push(row)),
                         }
                     }
@@ -184,7 +193,7 @@ fn classify_text(
     }
     account(&accounting, stats, strict)?;
     match sink {
-        Some(sink) => sink.finish(TEXT_COLUMNS),
+        Some(sink) => sink.finish(columns),
         None => emit(&Output { human: vec![Block::Table(table)], machine: Table::default() }, out),
     }
 }
@@ -204,6 +213,22 @@ const LOG_COLUMNS: &[&str] = &[
     "rule",
 ];
 
+/// [`LOG_COLUMNS`] with `--explain`: the deciding rule's description too.
+const LOG_COLUMNS_EXPLAINED: &[&str] = &[
+    "time",
+    "recipient",
+    "campaign_id",
+    "status",
+    "class",
+    "reason",
+    "fault",
+    "reply_code",
+    "enhanced_status",
+    "text",
+    "rule",
+    "rule_description",
+];
+
 /// One row per attempt in the logs, in time order. For csv and json the rows are encoded on all cores and written
 /// as they are made, so that only the attempts are held, not a table of every row besides.
 fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
@@ -213,18 +238,20 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
     // As the outcomes judge them: a line the MTA logged as delivered is a delivery whatever its words say.
     let verdict = |a: &Attempt| judge(a.status, &a.reply, &config.classifier).1;
     if out.format != Format::Table {
+        let columns = if args.explain { LOG_COLUMNS_EXPLAINED } else { LOG_COLUMNS };
         let mut sink = RowSink::open(out)?;
         let encoder = sink.encoder();
         for group in attempts.chunks(1 << 16) {
             let encoded: Vec<Vec<u8>> = group
                 .par_chunks(4096)
                 .map(|chunk| {
-                    let mut rows = encoder.buffer(LOG_COLUMNS, chunk.len() * 256);
+                    let mut rows = encoder.buffer(columns, chunk.len() * 256);
                     for a in chunk {
                         let v = verdict(a);
                         let (time, code) = (a.time.rfc3339(), a.reply.code.map(|c| c.to_string()));
                         let enhanced = a.reply.enhanced.map(|e| e.to_string());
-                        rows.push(&[
+                        let rule = config.classifier.rule(&v);
+                        let row: [Option<&str>; 12] = [
                             Some(&time),
                             Some(&a.recipient),
                             a.campaign.as_deref(),
@@ -235,17 +262,19 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
                             code.as_deref(),
                             enhanced.as_deref(),
                             Some(&a.reply.text),
-                            Some(&config.classifier.rule(&v).id),
-                        ]);
+                            Some(&rule.id),
+                            Some(&rule.description),
+                        ];
+                        rows.push(if args.explain { &row } else { &row[..row.len() - 1] });
                     }
                     rows.into_bytes()
                 })
                 .collect();
             for rows in encoded {
-                sink.write_encoded(LOG_COLUMNS, &rows)?;
+                sink.write_encoded(columns, &rows)?;
             }
         }
-        return sink.finish(LOG_COLUMNS);
+        return sink.finish(columns);
     }
     let mut human = Table::new(if args.explain {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]

@@ -41,6 +41,25 @@ fn users_rules_go_first_and_are_explained() {
 }
 
 #[test]
+fn explain_gives_programs_the_rules_description_too() {
+    let input = "550 Mailbox closed by administrator\n";
+    let args = ["classify", "--text", "--format", "csv", "--rules", "samples/rules.csv", "--explain"];
+    let rows = bounces_stdin(&args, Some(input.as_bytes())).ok().csv();
+    let listed = bounces(&["rules", "list", "--rules", "samples/rules.csv", "--format", "csv"]).ok().csv();
+    let rule = listed.iter().find(|r| r["id"] == "acme.mailbox-closed").unwrap();
+    assert_eq!((rows[0]["rule"].as_str(), &rows[0]["rule_description"]), ("acme.mailbox-closed", &rule["description"]));
+    assert!(!rule["description"].is_empty());
+    // Without --explain the columns stay as they were.
+    let rows = bounces_stdin(&args[..6], Some(input.as_bytes())).ok().csv();
+    assert!(!rows[0].contains_key("rule_description"));
+    // The same for the attempts of a log, in JSON.
+    let run = bounces(&["classify", "samples/maillog", "--explain", "--format", "json"]).ok();
+    let first: serde_json::Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["rule"], "reply.2xx");
+    assert_eq!(first["rule_description"], "2xx reply: the server accepted the message");
+}
+
+#[test]
 fn rules_list_puts_files_first_and_ids_are_unique() {
     let rows = bounces(&["rules", "list", "--rules", "samples/rules.toml", "--format", "csv"]).ok().csv();
     assert_eq!(rows[0]["id"], "acme.mailbox-closed");
