@@ -226,8 +226,10 @@ impl Reply {
         // Exim: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 ...", also behind the code an export
         // puts first (`FAILED 550 SMTP error from ...: 550 ...`). Behind a code of another class the words are the
         // server's own text (`550 ... SMTP error from ... after DATA: 250 ok`) and must not change its class.
-        if let Some(at) = finders().exim.find(s.as_bytes()) {
-            let after = &s[at + EXIM_WRAPPER.len()..];
+        // Exim's LMTP transport says "LMTP error after DATA: 550 ..." (to a local delivery server).
+        let exim_at = finders().exim.find(s.as_bytes()).map(|at| at + EXIM_WRAPPER.len());
+        if let Some(start) = exim_at.or_else(|| s.starts_with(EXIM_LMTP_WRAPPER).then_some(EXIM_LMTP_WRAPPER.len())) {
+            let after = &s[start..];
             let class = |t: &str| t.as_bytes().first().copied();
             if let Some(split) =
                 find_reply_start(after).filter(|&i| lead(s).is_none_or(|c| class(&after[i + 2..]) == Some(c)))
@@ -331,6 +333,9 @@ fn finders() -> &'static Finders {
 
 /// Exim's words before the remote server's reply.
 const EXIM_WRAPPER: &str = "SMTP error from remote mail server after ";
+
+/// Exim's words before an LMTP server's reply, at the start of the text.
+const EXIM_LMTP_WRAPPER: &str = "LMTP error after ";
 
 /// Postfix's words before a greeting that refused the session.
 const REFUSED_TO_TALK: &str = " refused to talk to me: ";
@@ -633,6 +638,15 @@ mod tests {
         assert_eq!(Reply::parse("5").code, None);
         let r = Reply::parse("552 5.2.2");
         assert_eq!((r.code, r.enhanced, r.text.as_str()), (Some(552), e("5.2.2"), ""));
+    }
+
+    #[test]
+    fn exim_lmtp_wrapping() {
+        let r = Reply::parse("LMTP error after DATA: 452 4.2.2 Mailbox is full");
+        assert_eq!((r.code, r.enhanced, r.command), (Some(452), e("4.2.2"), Some(SmtpCommand::Data)));
+        assert_eq!(r.text, "Mailbox is full");
+        // Only at the start: elsewhere the words are the server's.
+        assert_eq!(Reply::parse("550 x LMTP error after DATA: 250 ok").code, Some(550));
     }
 
     #[test]
