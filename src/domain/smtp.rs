@@ -2,9 +2,11 @@
 //! SMTP command they answered.
 //!
 //! MTAs wrap the remote reply in their own words (`host X said: ... (in reply to RCPT TO command)`,
-//! `SMTP error from remote mail server after RCPT TO:<..>: ...`) and flatten multi-line replies in their own way
-//! (`550-5.1.1 a 550-5.1.1 b 550 5.1.1 c`, or with a literal `\n`). The classifier wants only the server's words,
-//! once, so this module undoes all of that; the raw line stays with the attempt as proof.
+//! `SMTP error from remote mail server after RCPT TO:<..>: ...`, qmail's `Remote host said: ...`, and qmail-send's
+//! reports with `_` for spaces) and flatten multi-line replies in their own way (`550-5.1.1 a 550-5.1.1 b 550 5.1.1
+//! c`, or with a literal `\n`). The classifier wants only the server's words, once, so this module undoes all of
+//! that; the raw line stays with the attempt as proof. A code of one class in front never lets wrapped words of
+//! another class inside change it: those are the server's own text.
 
 use std::fmt;
 
@@ -269,12 +271,12 @@ impl Reply {
                 }
             }
         }
-        // qmail's own messages end with the code in brackets: "Sorry, no mailbox here by that name. (#5.1.1)". Behind
-        // a reply code, such words are the server's, and the reply code and the words decide.
         if let Some((outer_code, outer_enhanced, _)) = outer {
             code = code.or(Some(outer_code));
             enhanced = enhanced.or(outer_enhanced);
         }
+        // qmail's own messages end with the code in brackets: "Sorry, no mailbox here by that name. (#5.1.1)". Behind
+        // a reply code, such words are the server's, and the reply code and the words decide.
         if enhanced.is_none() && code.is_none() {
             enhanced = bracketed_code(s);
         }
