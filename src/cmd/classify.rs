@@ -55,12 +55,12 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     classify_logs(args, &config, &out)
 }
 
-/// The columns of `classify --text` for programs.
-const TEXT_COLUMNS: &[&str] = &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule"];
-
-/// [`TEXT_COLUMNS`] with `--explain`: the deciding rule's description too.
+/// The columns of `classify --text` for programs, with `--explain` (the deciding rule's description last).
 const TEXT_COLUMNS_EXPLAINED: &[&str] =
     &["input", "class", "reason", "fault", "reply_code", "enhanced_status", "rule", "rule_description"];
+
+/// The columns of `classify --text` for programs: [`TEXT_COLUMNS_EXPLAINED`] without the description.
+const TEXT_COLUMNS: &[&str] = TEXT_COLUMNS_EXPLAINED.split_at(TEXT_COLUMNS_EXPLAINED.len() - 1).0;
 
 /// A line of bare response: the response (trimmed), taken apart, and its verdict; `None` for a blank line.
 fn read_response<'a>(line: &'a str, classifier: &Classifier) -> Option<(&'a str, Reply, Verdict)> {
@@ -198,22 +198,7 @@ fn classify_text(
     }
 }
 
-/// The columns of `classify` on logs for programs.
-const LOG_COLUMNS: &[&str] = &[
-    "time",
-    "recipient",
-    "campaign_id",
-    "status",
-    "class",
-    "reason",
-    "fault",
-    "reply_code",
-    "enhanced_status",
-    "text",
-    "rule",
-];
-
-/// [`LOG_COLUMNS`] with `--explain`: the deciding rule's description too.
+/// The columns of `classify` on logs for programs, with `--explain` (the deciding rule's description last).
 const LOG_COLUMNS_EXPLAINED: &[&str] = &[
     "time",
     "recipient",
@@ -228,6 +213,9 @@ const LOG_COLUMNS_EXPLAINED: &[&str] = &[
     "rule",
     "rule_description",
 ];
+
+/// The columns of `classify` on logs for programs: [`LOG_COLUMNS_EXPLAINED`] without the description.
+const LOG_COLUMNS: &[&str] = LOG_COLUMNS_EXPLAINED.split_at(LOG_COLUMNS_EXPLAINED.len() - 1).0;
 
 /// One row per attempt in the logs, in time order. For csv and json the rows are encoded on all cores and written
 /// as they are made, so that only the attempts are held, not a table of every row besides.
