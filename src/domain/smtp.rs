@@ -216,12 +216,9 @@ impl Reply {
         if let Some(why) = s.strip_prefix("delivery temporarily suspended: ") {
             s = why;
         }
-        if s.starts_with("host ") {
-            if let Some(said) = finders().said.find(s.as_bytes()) {
-                s = &s[said + " said: ".len()..];
-            } else if let Some(at) = finders().refused_to_talk.find(s.as_bytes()) {
-                // "host X refused to talk to me: 421 ...": the server's greeting refused the session.
-                s = &s[at + REFUSED_TO_TALK.len()..];
+        if let Some((inner, greeting)) = postfix_wrapped(s) {
+            s = inner;
+            if greeting {
                 command = command.or(Some(SmtpCommand::Connect));
             }
         }
@@ -345,6 +342,19 @@ const REFUSED_TO_TALK: &str = " refused to talk to me: ";
 /// qmail-remote's words before the remote server's reply.
 const REMOTE_SAID: &str = "Remote host said: ";
 
+/// The reply inside Postfix's `host X said: <reply>` or `host X refused to talk to me: <reply>`, and whether it
+/// answered the greeting (the second form: the server refused the session).
+fn postfix_wrapped(s: &str) -> Option<(&str, bool)> {
+    if !s.starts_with("host ") {
+        return None;
+    }
+    let f = finders();
+    match f.said.find(s.as_bytes()) {
+        Some(at) => Some((&s[at + " said: ".len()..], false)),
+        None => f.refused_to_talk.find(s.as_bytes()).map(|at| (&s[at + REFUSED_TO_TALK.len()..], true)),
+    }
+}
+
 /// The reply code and enhanced code an export puts in front of Postfix's `host X said: ...` (or `refused to talk to
 /// me: ...`), and the wrapping behind them; `None` when the reply inside has a code of another class, which makes
 /// the wrapping part of a server's text.
@@ -356,14 +366,7 @@ fn export_codes(s: &str) -> Option<(u16, Option<EnhancedCode>, &str)> {
         enhanced = Some(e);
         rest = r.trim_start();
     }
-    if !rest.starts_with("host ") {
-        return None;
-    }
-    let f = finders();
-    let inner = match f.said.find(rest.as_bytes()) {
-        Some(at) => &rest[at + " said: ".len()..],
-        None => &rest[f.refused_to_talk.find(rest.as_bytes())? + REFUSED_TO_TALK.len()..],
-    };
+    let (inner, _) = postfix_wrapped(rest)?;
     let class = (code / 100) as u8 + b'0';
     (reply_code(inner).is_none() || inner.as_bytes()[0] == class).then_some((code, enhanced, rest))
 }
