@@ -217,12 +217,13 @@ static NEXT_CLASSIFIER: AtomicU64 = AtomicU64::new(1);
 pub const FALLBACK_RULE: &str = "fallback";
 
 impl Classifier {
-    /// Compiles `rules` (users' rules first, then the built-in ones) with a hard/soft policy. A fallback rule giving
-    /// `undefined` is added at the end.
+    /// Compiles `rules` (users' rules first, then the built-in ones) with a hard/soft policy. A fallback rule is
+    /// added at the end: `onhold` for a text no rule explains, `undefined` for a reply without words.
     pub fn new(mut rules: Vec<Rule>, policy: HardPolicy) -> Result<Self, RuleError> {
         rules.push(Rule {
             id: FALLBACK_RULE.into(),
-            description: "no rule matched: the reply code decides (4xx soft, 5xx hard)".into(),
+            description: "no rule matched: onhold if the reply has words, undefined if not; the reply code decides (4xx soft, 5xx hard)"
+                .into(),
             reply: None,
             enhanced: None,
             command: None,
@@ -301,9 +302,16 @@ impl Classifier {
             Err(from) => self.decide_by_text(reply, from),
         };
         let rule = &self.rules[index];
+        // Sisimai's distinction, kept so that results compare: `onhold` when there are words no rule explains,
+        // `undefined` when there are none to go on. Both leave the decision to the reply code.
+        let reason = if index == self.rules.len() - 1 && reply.text.chars().any(char::is_alphanumeric) {
+            Reason::OnHold
+        } else {
+            rule.reason
+        };
         Verdict {
-            class: self.policy.class_of(rule.reason, reply.code_class()),
-            reason: rule.reason,
+            class: self.policy.class_of(reason, reply.code_class()),
+            reason,
             fault: rule.fault.unwrap_or(rule.reason.fault()),
             rule: index as u32,
         }
@@ -427,7 +435,9 @@ mod tests {
         let v = c.classify(&Reply::parse("550 5.1.1 User out of office"));
         assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::Vacation, Class::None, "mine"));
         let v = c.classify(&Reply::parse("550 nothing known"));
-        assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::Undefined, Class::Hard, FALLBACK_RULE));
+        assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::OnHold, Class::Hard, FALLBACK_RULE));
+        let v = c.classify(&Reply::parse("451 4.0.0"));
+        assert_eq!((v.reason, v.class, c.rule(&v).id.as_str()), (Reason::Undefined, Class::Soft, FALLBACK_RULE));
         let bad = Classifier::new(vec![rule("broken", "(", Reason::Blocked)], HardPolicy::default());
         assert_eq!(bad.unwrap_err().id, "broken");
     }

@@ -146,8 +146,8 @@ reasons! {
     SyntaxError => "syntaxerror", Sender, "An SMTP command was malformed.";
     NotCompliantRfc => "notcompliantrfc", Sender, "The message does not comply with the RFCs.";
     Suppressed => "suppressed", Sender, "The address is on a suppression list of the sending service.";
-    Undefined => "undefined", Unknown, "No rule matched: the reply code decides.";
-    OnHold => "onhold", Unknown, "Not enough information to decide: the reply code decides.";
+    Undefined => "undefined", Unknown, "No words to go on: the reply code decides.";
+    OnHold => "onhold", Unknown, "Words that give no cause, or none a rule knows: the reply code decides.";
     Vacation => "vacation", Unknown, "An auto-reply, not a bounce.";
     Feedback => "feedback", Unknown, "A complaint (feedback loop) report, not a bounce.";
 }

@@ -60,7 +60,7 @@ mod tests {
         (
             "421 4.7.0 [TSS04] Messages from 203.0.113.10 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
             "soft",
-            "ratelimited",
+            "badreputation",
         ),
         (
             "554 5.7.9 Message not accepted for policy reasons.  See https://postmaster.yahooinc.com/error-codes",

@@ -149,5 +149,5 @@ fn sisimai_corpus_agreement() {
     // The last recorded figures: a change that lowers them is a regression.
     assert_eq!(rows.len(), 159);
     assert!(class_agree >= 145, "hard/soft agreement fell to {class_agree} of 159");
-    assert!(reason_agree >= 121, "reason agreement fell to {reason_agree} of 159");
+    assert!(reason_agree >= 124, "reason agreement fell to {reason_agree} of 159");
 }

@@ -47,7 +47,7 @@ fn fixture_attempts(fay: [&'static str; 5]) -> Vec<Row> {
     rows(&[
         ["anna@gmail.com", "spring", "delivered", "250", "delivered"],
         ["bert@outlook.com", "spring", "deferred", "421", "networkerror"],
-        ["carla@yahoo.com", "spring", "deferred", "421", "ratelimited"],
+        ["carla@yahoo.com", "spring", "deferred", "421", "badreputation"],
         ["dan@example.org", "spring", "bounced", "550", "userunknown"],
         ["eve@example.net", "spring", "deferred", "452", "mailboxfull"],
         fay,
