@@ -87,39 +87,47 @@ where
 /// Parses the lines of `chunk`, whose first line is number `first`, one after the other. Over-long lines are
 /// malformed; invalid UTF-8 is replaced.
 pub fn parse_chunk<T>(chunk: &[u8], first: u64, parse: impl FnMut(u64, &str) -> Parsed<T>) -> Vec<(u64, Parsed<T>)> {
-    parse_chunk_into(chunk, first, parse, Vec::new())
+    parse_chunk_into(chunk, first, parse, Vec::new()).0
 }
 
-/// [`parse_chunk`] into `out`, emptied first: a vector whose room is used again.
+/// [`parse_chunk`] into `out`, emptied first: a vector whose room is used again. Also gives the chunk's lines that
+/// are not valid UTF-8 (how many, and the number of the first), found on the way.
 fn parse_chunk_into<T>(
     chunk: &[u8],
     first: u64,
     mut parse: impl FnMut(u64, &str) -> Parsed<T>,
     mut out: Vec<(u64, Parsed<T>)>,
-) -> Vec<(u64, Parsed<T>)> {
+) -> (ParsedLines<T>, InvalidLines) {
     // Log lines are seldom shorter than 128 bytes: room for them all at once, so that records are not moved as a
     // new vector grows (one used again keeps the room it grew to).
     out.clear();
     out.reserve(chunk.len() / 128 + 1);
     // Valid text (nearly every chunk) is checked once, at memory speed, rather than line by line.
     let text = std::str::from_utf8(chunk).ok();
+    let (mut invalid, mut first_invalid) = (0, None);
     for (i, raw) in split(chunk).enumerate() {
         let n = first + i as u64;
-        let parsed = if raw.len() > MAX_LINE {
-            Parsed::Malformed(format!("line of {} bytes is longer than the limit of {MAX_LINE}", raw.len()))
-        } else if let Some(text) = text {
+        let line = match text {
             // The same line in the checked text: it starts and ends at line ends, so on character boundaries.
-            let at = raw.as_ptr() as usize - chunk.as_ptr() as usize;
-            parse(n, &text[at..at + raw.len()])
-        } else {
-            match std::str::from_utf8(raw) {
-                Ok(line) => parse(n, line),
-                Err(_) => parse(n, &String::from_utf8_lossy(raw)),
+            Some(text) => {
+                let at = raw.as_ptr() as usize - chunk.as_ptr() as usize;
+                Ok(&text[at..at + raw.len()])
             }
+            None => std::str::from_utf8(raw).map_err(|_| {
+                invalid += 1;
+                first_invalid.get_or_insert(n);
+            }),
+        };
+        let parsed = match line {
+            _ if raw.len() > MAX_LINE => {
+                Parsed::Malformed(format!("line of {} bytes is longer than the limit of {MAX_LINE}", raw.len()))
+            }
+            Ok(line) => parse(n, line),
+            Err(()) => parse(n, &String::from_utf8_lossy(raw)),
         };
         out.push((n, parsed));
     }
-    out
+    (out, (invalid, first_invalid))
 }
 
 /// The first `a` followed by `b` in `s`: `": "` or `", "` found with memchr, without building a substring searcher,
@@ -270,6 +278,23 @@ pub fn pipeline_blocks_cut<T: Send>(
     size: usize,
     cut: impl Fn(&[u8]) -> Option<usize>,
     parse: impl Fn(&[u8], u64) -> T + Sync,
+    handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
+) -> anyhow::Result<()> {
+    // The block's bad lines are counted beside its parsing, not before it.
+    let parse = |bytes: &[u8], first| {
+        let ((count, at), parsed) = rayon::join(|| invalid_utf8_lines(bytes), || parse(bytes, first));
+        (parsed, (count, at.map(|n| n + first - 1)))
+    };
+    pipeline_checked_blocks(reader, size, cut, parse, handle)
+}
+
+/// [`pipeline_blocks_cut`] for a `parse` that finds a block's lines that are not valid UTF-8 itself, as it reads
+/// them (how many, and the number of the first): the text is then checked once rather than twice.
+fn pipeline_checked_blocks<T: Send>(
+    reader: impl std::io::Read,
+    size: usize,
+    cut: impl Fn(&[u8]) -> Option<usize>,
+    parse: impl Fn(&[u8], u64) -> (T, InvalidLines) + Sync,
     mut handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
     let mut pending: Option<ParsedBlock<T>> = None;
@@ -284,9 +309,8 @@ pub fn pipeline_blocks_cut<T: Send>(
             let previous = pending.take();
             let (parsed, handled) = rayon::join(
                 || {
-                    // The block's bad lines are counted beside its parsing, not before it.
-                    let ((count, at), parsed) = rayon::join(|| invalid_utf8_lines(bytes), || parse(bytes, first));
-                    ParsedBlock::Block(parsed, bytes.len() as u64, (count, at.map(|n| n + first - 1)))
+                    let (parsed, invalid) = parse(bytes, first);
+                    ParsedBlock::Block(parsed, bytes.len() as u64, invalid)
                 },
                 || previous.map_or(Ok(()), &mut handle),
             );
@@ -302,6 +326,9 @@ pub fn pipeline_blocks_cut<T: Send>(
 
 /// The lines of a range, each with its number and what it says.
 type ParsedLines<T> = Vec<(u64, Parsed<T>)>;
+
+/// The lines of a range that are not valid UTF-8: how many, and the number of the first.
+type InvalidLines = (u64, Option<u64>);
 
 /// How many bytes of a log are read and parsed at a time.
 pub const STREAM_BLOCK: usize = 2 << 20;
@@ -329,12 +356,15 @@ pub fn stream_lines<T: Send>(
     // the allocator gave back to the system and took again, a page fault for every few records.
     let spare: std::sync::Mutex<Vec<ParsedLines<T>>> = std::sync::Mutex::default();
     let parse = |bytes: &[u8], first| {
-        map_chunks(bytes, first, |first, chunk| {
+        let chunks = map_chunks(bytes, first, |first, chunk| {
             let room = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
             parse_chunk_into(chunk, first, &parse, room)
-        })
+        });
+        let invalid = chunks.iter().fold((0, None), |(count, at), (_, (n, first))| (count + n, at.or(*first)));
+        (chunks.into_iter().map(|(lines, _)| lines).collect::<Vec<_>>(), invalid)
     };
-    pipeline_blocks(reader, STREAM_BLOCK, parse, |block| {
+    let cut = |buf: &[u8]| memchr::memrchr(b'\n', buf).map(|i| i + 1);
+    pipeline_checked_blocks(reader, STREAM_BLOCK, cut, parse, |block| {
         let parsed = match block {
             ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;
@@ -401,6 +431,37 @@ pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_lines_count_bad_utf8_in_every_chunk_and_block() {
+        // Several blocks of several chunks each; bad bytes in a late chunk of the first block and in a later block.
+        let mut text = Vec::new();
+        let bad = [9_000u64, 9_001, 70_000];
+        for n in 1..=80_000u64 {
+            text.extend_from_slice(format!("line {n:>60}").as_bytes());
+            if bad.contains(&n) {
+                text.push(0xff);
+            }
+            text.push(b'\n');
+        }
+        let mut stats = super::super::FileStats::default();
+        let mut used = 0;
+        stream_lines(
+            &text[..],
+            &mut stats,
+            &mut |_| {},
+            |_, line| Parsed::Used(line.len()),
+            |streamed, _| {
+                if let Streamed::Record(..) = streamed {
+                    used += 1;
+                }
+            },
+        )
+        .unwrap();
+        assert!(text.len() > 2 * STREAM_BLOCK);
+        assert_eq!((used, stats.read), (80_000, 80_000));
+        assert_eq!(stats.invalid_utf8, (3, Some(9_000)));
+    }
 
     #[test]
     fn numbers_lines_and_strips_line_ends() {

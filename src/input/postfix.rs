@@ -231,7 +231,7 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         if &bytes[at..eq] == name && (at == 0 || bytes[at - 1] == b' ') {
             let value = &text[eq + 1..];
             let end = if value.starts_with('<') {
-                value.find('>').map_or(value.len(), |e| e + 1)
+                memchr::memchr(b'>', value.as_bytes()).map_or(value.len(), |e| e + 1)
             } else {
                 super::lines::find_pair(value, b',', b' ').unwrap_or(value.len())
             };
@@ -309,7 +309,7 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" status="));
     let status_at = STATUS.find(rest.as_bytes()).ok_or("delivery line without status=")?;
     let after = &rest[status_at + " status=".len()..];
-    let word_end = after.find([' ', ',']).unwrap_or(after.len());
+    let word_end = memchr::memchr2(b' ', b',', after.as_bytes()).unwrap_or(after.len());
     let status = match &after[..word_end] {
         "sent" => Status::Delivered,
         "deferred" => Status::Deferred,
@@ -320,11 +320,11 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
     };
     let tail = after[word_end..].trim_start_matches([',', ' ']);
     let text = match tail.strip_prefix('(') {
-        Some(t) => t.rfind(')').map_or(t, |e| &t[..e]),
+        Some(t) => memchr::memrchr(b')', t.as_bytes()).map_or(t, |e| &t[..e]),
         None => tail,
     };
     let relay = field(rest, "relay=")
-        .map(|r| r.split(['[', ':']).next().unwrap_or(r))
+        .map(|r| memchr::memchr2(b'[', b':', r.as_bytes()).map_or(r, |end| &r[..end]))
         .filter(|r| !r.is_empty() && *r != "none")
         .map(str::to_string);
     if status == Status::Delivered && is_local_handoff(relay.as_deref(), text) {
