@@ -475,7 +475,7 @@ impl Joiner {
             .par_iter_mut()
             .zip(parts.par_iter_mut())
             .map(|(shard, records)| {
-                let mut out = Vec::with_capacity(records.len() / 3);
+                let mut out = Vec::with_capacity(records.len());
                 for (source, time, record) in records.drain(..) {
                     shard.push(source, time, record, &mut out);
                 }
