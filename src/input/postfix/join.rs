@@ -603,26 +603,30 @@ impl Shard {
         // A second message-id for a queue id whose removal was not logged: Postfix reused the id.
         let reused =
             |m: &Open| matches!(event, Event::MessageId(_)) && (m.message_id.is_some() || !m.deferred.is_empty());
-        let fresh = match self.open.get(&key) {
-            None => true,
-            Some(m) if reused(m) => {
-                if let Some(old) = self.open.remove(&key) {
-                    self.closed(&old);
-                    old.into_attempts(out);
-                }
-                true
-            }
-            Some(_) => false,
-        };
-        let m = if fresh {
-            let m = self.start(&key, time);
-            self.open.entry(key).insert_entry(m).into_mut()
-        } else {
-            match self.open.get_mut(&key) {
-                Some(m) => m,
-                None => return,
-            }
-        };
+        // One lookup for a message already in the queue (nearly every line), rather than a look and then a fetch.
+        if let Some(m) = self.open.get_mut(&key).filter(|m| !reused(m)) {
+            Shard::apply(m, &mut self.floors, self.fold, event, time, source, line);
+            return;
+        }
+        if let Some(old) = self.open.remove(&key) {
+            self.closed(&old);
+            old.into_attempts(out);
+        }
+        let m = self.start(&key, time);
+        let m = self.open.entry(key).insert_entry(m).into_mut();
+        Shard::apply(m, &mut self.floors, self.fold, event, time, source, line);
+    }
+
+    /// What a record other than a notification or a removal says about its message `m`.
+    fn apply(
+        m: &mut Open,
+        floors: &mut BTreeMap<(Timestamp, u64), QueueKey>,
+        fold: bool,
+        event: Event,
+        time: Timestamp,
+        source: Source,
+        line: Option<String>,
+    ) {
         match event {
             Event::MessageId(mid) => m.message_id = Some(mid),
             Event::Sender(sender) => m.sender = Some(sender),
@@ -639,7 +643,7 @@ impl Shard {
                     expired.line = line.as_deref().map(Box::from);
                     expired.folded = Vec::new();
                     m.tries.push(expired);
-                    Shard::tried(&mut self.floors, m, time);
+                    Shard::tried(floors, m, time);
                 }
             }
             Event::Delivery { to, status, reply, relay } => {
@@ -647,7 +651,7 @@ impl Shard {
                     return;
                 }
                 let index = m.recipient(to);
-                if self.fold && status == Status::Deferred && line.is_none() {
+                if fold && status == Status::Deferred && line.is_none() {
                     let last = m.deferred.iter().copied().find(|&k| m.tries[k].recipient == index);
                     if let Some(k) = last.filter(|&k| m.folds_into(k, index, &reply, relay.as_deref())) {
                         let t = &mut m.tries[k];
@@ -657,7 +661,7 @@ impl Shard {
                         } else {
                             t.folded.push((time, source));
                         }
-                        Shard::tried(&mut self.floors, m, time);
+                        Shard::tried(floors, m, time);
                         return;
                     }
                 }
@@ -666,7 +670,7 @@ impl Shard {
                 if status == Status::Deferred {
                     m.deferred.push(m.tries.len());
                 }
-                Shard::tried(&mut self.floors, m, time);
+                Shard::tried(floors, m, time);
                 m.push(index, time, source, status, reply, relay, line, 1);
             }
         }
