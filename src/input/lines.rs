@@ -160,7 +160,12 @@ pub fn for_each_block<R: std::io::Read>(
     size: usize,
     f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    for_each_block_cut(reader, size, |buf| memchr::memrchr(b'\n', buf).map(|i| i + 1), f)
+    for_each_block_cut(reader, size, lines_end, f)
+}
+
+/// The end of the last whole line in `buf`: just after its last line end.
+pub fn lines_end(buf: &[u8]) -> Option<usize> {
+    memchr::memrchr(b'\n', buf).map(|i| i + 1)
 }
 
 /// The end of the last whole CSV record in `buf`, which starts at a record's start: just after the last line end
@@ -251,7 +256,7 @@ pub fn for_each_block_cut<R: std::io::Read>(
     Ok(())
 }
 
-/// A block parsed by [`pipeline_blocks`], handed on in input order.
+/// A block parsed by [`pipeline_blocks_cut`], handed on in input order.
 pub enum ParsedBlock<T> {
     /// A block of whole lines: what `parse` made of it, its size, and its lines that are not valid UTF-8 (how many,
     /// and the number of the first).
@@ -260,19 +265,9 @@ pub enum ParsedBlock<T> {
     TooLong(u64, u64),
 }
 
-/// Reads `reader` as [`for_each_block`] does, and parses each block with `parse(block, number of its first line)`
-/// (which may use all cores) while `handle` takes the block before it: reading and parsing the next block overlaps
-/// with joining and replaying the last. `handle` gets the blocks in input order.
-pub fn pipeline_blocks<T: Send>(
-    reader: impl std::io::Read,
-    size: usize,
-    parse: impl Fn(&[u8], u64) -> T + Sync,
-    handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
-) -> anyhow::Result<()> {
-    pipeline_blocks_cut(reader, size, |buf| memchr::memrchr(b'\n', buf).map(|i| i + 1), parse, handle)
-}
-
-/// [`pipeline_blocks`] with blocks cut by `cut` (see [`for_each_block_cut`]).
+/// Reads `reader` in blocks cut by `cut` (see [`for_each_block_cut`]), and parses each block with `parse(block,
+/// number of its first line)` (which may use all cores) while `handle` takes the block before it: reading and
+/// parsing the next block overlaps with joining and replaying the last. `handle` gets the blocks in input order.
 pub fn pipeline_blocks_cut<T: Send>(
     reader: impl std::io::Read,
     size: usize,
@@ -341,7 +336,7 @@ pub enum Streamed<T> {
     EndOfBlock,
 }
 
-/// Reads a log line by line in blocks of [`STREAM_BLOCK`], as [`pipeline_blocks`] does: each block's lines are
+/// Reads a log line by line in blocks of [`STREAM_BLOCK`], as [`pipeline_blocks_cut`] does: each block's lines are
 /// parsed by `parse` on all cores while the block before is handled. Every line is counted in `stats` as read, and
 /// as ignored or malformed where `parse` says so; `advanced` is told the size of each block; `handle` gets each
 /// record with its line number (and counts it as used, or as malformed), then the end of its block.
@@ -363,8 +358,7 @@ pub fn stream_lines<T: Send>(
         let invalid = chunks.iter().fold((0, None), |(count, at), (_, (n, first))| (count + n, at.or(*first)));
         (chunks.into_iter().map(|(lines, _)| lines).collect::<Vec<_>>(), invalid)
     };
-    let cut = |buf: &[u8]| memchr::memrchr(b'\n', buf).map(|i| i + 1);
-    pipeline_checked_blocks(reader, STREAM_BLOCK, cut, parse, |block| {
+    pipeline_checked_blocks(reader, STREAM_BLOCK, lines_end, parse, |block| {
         let parsed = match block {
             ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;

@@ -540,7 +540,7 @@ fn settled_bound(settled: Option<Option<Timestamp>>, last: Option<Timestamp>, he
 
 /// The time of the first try in the first bytes of a PowerMTA or KumoMTA file, which orders the files read.
 fn first_try(head: &[u8], kumo: bool) -> Option<Timestamp> {
-    let cut = if kumo { memchr::memrchr(b'\n', head).map(|i| i + 1) } else { lines::csv_records_end(head) };
+    let cut = if kumo { lines::lines_end(head) } else { lines::csv_records_end(head) };
     let head = &head[..cut.unwrap_or(head.len())];
     let mut stats = FileStats::default();
     let mut first = None;
