@@ -8,6 +8,7 @@
 //! while the log is read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -101,7 +102,8 @@ struct Open {
     key: String,
     first: Timestamp,
     message_id: Option<String>,
-    sender: Option<String>,
+    /// Shared with the parsed lines that named it (see [`super::Event::Sender`]).
+    sender: Option<Arc<str>>,
     notification: bool,
     recipients: Vec<String>,
     texts: Vec<String>,
@@ -192,12 +194,17 @@ impl Open {
             .min()
     }
 
+    /// The sender, as an attempt holds it.
+    fn sender_string(&self) -> Option<String> {
+        self.sender.as_deref().map(str::to_string)
+    }
+
     /// The try, made a whole attempt with what the message knows now.
     fn attempt(&self, t: &Try) -> Attempt {
         whole_attempt(
             t,
             self.recipients[t.recipient as usize].clone(),
-            (self.sender.clone(), self.message_id.clone(), self.key.clone()),
+            (self.sender_string(), self.message_id.clone(), self.key.clone()),
             self.texts[t.text as usize].clone(),
             t.relay.map(|r| self.relays[r as usize].clone()),
         )
@@ -221,9 +228,9 @@ impl Open {
                 later.iter().all(|u| u.recipient != t.recipient),
             );
             let shared = if last {
-                (self.sender.take(), self.message_id.take(), std::mem::take(&mut self.key))
+                (self.sender_string(), self.message_id.take(), std::mem::take(&mut self.key))
             } else {
-                (self.sender.clone(), self.message_id.clone(), self.key.clone())
+                (self.sender_string(), self.message_id.clone(), self.key.clone())
             };
             let text = take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text));
             let relay =
@@ -331,7 +338,7 @@ impl Open {
             queue_id: self.queue_id.to_string(),
             key: self.key.clone(),
             message_id: self.message_id.clone(),
-            sender: self.sender.clone(),
+            sender: self.sender_string(),
             notification: self.notification,
             first: self.first,
             // Folded tries one by one, so that a later run settles them exactly whatever order its lines come in.
@@ -348,7 +355,7 @@ impl Open {
             key: m.key,
             first: m.first,
             message_id: m.message_id,
-            sender: m.sender,
+            sender: m.sender.map(Arc::from),
             notification: m.notification,
             recipients: Vec::new(),
             texts: Vec::new(),
