@@ -96,13 +96,13 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 pub fn read_attempts(
     config: &RunConfig,
     mut data: CampaignData,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<(CampaignData, Vec<FileStats>, Carry)> {
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
-    let read = read_logs(&config.logs, &config.log_options, &mut |mut batch, settled| {
-        resolve_all(&resolver, &mut batch);
+    let read = read_logs(&config.logs, &config.log_options, &mut |batch, settled| {
+        resolve_all(&resolver, batch);
         if let Some(until) = config.until {
             batch.retain(|a| a.time < until);
         }
@@ -146,7 +146,7 @@ fn resolve_all(resolver: &CampaignResolver, batch: &mut [Attempt]) {
 pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
     let mut attempts = Vec::new();
     let data = load_campaign_data(config)?;
-    let (data, files, _) = read_attempts(config, data, &mut |batch, _| attempts.extend(batch))?;
+    let (data, files, _) = read_attempts(config, data, &mut |batch, _| attempts.append(batch))?;
     Ok((attempts, data, files))
 }
 
@@ -174,6 +174,7 @@ impl Analysis {
         let mut steps = Vec::new();
         let mut counts: BTreeMap<Option<String>, Counts> = BTreeMap::new();
         let mut first_seen: HashMap<Option<String>, Timestamp> = HashMap::new();
+        let mut settler = PartSettler::default();
         let mut replay = |o: Outcome| {
             let kept = keep.wants(&o);
             let step =
@@ -193,9 +194,9 @@ impl Analysis {
             }
         };
         let (mut data, files, carry) = read_attempts(config, data, &mut |batch, settled| {
-            let batch_outcomes = settle_in_parts(batch, &config.classifier);
+            let batch_outcomes = settler.settle(batch, &config.classifier);
             in_order.reserve(batch_outcomes.iter().map(Vec::len).sum());
-            for mut o in batch_outcomes.into_iter().flatten() {
+            for mut o in batch_outcomes.iter_mut().flat_map(|part| part.drain(..)) {
                 if !keep_text && o.kind == OutcomeKind::Delivered {
                     o.reply.text = String::new();
                 }
@@ -227,31 +228,48 @@ impl Analysis {
     }
 }
 
-/// Settles a batch of whole messages on all cores: the batch is cut into a fixed number of parts by message (so that
-/// the result does not depend on the number of threads), each part settled and classified on its own, and the
-/// outcomes returned part after part. Reading and joining the log is one thread's work; this spreads the rest.
-fn settle_in_parts(batch: Vec<Attempt>, classifier: &crate::domain::classify::Classifier) -> Vec<Vec<Outcome>> {
-    use rayon::prelude::*;
-    use std::hash::{BuildHasher, BuildHasherDefault};
+/// Settles batches of whole messages on all cores: each batch is cut into a fixed number of parts by message (so
+/// that the result does not depend on the number of threads), each part settled and classified on its own, and the
+/// outcomes returned part after part. Reading and joining the log is one thread's work; this spreads the rest. The
+/// parts and their outcomes keep their room from batch to batch: fresh room for every batch was memory the system had
+/// to fault in again each time.
+#[derive(Default)]
+struct PartSettler {
+    parts: Vec<Vec<Attempt>>,
+    outcomes: Vec<Vec<Outcome>>,
+}
+
+impl PartSettler {
+    /// The number of parts.
     const PARTS: usize = 8;
-    if batch.len() < 256 {
-        let mut out = Vec::new();
-        settle_into(batch, classifier, &mut out);
-        return vec![out];
+
+    /// Settles `batch`, which it empties; the outcomes are to be taken out of the vectors returned.
+    fn settle(
+        &mut self,
+        batch: &mut Vec<Attempt>,
+        classifier: &crate::domain::classify::Classifier,
+    ) -> &mut [Vec<Outcome>] {
+        use rayon::prelude::*;
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        self.parts.resize_with(Self::PARTS, Vec::new);
+        self.outcomes.resize_with(Self::PARTS, Vec::new);
+        if batch.len() < 256 {
+            settle_into(batch, classifier, &mut self.outcomes[0]);
+            return &mut self.outcomes[..1];
+        }
+        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        for part in &mut self.parts {
+            part.reserve(batch.len() / Self::PARTS + 16);
+        }
+        for a in batch.drain(..) {
+            self.parts[(hasher.hash_one(&a.message_key) % Self::PARTS as u64) as usize].push(a);
+        }
+        self.parts.par_iter_mut().zip(self.outcomes.par_iter_mut()).for_each(|(part, out)| {
+            out.reserve(part.len());
+            settle_into(part, classifier, out);
+        });
+        &mut self.outcomes
     }
-    let mut parts: Vec<Vec<Attempt>> = (0..PARTS).map(|_| Vec::with_capacity(batch.len() / PARTS + 16)).collect();
-    let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
-    for a in batch {
-        parts[(hasher.hash_one(&a.message_key) % PARTS as u64) as usize].push(a);
-    }
-    parts
-        .into_par_iter()
-        .map(|part| {
-            let mut out = Vec::with_capacity(part.len());
-            settle_into(part, classifier, &mut out);
-            out
-        })
-        .collect()
 }
 
 /// Shows the accounting (with `--stats`), warns of malformed lines and damaged files, and fails under `--strict`.

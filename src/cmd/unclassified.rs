@@ -144,7 +144,7 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
         let data = load_campaign_data(&config)?;
         read_attempts(&config, data, &mut |batch, _| {
             let batch: Vec<(String, Reply)> = batch
-                .into_iter()
+                .drain(..)
                 .filter(|a| a.status != Status::Delivered && config.since.is_none_or(|t| a.time >= t))
                 .map(|a| (a.reply.display(), a.reply))
                 .collect();

@@ -28,6 +28,9 @@ pub struct InOrder {
     /// Sorted runs, each released from its front; `None` for a run used up (its place is reused).
     runs: Vec<Option<VecDeque<(u64, Outcome)>>>,
     free: Vec<usize>,
+    /// A used-up run's room, emptied, to take the next arrivals: new room for every batch was memory the system
+    /// had to fault in again each time.
+    spare: Option<Vec<(u64, Outcome)>>,
     /// The key of the first outcome of every run that has one: (time, source, arrival, run).
     heads: BinaryHeap<Reverse<(Timestamp, Source, u64, usize)>>,
     arrived: u64,
@@ -92,7 +95,8 @@ impl InOrder {
         if self.arrivals.is_empty() {
             return;
         }
-        let mut run = std::mem::take(&mut self.arrivals);
+        let spare = self.spare.take().unwrap_or_default();
+        let mut run = std::mem::replace(&mut self.arrivals, spare);
         // Outcomes at the same time and line stay in arrival order; the arrival number makes every key distinct,
         // so a sort in place (without a stable sort's scratch vector) gives that order.
         run.sort_unstable_by_key(|a| (a.1.time, a.1.source, a.0));
@@ -117,7 +121,12 @@ impl InOrder {
         match run.front() {
             Some((arrival, next)) => self.heads.push(Reverse((next.time, next.source, *arrival, index))),
             None => {
-                self.runs[index] = None;
+                if let Some(used) = self.runs[index].take() {
+                    let used = Vec::from(used);
+                    if self.spare.as_ref().is_none_or(|s| s.capacity() < used.capacity()) {
+                        self.spare = Some(used);
+                    }
+                }
                 self.free.push(index);
             }
         }

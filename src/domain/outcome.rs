@@ -5,6 +5,8 @@
 //! of the line that settled it. Outcomes come out in time order, ties broken by file and line, so that everything
 //! after this point is deterministic whatever order the inputs were read in.
 
+use std::cell::RefCell;
+
 use serde::Serialize;
 
 use super::attempt::{Attempt, Source, Status, domain_of};
@@ -69,52 +71,65 @@ pub struct Outcome {
 }
 
 /// Groups attempts by message and recipient and settles each group. Attempts must carry their campaign already.
-pub fn settle(attempts: Vec<Attempt>, classifier: &Classifier) -> Vec<Outcome> {
+pub fn settle(mut attempts: Vec<Attempt>, classifier: &Classifier) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
-    settle_into(attempts, classifier, &mut outcomes);
+    settle_into(&mut attempts, classifier, &mut outcomes);
     outcomes.sort_by_key(|a| (a.time, a.source));
     outcomes
 }
 
-/// Settles attempts that hold whole messages (every try of a message to a recipient) into `out`, unsorted.
-pub fn settle_into(attempts: Vec<Attempt>, classifier: &Classifier, outcomes: &mut Vec<Outcome>) {
+/// Settles attempts that hold whole messages (every try of a message to a recipient) into `out`, unsorted, and
+/// empties `attempts` (its room stays, to be used again).
+pub fn settle_into(attempts: &mut Vec<Attempt>, classifier: &Classifier, outcomes: &mut Vec<Outcome>) {
     // Indexes sorted by a hash of message and recipient first, so that strings are compared only within a group (or
     // between the rare groups whose hashes collide) and attempts are not moved while sorting; the order of the groups
-    // does not matter, as outcomes are sorted by time at the end.
-    let mut order: Vec<(u64, u32)> = attempts.iter().enumerate().map(|(i, a)| (group_hash(a), i as u32)).collect();
-    order.sort_unstable_by(|&(ha, ia), &(hb, ib)| {
-        let (a, b) = (&attempts[ia as usize], &attempts[ib as usize]);
-        ha.cmp(&hb)
-            .then_with(|| (&a.message_key, &a.recipient).cmp(&(&b.message_key, &b.recipient)))
-            .then_with(|| (a.time, a.source).cmp(&(b.time, b.source)))
-            .then_with(|| ia.cmp(&ib))
-    });
-    let mut slots: Vec<Option<Attempt>> = attempts.into_iter().map(Some).collect();
-    let mut group: Vec<Attempt> = Vec::new();
-    let mut i = 0;
-    while i < order.len() {
-        let (hash, first) = order[i];
-        group.clear();
-        while let Some(&(h, index)) = order.get(i) {
-            let same = h == hash && {
-                let (a, b) = (slots[index as usize].as_ref(), group.first().or(slots[first as usize].as_ref()));
-                a.zip(b).is_some_and(|(a, b)| a.message_key == b.message_key && a.recipient == b.recipient)
-            };
-            if !same {
-                break;
-            }
-            if let Some(a) = slots[index as usize].take() {
-                group.push(a);
-            }
-            i += 1;
-        }
-        if group.is_empty() {
-            i += 1;
-            continue;
-        }
-        outcomes.push(settle_one(&mut group, classifier));
+    // does not matter, as outcomes are sorted by time at the end. The index and the slots are each thread's, kept
+    // with their room from call to call: fresh ones for every batch were memory the system faulted in each time.
+    thread_local! {
+        static SCRATCH: RefCell<SettleScratch> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
+    SCRATCH.with_borrow_mut(|(order, slots)| {
+        order.clear();
+        order.extend(attempts.iter().enumerate().map(|(i, a)| (group_hash(a), i as u32)));
+        order.sort_unstable_by(|&(ha, ia), &(hb, ib)| {
+            let (a, b) = (&attempts[ia as usize], &attempts[ib as usize]);
+            ha.cmp(&hb)
+                .then_with(|| (&a.message_key, &a.recipient).cmp(&(&b.message_key, &b.recipient)))
+                .then_with(|| (a.time, a.source).cmp(&(b.time, b.source)))
+                .then_with(|| ia.cmp(&ib))
+        });
+        slots.clear();
+        slots.extend(attempts.drain(..).map(Some));
+        let mut group: Vec<Attempt> = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let (hash, first) = order[i];
+            group.clear();
+            while let Some(&(h, index)) = order.get(i) {
+                let same = h == hash && {
+                    let (a, b) = (slots[index as usize].as_ref(), group.first().or(slots[first as usize].as_ref()));
+                    a.zip(b).is_some_and(|(a, b)| a.message_key == b.message_key && a.recipient == b.recipient)
+                };
+                if !same {
+                    break;
+                }
+                if let Some(a) = slots[index as usize].take() {
+                    group.push(a);
+                }
+                i += 1;
+            }
+            if group.is_empty() {
+                i += 1;
+                continue;
+            }
+            outcomes.push(settle_one(&mut group, classifier));
+        }
+        slots.clear();
+    });
 }
+
+/// What [`settle_into`] sorts: (group hash, index) of each attempt, and the attempts, taken one by one.
+type SettleScratch = (Vec<(u64, u32)>, Vec<Option<Attempt>>);
 
 /// FNV-1a over the message key and the recipient: cheap, and stable across runs and platforms.
 fn group_hash(a: &Attempt) -> u64 {

@@ -301,7 +301,7 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
 /// sending log in another order is read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
-    let read = read_logs(paths, options, &mut |batch, _| attempts.extend(batch))?;
+    let read = read_logs(paths, options, &mut |batch, _| attempts.append(batch))?;
     Ok(Logs { attempts, files: read.files, duplicates: read.duplicates })
 }
 
@@ -309,7 +309,8 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// of keeping them: each batch holds whole messages (every try of a message to a recipient is in one batch), so a
 /// caller can settle a batch and drop it. Returns the accounting of each file, and the Postfix messages still in the
 /// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from. With several
-/// files, copies of a try across files are handed over once (see [`dedupe`]).
+/// files, copies of a try across files are handed over once (see [`dedupe`]). `each` takes the attempts out of the
+/// vector it is lent (what it leaves is dropped): the vector's room is used again for the next batch.
 ///
 /// With each batch comes, where the reader knows one, a time before which no attempt handed over later can settle
 /// a message: the earliest outcome the messages still in the queue can have (each recipient's first final try, or
@@ -319,7 +320,7 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 pub fn read_logs(
     paths: &[PathBuf],
     options: &LogOptions,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<LogsRead> {
     let mut deduper = dedupe::Deduper::default();
     let several = paths.len() > 1;
@@ -474,18 +475,18 @@ pub fn read_logs(
     } else {
         Carry::default()
     };
-    held.joiner.finish_in_batches(&mut |batch| each(batch, None));
+    held.joiner.finish_in_batches(&mut |mut batch| each(&mut batch, None));
     let mut pending = Vec::new();
     held.exim.finish(&mut pending);
     held.sendmail.finish(&mut pending);
     held.pmta.finish(&mut pending);
     held.kumo.finish(&mut pending);
-    each(pending, None);
+    each(&mut pending, None);
     // Sending logs read whole (their rows not in time order) go in one batch, their copies across files removed.
     if several {
         deduper.filter(&mut logs.attempts);
     }
-    each(logs.attempts, None);
+    each(&mut logs.attempts, None);
     files.sort_by_key(|(file, _)| *file);
     Ok(LogsRead {
         files: files.into_iter().map(|(_, stats)| stats).collect(),
@@ -564,7 +565,7 @@ fn read_stream<R>(
     held: &mut Held,
     mut copies: Option<&mut dedupe::Deduper>,
     settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
     join: impl Fn(&mut Held, R, &mut Vec<Attempt>) + Send + Sync,
     read: impl FnOnce(Box<dyn Read + Send + '_>, Batches<'_, R>) -> Result<()>,
 ) -> Result<()> {
@@ -577,7 +578,7 @@ fn read_stream<R>(
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
-        each(attempts, settled_bound(settled, last, held));
+        each(&mut attempts, settled_bound(settled, last, held));
     };
     read(opened.reader()?, (&mut advanced, &mut batch)).with_context(|| format!("{}: cannot read", opened.name))
 }
@@ -645,7 +646,7 @@ fn read_postfix(
     held: &mut Held,
     mut copies: Option<(&mut postfix::LineDeduper, postfix::Overlap)>,
     settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
     let mut last: Option<Timestamp> = None;
@@ -656,6 +657,9 @@ fn read_postfix(
     // A block's attempts and bound, handed on while the next block is joined: the analysis of one block and the
     // join of the next then share the cores, instead of the join waiting for the analysis.
     let mut joined: Option<(Vec<Attempt>, Option<Timestamp>)> = None;
+    // The vector a block's attempts were handed on in, emptied, for the next block's: fresh room for every block
+    // was memory the system had to fault in again.
+    let mut spare: Vec<Attempt> = Vec::new();
     lines::stream_lines(opened.reader()?, stats, &mut advanced, parse, |streamed, stats| match streamed {
         lines::Streamed::Record(line, record) => {
             let time = match record.time.resolve(&mut years) {
@@ -671,18 +675,25 @@ fn read_postfix(
         }
         lines::Streamed::EndOfBlock => {
             // Made as large as the parts' attempts by `push_parts`, at once.
-            let mut out = Vec::new();
+            let mut out = std::mem::take(&mut spare);
             let previous = joined.take();
-            rayon::join(
+            let (_, used) = rayon::join(
                 || held.joiner.push_parts(&mut parts, &mut out),
-                || previous.map(|(attempts, bound)| each(attempts, bound)),
+                || {
+                    previous.map(|(mut attempts, bound)| {
+                        each(&mut attempts, bound);
+                        attempts.clear();
+                        attempts
+                    })
+                },
             );
+            spare = used.unwrap_or_default();
             joined = Some((out, settled_bound(settled, last, held)));
         }
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
-    if let Some((attempts, bound)) = joined {
-        each(attempts, bound);
+    if let Some((mut attempts, bound)) = joined {
+        each(&mut attempts, bound);
     }
     Ok(last)
 }

@@ -18,7 +18,7 @@ fn check_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
     let classifier = Classifier::builtin();
     let mut batches: Vec<(Vec<Timestamp>, Option<Timestamp>)> = Vec::new();
     read_logs(logs, &options, &mut |attempts, settled| {
-        let times = settle(attempts, &classifier).iter().map(|o| o.time).collect();
+        let times = settle(std::mem::take(attempts), &classifier).iter().map(|o| o.time).collect();
         batches.push((times, settled));
     })
     .unwrap();

@@ -30,6 +30,9 @@ use super::{Event, Host, QueueId, QueueKey, Record};
 #[derive(Debug)]
 pub struct Joiner {
     shards: Vec<Shard>,
+    /// Each part's attempts of the last records pushed, on their way out (see [`Joiner::push_parts`]): kept with
+    /// their room from block to block, as fresh ones were fresh memory for the system to fault in every time.
+    joined: Vec<Vec<Attempt>>,
 }
 
 /// The number of parts the queue is joined in.
@@ -385,7 +388,7 @@ pub struct JoinerState {
 
 impl Default for Joiner {
     fn default() -> Self {
-        Joiner { shards: (0..SHARDS).map(|_| Shard::default()).collect() }
+        Joiner { shards: (0..SHARDS).map(|_| Shard::default()).collect(), joined: vec![Vec::new(); SHARDS] }
     }
 }
 
@@ -477,21 +480,17 @@ impl Joiner {
     pub fn push_parts(&mut self, parts: &mut [Vec<(Source, Timestamp, Record)>], out: &mut Vec<Attempt>) {
         use rayon::prelude::*;
         assert_eq!(parts.len(), SHARDS, "one vector for each part of the queue");
-        let joined: Vec<Vec<Attempt>> = self
-            .shards
-            .par_iter_mut()
-            .zip(parts.par_iter_mut())
-            .map(|(shard, records)| {
-                let mut out = Vec::with_capacity(records.len());
+        self.shards.par_iter_mut().zip(parts.par_iter_mut()).zip(self.joined.par_iter_mut()).for_each(
+            |((shard, records), joined)| {
+                joined.reserve(records.len());
                 for (source, time, record) in records.drain(..) {
-                    shard.push(source, time, record, &mut out);
+                    shard.push(source, time, record, joined);
                 }
-                out
-            })
-            .collect();
-        out.reserve(joined.iter().map(Vec::len).sum());
-        for part in joined {
-            out.extend(part);
+            },
+        );
+        out.reserve(self.joined.iter().map(Vec::len).sum());
+        for part in &mut self.joined {
+            out.append(part);
         }
     }
 
