@@ -229,7 +229,8 @@ fn shared_sender(raw: &str) -> Arc<str> {
         static SENDERS: RefCell<Vec<(Box<str>, Arc<str>)>> = const { RefCell::new(Vec::new()) };
     }
     SENDERS.with_borrow_mut(|senders| {
-        if let Some((_, s)) = senders.iter().find(|(r, _)| **r == *raw) {
+        // Newest first: a platform sends one campaign after another.
+        if let Some((_, s)) = senders.iter().rev().find(|(r, _)| **r == *raw) {
             return s.clone();
         }
         if senders.len() == REMEMBERED {
