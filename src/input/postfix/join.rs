@@ -230,11 +230,13 @@ impl Open {
                 &mut self.recipients[t.recipient as usize],
                 later.iter().all(|u| u.recipient != t.recipient),
             );
-            let shared = if last {
-                (self.sender_string(), self.message_id.take(), std::mem::take(&mut self.key))
+            // The sender is shared with the message's lines, so made a string for every try alike.
+            let (message_id, key) = if last {
+                (self.message_id.take(), std::mem::take(&mut self.key))
             } else {
-                (self.sender_string(), self.message_id.clone(), self.key.clone())
+                (self.message_id.clone(), self.key.clone())
             };
+            let shared = (self.sender_string(), message_id, key);
             let text = take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text));
             let relay =
                 t.relay.map(|r| take_or_clone(&mut self.relays[r as usize], later.iter().all(|u| u.relay != Some(r))));
