@@ -74,9 +74,9 @@ pub struct Attempt {
     pub relay: Option<String>,
     /// The log line itself, kept when the run wants proof.
     pub line: Option<String>,
-    /// How many of the log's tries this stands for: 1, or more where a reader folded identical deferrals of one
+    /// How many of the log's tries this stands for: 1, or more where a reader folded consecutive deferrals of one
     /// message to one recipient into the last of them (Postfix's reader does, when asked, for runs that only
-    /// settle messages). Then `time` and `source` are the latest of them, and the first try stays on its own.
+    /// settle messages). Then `time`, `source` and `reply` are the latest's, and the first try stays on its own.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub tries: u32,
 }

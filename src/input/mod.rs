@@ -117,8 +117,8 @@ pub struct LogOptions {
     /// Whether what is still in flight when the logs end is handed back for the next run (`--state`): making it a
     /// [`Carry`] copies every message and deferral still held, so a run that keeps no state skips it.
     pub keep_carry: bool,
-    /// Whether a Postfix deferral that says the same as the recipient's last try is folded into it, for a run that
-    /// only settles messages (see [`postfix::Joiner::folding_deferrals`] and [`Attempt::tries`]).
+    /// Whether a Postfix deferral that follows the recipient's last deferral is folded into it, for a run that only
+    /// settles messages (see [`postfix::Joiner::folding_deferrals`] and [`Attempt::tries`]).
     pub fold_deferrals: bool,
     /// Told how many bytes of a streamed log were just read.
     pub progress: Progress,

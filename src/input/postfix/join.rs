@@ -66,7 +66,7 @@ struct Shard {
     floors: BTreeMap<(Timestamp, u64), QueueKey>,
     /// The serial number of the next message started (see [`Open::serial`]).
     next_serial: u64,
-    /// Whether identical deferrals are folded (see [`Joiner::folding_deferrals`]).
+    /// Whether deferrals are folded (see [`Joiner::folding_deferrals`]).
     fold: bool,
 }
 
@@ -133,7 +133,7 @@ struct Try {
     text: u32,
     relay: Option<u32>,
     line: Option<Box<str>>,
-    /// The times and lines of the identical deferrals folded into this one (see [`Joiner::folding_deferrals`]),
+    /// The times and sources of the earlier deferrals folded into this one (see [`Joiner::folding_deferrals`]),
     /// all before its own: it stands for the latest of them.
     folded: Vec<(Timestamp, Source)>,
 }
@@ -314,18 +314,37 @@ impl Open {
         });
     }
 
-    /// Whether a deferral to the recipient at `index`, with this reply and relay and no line kept, says the same as
-    /// the try `k` (that recipient's last, a deferral) and can be folded into it. The recipient's first try is
-    /// never folded into: it gives the outcome's first time.
-    fn folds_into(&self, k: usize, index: u32, reply: &Reply, relay: Option<&str>) -> bool {
-        let t = &self.tries[k];
-        t.line.is_none()
-            && t.code == reply.code
-            && t.enhanced == reply.enhanced
-            && t.command == reply.command
-            && self.texts[t.text as usize] == reply.text
-            && t.relay.map(|r| self.relays[r as usize].as_str()) == relay
-            && self.tries[..k].iter().any(|earlier| earlier.recipient == index)
+    /// Whether a deferral to the recipient at `index`, with no line kept, can be folded into the try `k` (that
+    /// recipient's last, a deferral with no line kept either). The recipient's first try is never folded into: it
+    /// gives the outcome's first time.
+    fn folds_into(&self, k: usize, index: u32) -> bool {
+        self.tries[k].line.is_none() && self.tries[..k].iter().any(|earlier| earlier.recipient == index)
+    }
+
+    /// Try `k` takes a later deferral's reply and relay: the words of the latest deferral are those an outcome
+    /// still to come can need (a message left pending, or expired, is judged by them). The text and relay it held
+    /// are overwritten where no other try shares them, so that a message deferred for days with changing words
+    /// holds one text, not all of them.
+    fn reword(&mut self, k: usize, reply: Reply, relay: Option<String>) {
+        let shares =
+            |tries: &[Try], same: &dyn Fn(&Try) -> bool| tries.iter().enumerate().any(|(j, u)| j != k && same(u));
+        let (old_text, old_relay) = (self.tries[k].text, self.tries[k].relay);
+        let text = if shares(&self.tries, &|u| u.text == old_text) {
+            index_of(&mut self.texts, reply.text)
+        } else {
+            self.texts[old_text as usize] = reply.text;
+            old_text
+        };
+        let relay = match (relay, old_relay) {
+            (None, _) => None,
+            (Some(r), Some(old)) if !shares(&self.tries, &|u| u.relay == Some(old)) => {
+                self.relays[old as usize] = r;
+                Some(old)
+            }
+            (Some(r), _) => Some(index_of(&mut self.relays, r)),
+        };
+        let t = &mut self.tries[k];
+        (t.code, t.enhanced, t.command, t.text, t.relay) = (reply.code, reply.enhanced, reply.command, text, relay);
     }
 
     /// As the state file keeps it.
@@ -424,10 +443,13 @@ impl Joiner {
         Ok(joiner)
     }
 
-    /// A joiner that folds a deferral saying the same as the recipient's last try (a deferral too, not the first)
-    /// into that try, as [`Attempt::tries`] says, when `fold` is set and no line is kept for it. A deferred message
-    /// is retried every few minutes for days with the same reply: for a run that only settles messages, the tries
-    /// in between are a count, and the queue then holds a few tries a message instead of hundreds.
+    /// A joiner that folds a deferral into the recipient's last try when that is a deferral too (not the first),
+    /// as [`Attempt::tries`] says, when `fold` is set and no line is kept for either. The try then stands for both,
+    /// with the later one's time and reply. An outcome needs only a recipient's first try (its first time), its
+    /// first final try or else its last (which decides it), and how many tries there were: the deferrals in
+    /// between are a count. A deferred message is retried every few minutes for days, often with words that change
+    /// from try to try (an id, a time); for a run that only settles messages the queue then holds two tries a
+    /// recipient instead of hundreds, and makes one attempt of them instead of many.
     pub fn folding_deferrals(mut self, fold: bool) -> Self {
         for shard in &mut self.shards {
             shard.fold = fold;
@@ -661,13 +683,15 @@ impl Shard {
                 let index = m.recipient(to);
                 if fold && status == Status::Deferred && line.is_none() {
                     let last = m.deferred.iter().copied().find(|&k| m.tries[k].recipient == index);
-                    if let Some(k) = last.filter(|&k| m.folds_into(k, index, &reply, relay.as_deref())) {
-                        let t = &mut m.tries[k];
-                        if (time, source) > (t.time, t.source) {
-                            t.folded.push((t.time, t.source));
+                    if let Some(k) = last.filter(|&k| m.folds_into(k, index)) {
+                        let (t_time, t_source) = (m.tries[k].time, m.tries[k].source);
+                        if (time, source) > (t_time, t_source) {
+                            m.reword(k, reply, relay);
+                            let t = &mut m.tries[k];
+                            t.folded.push((t_time, t_source));
                             (t.time, t.source) = (time, source);
                         } else {
-                            t.folded.push((time, source));
+                            m.tries[k].folded.push((time, source));
                         }
                         Shard::tried(floors, m, time);
                         return;
