@@ -44,8 +44,8 @@ pub enum Event {
         to: String,
         /// What happened.
         status: Status,
-        /// The response.
-        reply: Reply,
+        /// The response, as logged.
+        reply: RawReply,
         /// The receiving host, if any.
         relay: Option<String>,
     },
@@ -53,6 +53,26 @@ pub enum Event {
     Handoff,
     /// `qmgr`: the message left the queue; its story is complete.
     Removed,
+}
+
+/// A delivery line's response as logged, taken apart only when its try becomes an attempt ([`RawReply::parse`]):
+/// a message deferred for hours has most of its deferrals folded into one try (see
+/// [`Joiner::folding_deferrals`]), and their words are never needed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RawReply {
+    /// The text in the parentheses after `status=`.
+    pub text: String,
+    /// The line's `dsn=` code: it stands in where the text has no enhanced code.
+    pub dsn: Option<EnhancedCode>,
+}
+
+impl RawReply {
+    /// The response taken apart (see [`Reply::parse`]).
+    pub fn parse(&self) -> Reply {
+        let mut reply = Reply::parse(&self.text);
+        reply.enhanced = reply.enhanced.or(self.dsn);
+        reply
+    }
 }
 
 /// One Postfix line's record, before the join.
@@ -353,10 +373,7 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
     if status == Status::Delivered && is_local_handoff(relay.as_deref(), text) {
         return Ok(Some(Event::Handoff));
     }
-    let mut reply = Reply::parse(text);
-    if reply.enhanced.is_none() {
-        reply.enhanced = field(rest, "dsn=").and_then(EnhancedCode::parse);
-    }
+    let reply = RawReply { text: text.to_string(), dsn: field(rest, "dsn=").and_then(EnhancedCode::parse) };
     Ok(Some(Event::Delivery { to: normalize_address(to), status, reply, relay }))
 }
 
@@ -473,6 +490,7 @@ mod tests {
             "Nov 20 09:01:31 mta1 postfix/smtp[3347]: 8C18DEE50C: to=<Elizabeth@Tyrell-corp.com>, relay=mx2.tyrell-corp.com[198.51.100.41]:25, delay=0.34, delays=0.07/0/0.14/0.12, dsn=5.1.1, status=bounced (host mx2.tyrell-corp.com[198.51.100.41] said: 550 5.1.1 <elizabeth@tyrell-corp.com>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
         );
         let Event::Delivery { to, status, reply, relay } = r.event else { panic!() };
+        let reply = reply.parse();
         assert_eq!(
             (to.as_str(), status, relay.as_deref()),
             ("elizabeth@tyrell-corp.com", Status::Bounced, Some("mx2.tyrell-corp.com"))
@@ -486,6 +504,7 @@ mod tests {
             "Nov 20 09:00:50 mta1 postfix/smtp[1]: 25C92B5BDB: to=<i@iclod.com>, relay=none, delay=0.2, delays=0.13/0.01/0.07/0, dsn=5.4.4, status=bounced (Host or domain name not found. Name service error for name=iclod.com type=MX: Host not found)",
         );
         let Event::Delivery { reply, relay, .. } = r.event else { panic!() };
+        let reply = reply.parse();
         assert_eq!((reply.code, reply.enhanced.map(|e| e.to_string()), relay), (None, Some("5.4.4".into()), None));
     }
 

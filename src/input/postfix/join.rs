@@ -17,7 +17,7 @@ use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::{Event, Host, QueueId, QueueKey, Record};
+use super::{Event, Host, QueueId, QueueKey, RawReply, Record};
 
 /// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
 /// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
@@ -131,11 +131,31 @@ struct Try {
     enhanced: Option<EnhancedCode>,
     command: Option<SmtpCommand>,
     text: u32,
+    /// Whether the text is the response as logged, with `enhanced` the line's `dsn=` code and no code or command
+    /// yet: it is taken apart when the try is made an attempt (see [`RawReply`]). Tries from the state file are
+    /// taken apart already.
+    raw: bool,
     relay: Option<u32>,
     line: Option<Box<str>>,
     /// The times and sources of the earlier deferrals folded into this one (see [`Joiner::folding_deferrals`]),
     /// all before its own: it stands for the latest of them.
     folded: Vec<(Timestamp, Source)>,
+}
+
+/// A try's response: as logged, or taken apart already (a try from the state file).
+enum Words {
+    Logged(RawReply),
+    Parsed(Reply),
+}
+
+impl Words {
+    /// Code, enhanced code, command, text, and whether the text is as logged (see [`Try::raw`]).
+    fn into_parts(self) -> (Option<u16>, Option<EnhancedCode>, Option<SmtpCommand>, String, bool) {
+        match self {
+            Words::Logged(r) => (None, r.dsn, None, r.text, true),
+            Words::Parsed(r) => (r.code, r.enhanced, r.command, r.text, false),
+        }
+    }
 }
 
 /// A try made a whole attempt, with the strings it takes from its message: the recipient, (sender, message-id,
@@ -157,7 +177,11 @@ fn whole_attempt(
         campaign_hint: None,
         campaign: None,
         status: t.status,
-        reply: Reply { code: t.code, enhanced: t.enhanced, text, command: t.command },
+        reply: if t.raw {
+            RawReply { text, dsn: t.enhanced }.parse()
+        } else {
+            Reply { code: t.code, enhanced: t.enhanced, text, command: t.command }
+        },
         relay,
         line: t.line.as_deref().map(str::to_string),
         tries: t.folded.len() as u32 + 1,
@@ -292,22 +316,24 @@ impl Open {
         time: Timestamp,
         source: Source,
         status: Status,
-        reply: Reply,
+        reply: Words,
         relay: Option<String>,
         line: Option<String>,
         tries: u32,
     ) {
-        let text = index_of(&mut self.texts, reply.text);
+        let (code, enhanced, command, text, raw) = reply.into_parts();
+        let text = index_of(&mut self.texts, text);
         let relay = relay.map(|r| index_of(&mut self.relays, r));
         self.tries.push(Try {
             time,
             source,
             recipient,
             status,
-            code: reply.code,
-            enhanced: reply.enhanced,
-            command: reply.command,
+            code,
+            enhanced,
+            command,
             text,
+            raw,
             relay,
             line: line.map(String::into_boxed_str),
             folded: vec![(time, source); tries.saturating_sub(1) as usize],
@@ -325,7 +351,7 @@ impl Open {
     /// still to come can need (a message left pending, or expired, is judged by them). The text and relay it held
     /// are overwritten where no other try shares them, so that a message deferred for days with changing words
     /// holds one text, not all of them.
-    fn reword(&mut self, k: usize, reply: Reply, relay: Option<String>) {
+    fn reword(&mut self, k: usize, reply: RawReply, relay: Option<String>) {
         let shares =
             |tries: &[Try], same: &dyn Fn(&Try) -> bool| tries.iter().enumerate().any(|(j, u)| j != k && same(u));
         let (old_text, old_relay) = (self.tries[k].text, self.tries[k].relay);
@@ -344,7 +370,7 @@ impl Open {
             (Some(r), _) => Some(index_of(&mut self.relays, r)),
         };
         let t = &mut self.tries[k];
-        (t.code, t.enhanced, t.command, t.text, t.relay) = (reply.code, reply.enhanced, reply.command, text, relay);
+        (t.code, t.enhanced, t.command, t.text, t.raw, t.relay) = (None, reply.dsn, None, text, true, relay);
     }
 
     /// As the state file keeps it.
@@ -391,7 +417,7 @@ impl Open {
         };
         for a in m.attempts {
             let recipient = open.recipient(a.recipient);
-            open.push(recipient, a.time, a.source, a.status, a.reply, a.relay, a.line, a.tries);
+            open.push(recipient, a.time, a.source, a.status, Words::Parsed(a.reply), a.relay, a.line, a.tries);
         }
         open
     }
@@ -703,7 +729,7 @@ impl Shard {
                     m.deferred.push(m.tries.len());
                 }
                 Shard::tried(floors, m, time);
-                m.push(index, time, source, status, reply, relay, line, 1);
+                m.push(index, time, source, status, Words::Logged(reply), relay, line, 1);
             }
         }
     }
