@@ -91,6 +91,14 @@ fn is_one(n: &u32) -> bool {
 
 /// Lower-cases and trims an address, dropping angle brackets.
 pub fn normalize_address(raw: &str) -> String {
+    let mut out = String::new();
+    push_normalized_address(&mut out, raw);
+    out
+}
+
+/// [`normalize_address`], appended to `out`: a reader that keeps an address with other text in one string makes
+/// no string for the address alone.
+pub fn push_normalized_address(out: &mut String, raw: &str) {
     let b = raw.as_bytes();
     if b.is_ascii() {
         // Nearly every address: trimmed and lower-cased byte by byte, in one copy. The ASCII white space of
@@ -113,11 +121,12 @@ pub fn normalize_address(raw: &str) -> String {
             end -= 1;
         }
         trim(&mut start, &mut end);
-        let mut out = raw[start..end].to_string();
-        out.make_ascii_lowercase();
-        return out;
+        let from = out.len();
+        out.push_str(&raw[start..end]);
+        out[from..].make_ascii_lowercase();
+        return;
     }
-    raw.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase()
+    out.push_str(&raw.trim().trim_start_matches('<').trim_end_matches('>').trim().to_lowercase());
 }
 
 /// The domain of an address (after the last `@`), or the empty string.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::domain::attempt::{Status, normalize_address};
+use crate::domain::attempt::{Status, normalize_address, push_normalized_address};
 use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::Timestamp;
 
@@ -40,14 +40,10 @@ pub enum Event {
     Notification(QueueId),
     /// A delivery agent's try for one recipient.
     Delivery {
-        /// The recipient, normalised (see [`normalize_address`]) once here rather than at every use.
-        to: String,
         /// What happened.
         status: Status,
-        /// The response, as logged.
-        reply: RawReply,
-        /// The receiving host, if any.
-        relay: Option<String>,
+        /// The recipient, the receiving host and the response.
+        words: DeliveryWords,
     },
     /// A hand-off to a local content filter that re-queued the message under another queue id.
     Handoff,
@@ -55,24 +51,62 @@ pub enum Event {
     Removed,
 }
 
-/// A delivery line's response as logged, taken apart only when its try becomes an attempt ([`RawReply::parse`]):
-/// a message deferred for hours has most of its deferrals folded into one try (see
-/// [`Joiner::folding_deferrals`]), and their words are never needed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct RawReply {
-    /// The text in the parentheses after `status=`.
-    pub text: String,
-    /// The line's `dsn=` code: it stands in where the text has no enhanced code.
+/// A delivery line's recipient, receiving host and response, held in one string: three strings made for every
+/// delivery line were three allocations on the thread that parsed it, freed on the one that joined it. The
+/// response is kept as logged and taken apart only when its try becomes an attempt ([`parse_reply`]): a message
+/// deferred for hours has most of its deferrals folded into one try (see [`Joiner::folding_deferrals`]), and their
+/// words are never needed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DeliveryWords {
+    /// The recipient, then the host, then the response.
+    all: Box<str>,
+    to_end: u32,
+    relay_end: u32,
+    /// The line's `dsn=` code: it stands in where the response has no enhanced code.
     pub dsn: Option<EnhancedCode>,
 }
 
-impl RawReply {
-    /// The response taken apart (see [`Reply::parse`]).
-    pub fn parse(&self) -> Reply {
-        let mut reply = Reply::parse(&self.text);
-        reply.enhanced = reply.enhanced.or(self.dsn);
-        reply
+impl DeliveryWords {
+    /// Holds `to` (normalised, see [`normalize_address`]), `relay` and the response `text`.
+    fn new(to: &str, relay: Option<&str>, text: &str, dsn: Option<EnhancedCode>) -> DeliveryWords {
+        let relay = relay.unwrap_or("");
+        let mut all = String::with_capacity(to.len() + relay.len() + text.len());
+        push_normalized_address(&mut all, to);
+        let to_end = all.len();
+        all.push_str(relay);
+        let relay_end = all.len();
+        all.push_str(text);
+        // A line is far shorter than 4 GB (see `lines::MAX_LINE`).
+        DeliveryWords { all: all.into_boxed_str(), to_end: to_end as u32, relay_end: relay_end as u32, dsn }
     }
+
+    /// The recipient, normalised once here rather than at every use.
+    pub fn to(&self) -> &str {
+        &self.all[..self.to_end as usize]
+    }
+
+    /// The receiving host, if any.
+    pub fn relay(&self) -> Option<&str> {
+        Some(&self.all[self.to_end as usize..self.relay_end as usize]).filter(|r| !r.is_empty())
+    }
+
+    /// The response, as logged.
+    pub fn text(&self) -> &str {
+        &self.all[self.relay_end as usize..]
+    }
+
+    /// The response taken apart.
+    pub fn reply(&self) -> Reply {
+        parse_reply(self.text(), self.dsn)
+    }
+}
+
+/// A response as a delivery line logs it, taken apart (see [`Reply::parse`]), with the line's `dsn=` code where
+/// the response has no enhanced code.
+pub fn parse_reply(text: &str, dsn: Option<EnhancedCode>) -> Reply {
+    let mut reply = Reply::parse(text);
+    reply.enhanced = reply.enhanced.or(dsn);
+    reply
 }
 
 /// One Postfix line's record, before the join.
@@ -331,7 +365,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
     let keep_line = match (&event, keep) {
         (_, KeepLines::None) => false,
         (_, KeepLines::All) => true,
-        (Event::Delivery { to, .. }, KeepLines::For(set)) => set.contains(to),
+        (Event::Delivery { words, .. }, KeepLines::For(set)) => set.contains(words.to()),
         (Event::Expired(_), KeepLines::For(_)) => true,
         _ => false,
     };
@@ -368,13 +402,12 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
     };
     let relay = field(rest, "relay=")
         .map(|r| memchr::memchr2(b'[', b':', r.as_bytes()).map_or(r, |end| &r[..end]))
-        .filter(|r| !r.is_empty() && *r != "none")
-        .map(str::to_string);
-    if status == Status::Delivered && is_local_handoff(relay.as_deref(), text) {
+        .filter(|r| !r.is_empty() && *r != "none");
+    if status == Status::Delivered && is_local_handoff(relay, text) {
         return Ok(Some(Event::Handoff));
     }
-    let reply = RawReply { text: text.to_string(), dsn: field(rest, "dsn=").and_then(EnhancedCode::parse) };
-    Ok(Some(Event::Delivery { to: normalize_address(to), status, reply, relay }))
+    let words = DeliveryWords::new(to, relay, text, field(rest, "dsn=").and_then(EnhancedCode::parse));
+    Ok(Some(Event::Delivery { status, words }))
 }
 
 /// A `status=sent` to a content filter on this host, which re-queues the message: not a delivery to the recipient.
@@ -489,10 +522,10 @@ mod tests {
         let r = used(
             "Nov 20 09:01:31 mta1 postfix/smtp[3347]: 8C18DEE50C: to=<Elizabeth@Tyrell-corp.com>, relay=mx2.tyrell-corp.com[198.51.100.41]:25, delay=0.34, delays=0.07/0/0.14/0.12, dsn=5.1.1, status=bounced (host mx2.tyrell-corp.com[198.51.100.41] said: 550 5.1.1 <elizabeth@tyrell-corp.com>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
         );
-        let Event::Delivery { to, status, reply, relay } = r.event else { panic!() };
-        let reply = reply.parse();
+        let Event::Delivery { status, words } = r.event else { panic!() };
+        let reply = words.reply();
         assert_eq!(
-            (to.as_str(), status, relay.as_deref()),
+            (words.to(), status, words.relay()),
             ("elizabeth@tyrell-corp.com", Status::Bounced, Some("mx2.tyrell-corp.com"))
         );
         assert_eq!(reply.code, Some(550));
@@ -503,9 +536,12 @@ mod tests {
         let r = used(
             "Nov 20 09:00:50 mta1 postfix/smtp[1]: 25C92B5BDB: to=<i@iclod.com>, relay=none, delay=0.2, delays=0.13/0.01/0.07/0, dsn=5.4.4, status=bounced (Host or domain name not found. Name service error for name=iclod.com type=MX: Host not found)",
         );
-        let Event::Delivery { reply, relay, .. } = r.event else { panic!() };
-        let reply = reply.parse();
-        assert_eq!((reply.code, reply.enhanced.map(|e| e.to_string()), relay), (None, Some("5.4.4".into()), None));
+        let Event::Delivery { words, .. } = r.event else { panic!() };
+        let reply = words.reply();
+        assert_eq!(
+            (reply.code, reply.enhanced.map(|e| e.to_string()), words.relay()),
+            (None, Some("5.4.4".into()), None)
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::{Event, Host, QueueId, QueueKey, RawReply, Record};
+use super::{Event, Host, QueueId, QueueKey, Record, parse_reply};
 
 /// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
 /// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
@@ -142,18 +142,19 @@ struct Try {
     folded: Vec<(Timestamp, Source)>,
 }
 
-/// A try's response: as logged, or taken apart already (a try from the state file).
-enum Words {
-    Logged(RawReply),
-    Parsed(Reply),
+/// A try's response: as logged (the text and the line's `dsn=` code), or taken apart already (a try from the state
+/// file).
+enum Words<'a> {
+    Logged(&'a str, Option<EnhancedCode>),
+    Parsed(&'a Reply),
 }
 
-impl Words {
+impl<'a> Words<'a> {
     /// Code, enhanced code, command, text, and whether the text is as logged (see [`Try::raw`]).
-    fn into_parts(self) -> (Option<u16>, Option<EnhancedCode>, Option<SmtpCommand>, String, bool) {
-        match self {
-            Words::Logged(r) => (None, r.dsn, None, r.text, true),
-            Words::Parsed(r) => (r.code, r.enhanced, r.command, r.text, false),
+    fn parts(&self) -> (Option<u16>, Option<EnhancedCode>, Option<SmtpCommand>, &'a str, bool) {
+        match *self {
+            Words::Logged(text, dsn) => (None, dsn, None, text, true),
+            Words::Parsed(r) => (r.code, r.enhanced, r.command, &r.text, false),
         }
     }
 }
@@ -178,7 +179,7 @@ fn whole_attempt(
         campaign: None,
         status: t.status,
         reply: if t.raw {
-            RawReply { text, dsn: t.enhanced }.parse()
+            parse_reply(&text, t.enhanced)
         } else {
             Reply { code: t.code, enhanced: t.enhanced, text, command: t.command }
         },
@@ -190,12 +191,12 @@ fn whole_attempt(
 
 /// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
 /// same few texts and relays, and looking further back would cost more than a copy saves.
-fn index_of(list: &mut Vec<String>, value: String) -> u32 {
+fn index_of(list: &mut Vec<String>, value: &str) -> u32 {
     let from = list.len().saturating_sub(8);
-    match list[from..].iter().rposition(|v| *v == value) {
+    match list[from..].iter().rposition(|v| v == value) {
         Some(i) => (from + i) as u32,
         None => {
-            list.push(value);
+            list.push(value.to_string());
             (list.len() - 1) as u32
         }
     }
@@ -298,11 +299,11 @@ impl Open {
 
     /// The index of a recipient, added if new. Every recipient is looked for, not only the last few: an expiry
     /// must know whose last try was a deferral.
-    fn recipient(&mut self, recipient: String) -> u32 {
-        match self.recipients.iter().position(|r| *r == recipient) {
+    fn recipient(&mut self, recipient: &str) -> u32 {
+        match self.recipients.iter().position(|r| r == recipient) {
             Some(i) => i as u32,
             None => {
-                self.recipients.push(recipient);
+                self.recipients.push(recipient.to_string());
                 (self.recipients.len() - 1) as u32
             }
         }
@@ -317,11 +318,11 @@ impl Open {
         source: Source,
         status: Status,
         reply: Words,
-        relay: Option<String>,
+        relay: Option<&str>,
         line: Option<String>,
         tries: u32,
     ) {
-        let (code, enhanced, command, text, raw) = reply.into_parts();
+        let (code, enhanced, command, text, raw) = reply.parts();
         let text = index_of(&mut self.texts, text);
         let relay = relay.map(|r| index_of(&mut self.relays, r));
         self.tries.push(Try {
@@ -350,27 +351,33 @@ impl Open {
     /// Try `k` takes a later deferral's reply and relay: the words of the latest deferral are those an outcome
     /// still to come can need (a message left pending, or expired, is judged by them). The text and relay it held
     /// are overwritten where no other try shares them, so that a message deferred for days with changing words
-    /// holds one text, not all of them.
-    fn reword(&mut self, k: usize, reply: RawReply, relay: Option<String>) {
+    /// holds one text, not all of them, and makes no new string for it.
+    fn reword(&mut self, k: usize, text: &str, dsn: Option<EnhancedCode>, relay: Option<&str>) {
+        fn overwrite(s: &mut String, with: &str) {
+            if s != with {
+                s.clear();
+                s.push_str(with);
+            }
+        }
         let shares =
             |tries: &[Try], same: &dyn Fn(&Try) -> bool| tries.iter().enumerate().any(|(j, u)| j != k && same(u));
         let (old_text, old_relay) = (self.tries[k].text, self.tries[k].relay);
         let text = if shares(&self.tries, &|u| u.text == old_text) {
-            index_of(&mut self.texts, reply.text)
+            index_of(&mut self.texts, text)
         } else {
-            self.texts[old_text as usize] = reply.text;
+            overwrite(&mut self.texts[old_text as usize], text);
             old_text
         };
         let relay = match (relay, old_relay) {
             (None, _) => None,
             (Some(r), Some(old)) if !shares(&self.tries, &|u| u.relay == Some(old)) => {
-                self.relays[old as usize] = r;
+                overwrite(&mut self.relays[old as usize], r);
                 Some(old)
             }
             (Some(r), _) => Some(index_of(&mut self.relays, r)),
         };
         let t = &mut self.tries[k];
-        (t.code, t.enhanced, t.command, t.text, t.raw, t.relay) = (None, reply.dsn, None, text, true, relay);
+        (t.code, t.enhanced, t.command, t.text, t.raw, t.relay) = (None, dsn, None, text, true, relay);
     }
 
     /// As the state file keeps it.
@@ -416,8 +423,17 @@ impl Open {
             serial: 0,
         };
         for a in m.attempts {
-            let recipient = open.recipient(a.recipient);
-            open.push(recipient, a.time, a.source, a.status, Words::Parsed(a.reply), a.relay, a.line, a.tries);
+            let recipient = open.recipient(&a.recipient);
+            open.push(
+                recipient,
+                a.time,
+                a.source,
+                a.status,
+                Words::Parsed(&a.reply),
+                a.relay.as_deref(),
+                a.line,
+                a.tries,
+            );
         }
         open
     }
@@ -702,17 +718,17 @@ impl Shard {
                     Shard::tried(floors, m, time);
                 }
             }
-            Event::Delivery { to, status, reply, relay } => {
+            Event::Delivery { status, words } => {
                 if m.notification || m.sender.as_deref() == Some("") {
                     return;
                 }
-                let index = m.recipient(to);
+                let index = m.recipient(words.to());
                 if fold && status == Status::Deferred && line.is_none() {
                     let last = m.deferred.iter().copied().find(|&k| m.tries[k].recipient == index);
                     if let Some(k) = last.filter(|&k| m.folds_into(k, index)) {
                         let (t_time, t_source) = (m.tries[k].time, m.tries[k].source);
                         if (time, source) > (t_time, t_source) {
-                            m.reword(k, reply, relay);
+                            m.reword(k, words.text(), words.dsn, words.relay());
                             let t = &mut m.tries[k];
                             t.folded.push((t_time, t_source));
                             (t.time, t.source) = (time, source);
@@ -729,7 +745,7 @@ impl Shard {
                     m.deferred.push(m.tries.len());
                 }
                 Shard::tried(floors, m, time);
-                m.push(index, time, source, status, Words::Logged(reply), relay, line, 1);
+                m.push(index, time, source, status, Words::Logged(words.text(), words.dsn), words.relay(), line, 1);
             }
         }
     }
