@@ -12,12 +12,18 @@ use super::attempt::Attempt;
 /// message-id is held as a 64-bit hash (two message-ids share one with a chance of about one in ten million for a
 /// hundred million messages; SipHash keeps similar ids apart) and each campaign id once.
 ///
-/// Once the file is read ([`MessageIndex::seal`]), the hashes are sorted, with their campaigns beside them, and
-/// the first bits of a hash say which few entries to look at: 12 bytes a message, about a third of a hash map's.
+/// Once the file is read ([`MessageIndex::seal`]), the entries are grouped by the first bits of their hash (a
+/// bucket of about four), which say where to look. The bucket stands for those bits, so an entry keeps only the
+/// rest of the hash, with its campaign's number in the bits they free: one 64-bit word a message, a quarter of a
+/// hash map's. A platform's sends file grows with every campaign, and this index is most of what a run's memory
+/// grows by when the same contacts get more campaigns.
 #[derive(Clone, Debug, Default)]
 pub struct MessageIndex {
+    /// Before sealing: each insert's hash and campaign.
     hashes: Vec<u64>,
     campaign_of: Vec<u32>,
+    /// Sealed: `(hash << bits) | campaign`, bucket by bucket.
+    entries: Vec<u64>,
     /// Where the entries of each bucket (the first `bits` bits of the hash) start, and one past the last.
     starts: Vec<u32>,
     bits: u32,
@@ -34,6 +40,7 @@ impl MessageIndex {
 
     /// Records that `message_id` (normalised) belongs to `campaign`; a message-id given twice keeps its last.
     pub fn insert(&mut self, message_id: &str, campaign: &str) {
+        self.unseal();
         // A sends file lists a campaign's messages together: most rows name the campaign added last.
         let last = self.campaigns.len().checked_sub(1).filter(|&i| self.campaigns[i] == campaign);
         let index = match last.map(|i| i as u32).or_else(|| self.ids.get(campaign).copied()) {
@@ -47,38 +54,75 @@ impl MessageIndex {
         };
         self.hashes.push(Self::hash(message_id));
         self.campaign_of.push(index);
-        self.sealed = false;
     }
 
-    /// Sorts the entries for lookups, after the last insert.
+    /// Back to a list of inserts, for an insert after sealing (no reader does that; kept correct all the same).
+    fn unseal(&mut self) {
+        if !self.sealed {
+            return;
+        }
+        let mask = self.campaign_mask();
+        for b in 0..self.starts.len().saturating_sub(1) {
+            let top = if self.bits == 0 { 0 } else { (b as u64) << (64 - self.bits) };
+            for &e in &self.entries[self.starts[b] as usize..self.starts[b + 1] as usize] {
+                self.hashes.push(top | (e >> self.bits));
+                self.campaign_of.push((e & mask) as u32);
+            }
+        }
+        (self.entries, self.starts, self.sealed) = (Vec::new(), Vec::new(), false);
+    }
+
+    /// The bits of an entry that hold its campaign's number.
+    fn campaign_mask(&self) -> u64 {
+        (1u64 << self.bits) - 1
+    }
+
+    /// Groups the entries by bucket for lookups, after the last insert.
     pub fn seal(&mut self) {
         if self.sealed {
             return;
         }
-        let mut entries: Vec<(u64, u32)> =
-            std::mem::take(&mut self.hashes).into_iter().zip(std::mem::take(&mut self.campaign_of)).collect();
-        // Stable: of two entries for one message-id, the later stays last, and is the one kept.
-        entries.sort_by_key(|e| e.0);
-        let mut kept: Vec<(u64, u32)> = Vec::with_capacity(entries.len());
-        for e in entries {
-            match kept.last_mut() {
-                Some(last) if last.0 == e.0 => *last = e,
-                _ => kept.push(e),
-            }
-        }
-        // About four entries a bucket.
-        self.bits = (usize::BITS - (kept.len() / 4).leading_zeros()).min(32);
-        let buckets = 1usize << self.bits;
-        let mut starts = vec![0u32; buckets + 1];
-        for &(h, _) in &kept {
+        let n = self.hashes.len();
+        // About four entries a bucket, and enough bits for every campaign's number.
+        let for_buckets = usize::BITS - (n / 4).leading_zeros();
+        let for_campaigns = usize::BITS - self.campaigns.len().saturating_sub(1).leading_zeros();
+        self.bits = for_buckets.max(for_campaigns).min(32);
+        let mut starts = vec![0u32; (1usize << self.bits) + 1];
+        for &h in &self.hashes {
             starts[self.bucket(h) + 1] += 1;
         }
-        for b in 0..buckets {
+        for b in 0..starts.len() - 1 {
             starts[b + 1] += starts[b];
         }
+        // Each entry into its bucket, in the order inserted.
+        let mut next = starts.clone();
+        let mut entries = vec![0u64; n];
+        for (&h, &c) in self.hashes.iter().zip(&self.campaign_of) {
+            let b = self.bucket(h);
+            entries[next[b] as usize] = (h << self.bits) | u64::from(c);
+            next[b] += 1;
+        }
+        (self.hashes, self.campaign_of) = (Vec::new(), Vec::new());
+        // A message-id given twice keeps its last entry: the earlier ones are dropped, bucket by bucket.
+        let mask = self.campaign_mask();
+        let mut kept = 0;
+        for b in 0..starts.len() - 1 {
+            let (from, to) = (starts[b] as usize, starts[b + 1] as usize);
+            starts[b] = kept as u32;
+            for i in from..to {
+                let key = entries[i] & !mask;
+                if entries[i + 1..to].iter().all(|&later| later & !mask != key) {
+                    entries[kept] = entries[i];
+                    kept += 1;
+                }
+            }
+        }
+        let last = starts.len() - 1;
+        starts[last] = kept as u32;
+        entries.truncate(kept);
+        entries.shrink_to_fit();
+        self.entries = entries;
         self.starts = starts;
-        self.hashes = kept.iter().map(|e| e.0).collect();
-        self.campaign_of = kept.iter().map(|e| e.1).collect();
         self.sealed = true;
     }
 
@@ -89,25 +133,26 @@ impl MessageIndex {
     /// The campaign of a message-id (normalised).
     pub fn get(&self, message_id: &str) -> Option<&str> {
         let h = Self::hash(message_id);
-        let at = if self.sealed {
+        let campaign = if self.sealed {
             let b = self.bucket(h);
             let (from, to) = (self.starts[b] as usize, self.starts[b + 1] as usize);
-            self.hashes[from..to].iter().position(|&x| x == h).map(|i| from + i)
+            let (key, mask) = (h << self.bits, self.campaign_mask());
+            self.entries[from..to].iter().find(|&&e| e & !mask == key).map(|&e| (e & mask) as usize)
         } else {
             // Not sealed yet: the last entry for it.
-            self.hashes.iter().rposition(|&x| x == h)
+            self.hashes.iter().rposition(|&x| x == h).map(|i| self.campaign_of[i] as usize)
         };
-        at.map(|i| self.campaigns[self.campaign_of[i] as usize].as_str())
+        campaign.map(|c| self.campaigns[c].as_str())
     }
 
     /// How many message-ids it holds (before sealing, a message-id given twice counts twice).
     pub fn len(&self) -> usize {
-        self.hashes.len()
+        if self.sealed { self.entries.len() } else { self.hashes.len() }
     }
 
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
+        self.len() == 0
     }
 }
 
@@ -222,5 +267,28 @@ mod tests {
         assert_eq!(index.get("m10000@news.example"), None);
         assert_eq!(index.len(), 10_000);
         assert_eq!(MessageIndex::default().get("x"), None);
+    }
+
+    #[test]
+    fn the_index_holds_more_campaigns_than_buckets_and_takes_inserts_after_sealing() {
+        // Ten messages of a thousand campaigns each: the campaigns' numbers need more bits than the buckets.
+        let mut index = MessageIndex::default();
+        for c in 0..1000 {
+            index.insert(&format!("m{c}@x"), &format!("c{c}"));
+        }
+        index.seal();
+        for c in 0..1000 {
+            assert_eq!(index.get(&format!("m{c}@x")), Some(format!("c{c}").as_str()));
+        }
+        index.insert("m5@x", "again");
+        index.insert("new@x", "c1");
+        index.seal();
+        assert_eq!((index.get("m5@x"), index.get("new@x"), index.get("m6@x")), (Some("again"), Some("c1"), Some("c6")));
+        assert_eq!(index.len(), 1001);
+        let mut one: MessageIndex = [("a@x", "c1")].into_iter().collect();
+        assert_eq!((one.get("a@x"), one.get("b@x")), (Some("c1"), None));
+        one.insert("a@x", "c2");
+        one.seal();
+        assert_eq!((one.get("a@x"), one.len()), (Some("c2"), 1));
     }
 }
