@@ -55,8 +55,11 @@ impl Keep {
 
 /// Everything the reports are made from.
 pub struct Analysis {
-    /// The outcomes the command asked to keep, in time order.
-    pub outcomes: Vec<Outcome>,
+    /// The outcomes the command asked to keep, in time order. Each in its own allocation: a report keeps tens of
+    /// thousands (every sender-fault bounce, for block events), and a vector of them whole, 200 bytes each, doubled
+    /// its room as it grew and held the old and the new room at once while moving them, a peak that grew with the
+    /// number of campaigns.
+    pub outcomes: Vec<Box<Outcome>>,
     /// The replay: every contact's counters, every deactivation, and one step per outcome kept.
     pub replay: Replay,
     /// Outcome counts per campaign (`None`: campaign unknown), of the outcomes shown.
@@ -189,7 +192,7 @@ impl Analysis {
                 first_seen.insert(o.campaign.clone(), o.first_time);
             }
             if kept {
-                outcomes.push(o);
+                outcomes.push(Box::new(o));
                 steps.push(step);
             }
         };

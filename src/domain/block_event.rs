@@ -5,6 +5,7 @@
 //! event is a run of sender-fault bounces (blocks, reputation, authentication, policy) with the same response
 //! template at the same provider, no two more than a window apart, reaching a minimum of distinct recipients.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::outcome::{Outcome, OutcomeKind};
@@ -53,10 +54,10 @@ pub struct BlockEvent {
 }
 
 /// Finds the block events among `outcomes` (in time order), earliest first.
-pub fn block_events(outcomes: &[Outcome], policy: BlockPolicy) -> Vec<BlockEvent> {
+pub fn block_events<O: Borrow<Outcome>>(outcomes: &[O], policy: BlockPolicy) -> Vec<BlockEvent> {
     // Candidates grouped by provider, reason and template; each group's indexes stay in time order.
     let mut groups: BTreeMap<(&'static str, Reason, String), Vec<usize>> = BTreeMap::new();
-    for (i, o) in outcomes.iter().enumerate() {
+    for (i, o) in outcomes.iter().map(Borrow::borrow).enumerate() {
         if matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender {
             let provider = o.provider.as_str();
             groups.entry((provider, o.verdict.reason, template_of(&o.reply.text))).or_default().push(i);
@@ -66,8 +67,8 @@ pub fn block_events(outcomes: &[Outcome], policy: BlockPolicy) -> Vec<BlockEvent
     for ((provider, reason, template), indexes) in groups {
         let mut run: Vec<usize> = Vec::new();
         for i in indexes.into_iter().chain(std::iter::once(usize::MAX)) {
-            let split = match (run.last(), outcomes.get(i)) {
-                (Some(&prev), Some(o)) => o.time.millis() - outcomes[prev].time.millis() > policy.window_ms,
+            let split = match (run.last(), outcomes.get(i).map(Borrow::borrow)) {
+                (Some(&prev), Some(o)) => o.time.millis() - outcomes[prev].borrow().time.millis() > policy.window_ms,
                 (Some(_), None) => true,
                 (None, _) => false,
             };
@@ -86,20 +87,21 @@ pub fn block_events(outcomes: &[Outcome], policy: BlockPolicy) -> Vec<BlockEvent
     events
 }
 
-fn event_of(
-    outcomes: &[Outcome],
+fn event_of<O: Borrow<Outcome>>(
+    outcomes: &[O],
     run: &[usize],
     provider: &'static str,
     reason: Reason,
     template: &str,
     policy: BlockPolicy,
 ) -> Option<BlockEvent> {
-    let recipients: BTreeSet<&str> = run.iter().map(|&i| outcomes[i].recipient.as_str()).collect();
+    let outcome = |i: usize| -> &Outcome { outcomes[i].borrow() };
+    let recipients: BTreeSet<&str> = run.iter().map(|&i| outcome(i).recipient.as_str()).collect();
     if recipients.len() < policy.min_recipients.max(1) {
         return None;
     }
-    let campaigns: BTreeSet<&str> = run.iter().filter_map(|&i| outcomes[i].campaign.as_deref()).collect();
-    let (first, last) = (outcomes[run[0]].time, outcomes[run[run.len() - 1]].time);
+    let campaigns: BTreeSet<&str> = run.iter().filter_map(|&i| outcome(i).campaign.as_deref()).collect();
+    let (first, last) = (outcome(run[0]).time, outcome(run[run.len() - 1]).time);
     Some(BlockEvent {
         provider,
         reason,
@@ -109,7 +111,7 @@ fn event_of(
         bounces: run.len(),
         recipients: recipients.len(),
         campaigns: campaigns.into_iter().map(String::from).collect(),
-        example: outcomes[run[0]].reply.display(),
+        example: outcome(run[0]).reply.display(),
         outcomes: run.to_vec(),
     })
 }

@@ -115,8 +115,8 @@ pub struct CampaignDetail {
 
 /// The in-depth summary of one campaign (`None`: the messages of unknown campaign), of the outcomes settled at or
 /// after `since`.
-pub fn campaign_detail(
-    outcomes: &[Outcome],
+pub fn campaign_detail<O: std::borrow::Borrow<Outcome>>(
+    outcomes: &[O],
     replay: &Replay,
     campaign: Option<&str>,
     since: Option<Timestamp>,
@@ -127,7 +127,7 @@ pub fn campaign_detail(
     let mut templates: HashMap<String, (u64, String)> = HashMap::new();
     let mut providers: BTreeMap<&'static str, Counts> = BTreeMap::new();
     let mut domains: HashMap<String, Counts> = HashMap::new();
-    for (outcome, step) in outcomes.iter().zip(&replay.steps) {
+    for (outcome, step) in outcomes.iter().map(std::borrow::Borrow::borrow).zip(&replay.steps) {
         if outcome.campaign.as_deref() != campaign || since.is_some_and(|t| outcome.time < t) {
             continue;
         }
