@@ -32,7 +32,8 @@ pub use join::{Joiner, JoinerState, Message, SHARDS, join};
 pub enum Event {
     /// `cleanup`: the message-id.
     MessageId(String),
-    /// `qmgr` or `pickup`: the envelope sender (empty for notifications), normalised (see [`shared_sender`]).
+    /// `qmgr` or `pickup`: the envelope sender (empty for notifications), normalised, and one string for the lines
+    /// that name the same sender.
     Sender(Arc<str>),
     /// `qmgr`: the message expired in the queue; the envelope sender.
     Expired(Arc<str>),
@@ -192,7 +193,7 @@ impl fmt::Debug for QueueId {
     }
 }
 
-/// A host's name, one copy shared by the lines that name it (see [`shared_host`]). Two are compared by pointer
+/// A host's name, one copy shared by the lines that name it. Two are compared by pointer
 /// before their bytes: `Arc<str>`'s own `==` always compares the bytes, and the join compares hosts for every line.
 #[derive(Clone, Debug)]
 pub struct Host(Arc<str>);

@@ -132,8 +132,8 @@ struct Try {
     command: Option<SmtpCommand>,
     text: u32,
     /// Whether the text is the response as logged, with `enhanced` the line's `dsn=` code and no code or command
-    /// yet: it is taken apart when the try is made an attempt (see [`RawReply`]). Tries from the state file are
-    /// taken apart already.
+    /// yet: it is taken apart when the try is made an attempt (see [`super::DeliveryWords`]). Tries from the state
+    /// file are taken apart already.
     raw: bool,
     relay: Option<u32>,
     line: Option<Box<str>>,
