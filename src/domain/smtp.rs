@@ -187,6 +187,14 @@ impl Reply {
         }
     }
 
+    /// [`Reply::parse`], with `dsn`, the enhanced code a log gives beside the response (Postfix's and Sendmail's
+    /// `dsn=`, PowerMTA's `dsnStatus`), standing in where the response has none of its own.
+    pub fn parse_with_dsn(raw: &str, dsn: Option<EnhancedCode>) -> Reply {
+        let mut reply = Reply::parse(raw);
+        reply.enhanced = reply.enhanced.or(dsn);
+        reply
+    }
+
     /// [`Reply::parse`] of a response that is not qmail-send's encoded report.
     fn parse_unwrapped(raw: &str) -> Reply {
         let mut s = strip_failed(raw);

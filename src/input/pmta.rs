@@ -286,17 +286,13 @@ fn parse_time(raw: &str) -> Option<Timestamp> {
 fn reply(diag: &str, dsn_status: &str) -> Reply {
     let status_code = dsn_status.split_whitespace().next().and_then(EnhancedCode::parse);
     let diag = strip_diagnostic_type(diag);
-    let mut reply = if diag.is_empty() {
+    if diag.is_empty() {
         let words = dsn_status.split_once(' ').map_or("", |(_, w)| w).trim();
         let words = words.strip_prefix('(').and_then(|w| w.strip_suffix(')')).unwrap_or(words);
-        Reply { text: words.to_string(), ..Reply::default() }
+        Reply { text: words.to_string(), enhanced: status_code, ..Reply::default() }
     } else {
-        Reply::parse(diag)
-    };
-    if reply.enhanced.is_none() {
-        reply.enhanced = status_code;
+        Reply::parse_with_dsn(diag, status_code)
     }
-    reply
 }
 
 /// Drops an RFC 3464 diagnostic type such as `smtp;` in front of the response.

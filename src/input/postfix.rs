@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::domain::attempt::{Status, normalize_address, push_normalized_address};
-use crate::domain::smtp::{EnhancedCode, Reply};
+use crate::domain::smtp::EnhancedCode;
 use crate::domain::time::Timestamp;
 
 use super::KeepLines;
@@ -54,9 +54,9 @@ pub enum Event {
 
 /// A delivery line's recipient, receiving host and response, held in one string: three strings made for every
 /// delivery line were three allocations on the thread that parsed it, freed on the one that joined it. The
-/// response is kept as logged and taken apart only when its try becomes an attempt ([`parse_reply`]): a message
-/// deferred for hours has most of its deferrals folded into one try (see [`Joiner::folding_deferrals`]), and their
-/// words are never needed.
+/// response is kept as logged and taken apart only when its try becomes an attempt
+/// ([`Reply::parse_with_dsn`](crate::domain::smtp::Reply::parse_with_dsn)): a message deferred for hours has most
+/// of its deferrals folded into one try (see [`Joiner::folding_deferrals`]), and their words are never needed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeliveryWords {
     /// The recipient, then the host, then the response.
@@ -95,19 +95,6 @@ impl DeliveryWords {
     pub fn text(&self) -> &str {
         &self.all[self.relay_end as usize..]
     }
-
-    /// The response taken apart.
-    pub fn reply(&self) -> Reply {
-        parse_reply(self.text(), self.dsn)
-    }
-}
-
-/// A response as a delivery line logs it, taken apart (see [`Reply::parse`]), with the line's `dsn=` code where
-/// the response has no enhanced code.
-pub fn parse_reply(text: &str, dsn: Option<EnhancedCode>) -> Reply {
-    let mut reply = Reply::parse(text);
-    reply.enhanced = reply.enhanced.or(dsn);
-    reply
 }
 
 /// One Postfix line's record, before the join.
@@ -193,8 +180,8 @@ impl fmt::Debug for QueueId {
     }
 }
 
-/// A host's name, one copy shared by the lines that name it. Two are compared by pointer
-/// before their bytes: `Arc<str>`'s own `==` always compares the bytes, and the join compares hosts for every line.
+/// A host's name, one copy shared by the lines that name it. Two are compared by pointer before their bytes:
+/// `Arc<str>`'s own `==` always compares the bytes, and the join compares hosts for every line.
 #[derive(Clone, Debug)]
 pub struct Host(Arc<str>);
 
@@ -494,6 +481,7 @@ impl LineDeduper {
 mod tests {
     use super::*;
     use crate::domain::attempt::{Attempt, Source};
+    use crate::domain::smtp::Reply;
 
     fn used(line: &str) -> Record {
         match parse_line(line, &KeepLines::All) {
@@ -524,7 +512,7 @@ mod tests {
             "Nov 20 09:01:31 mta1 postfix/smtp[3347]: 8C18DEE50C: to=<Elizabeth@Tyrell-corp.com>, relay=mx2.tyrell-corp.com[198.51.100.41]:25, delay=0.34, delays=0.07/0/0.14/0.12, dsn=5.1.1, status=bounced (host mx2.tyrell-corp.com[198.51.100.41] said: 550 5.1.1 <elizabeth@tyrell-corp.com>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
         );
         let Event::Delivery { status, words } = r.event else { panic!() };
-        let reply = words.reply();
+        let reply = Reply::parse_with_dsn(words.text(), words.dsn);
         assert_eq!(
             (words.to(), status, words.relay()),
             ("elizabeth@tyrell-corp.com", Status::Bounced, Some("mx2.tyrell-corp.com"))
@@ -538,7 +526,7 @@ mod tests {
             "Nov 20 09:00:50 mta1 postfix/smtp[1]: 25C92B5BDB: to=<i@iclod.com>, relay=none, delay=0.2, delays=0.13/0.01/0.07/0, dsn=5.4.4, status=bounced (Host or domain name not found. Name service error for name=iclod.com type=MX: Host not found)",
         );
         let Event::Delivery { words, .. } = r.event else { panic!() };
-        let reply = words.reply();
+        let reply = Reply::parse_with_dsn(words.text(), words.dsn);
         assert_eq!(
             (reply.code, reply.enhanced.map(|e| e.to_string()), words.relay()),
             (None, Some("5.4.4".into()), None)

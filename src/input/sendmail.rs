@@ -193,10 +193,7 @@ fn delivery(rest: &str) -> Result<Option<Event>, String> {
         };
         (status, stat)
     };
-    let mut reply = Reply::parse(text);
-    if reply.enhanced.is_none() {
-        reply.enhanced = dsn;
-    }
+    let mut reply = Reply::parse_with_dsn(text, dsn);
     if status == Status::Delivered && reply.code.is_none() {
         // `Sent (...)` quotes the server's 2xx reply without its code.
         reply.code = Some(250);

@@ -17,7 +17,7 @@ use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::{Event, Host, QueueId, QueueKey, Record, parse_reply};
+use super::{Event, Host, QueueId, QueueKey, Record};
 
 /// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
 /// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
@@ -179,7 +179,7 @@ fn whole_attempt(
         campaign: None,
         status: t.status,
         reply: if t.raw {
-            parse_reply(&text, t.enhanced)
+            Reply::parse_with_dsn(&text, t.enhanced)
         } else {
             Reply { code: t.code, enhanced: t.enhanced, text, command: t.command }
         },
