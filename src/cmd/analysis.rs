@@ -11,11 +11,11 @@ use std::io::Write;
 use anyhow::{Result, bail};
 
 use crate::domain::attempt::Attempt;
+use crate::domain::block_event::{BlockDetector, BlockEvent, BlockPolicy};
 use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
 use crate::domain::in_order::InOrder;
 use crate::domain::outcome::{Outcome, OutcomeKind, settle_into};
-use crate::domain::reason::Fault;
 use crate::domain::replay::{Replay, Replayer};
 use crate::domain::summary::Counts;
 use crate::domain::time::Timestamp;
@@ -32,9 +32,7 @@ use super::args::{RunConfig, now};
 pub enum Keep {
     /// None: the replay's deactivations and counters are enough.
     Nothing,
-    /// Bounces the sender caused, of which block events are made.
-    SenderBounces,
-    /// One campaign's outcomes (`None`: those of unknown campaign), and the sender's bounces.
+    /// One campaign's outcomes (`None`: those of unknown campaign).
     Campaign(Option<String>),
     /// The outcomes of these contacts.
     Contacts(HashSet<String>),
@@ -42,12 +40,9 @@ pub enum Keep {
 
 impl Keep {
     fn wants(&self, o: &Outcome) -> bool {
-        let sender_bounce =
-            || matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender;
         match self {
             Keep::Nothing => false,
-            Keep::SenderBounces => sender_bounce(),
-            Keep::Campaign(c) => o.campaign == *c || sender_bounce(),
+            Keep::Campaign(c) => o.campaign == *c,
             Keep::Contacts(emails) => emails.contains(&o.recipient),
         }
     }
@@ -55,11 +50,12 @@ impl Keep {
 
 /// Everything the reports are made from.
 pub struct Analysis {
-    /// The outcomes the command asked to keep, in time order. Each in its own allocation: a report keeps tens of
-    /// thousands (every sender-fault bounce, for block events), and a vector of them whole, 200 bytes each, doubled
-    /// its room as it grew and held the old and the new room at once while moving them, a peak that grew with the
-    /// number of campaigns.
+    /// The outcomes the command asked to keep, in time order. Each in its own allocation: a campaign's report keeps
+    /// every outcome of the campaign, and a vector of them whole, 200 bytes each, doubled its room as it grew and
+    /// held the old and the new room at once while moving them.
     pub outcomes: Vec<Box<Outcome>>,
+    /// The block events, when the command asked for them, earliest first.
+    pub events: Vec<BlockEvent>,
     /// The replay: every contact's counters, every deactivation, and one step per outcome kept.
     pub replay: Replay,
     /// Outcome counts per campaign (`None`: campaign unknown), of the outcomes shown.
@@ -154,8 +150,8 @@ pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, 
 }
 
 impl Analysis {
-    /// Runs the whole pipeline, keeping the outcomes `keep` names.
-    pub fn run(config: &RunConfig, keep: &Keep) -> Result<Analysis> {
+    /// Runs the whole pipeline, keeping the outcomes `keep` names, and finding block events by `blocks`, if given.
+    pub fn run(config: &RunConfig, keep: &Keep, blocks: Option<BlockPolicy>) -> Result<Analysis> {
         // Each batch is settled as it comes and dropped; its outcomes wait in `in_order` until nothing can come
         // before them, then are replayed and counted, and dropped unless kept. A delivery's response text is kept
         // only where the run shows proof.
@@ -178,11 +174,16 @@ impl Analysis {
         let mut counts: BTreeMap<Option<String>, Counts> = BTreeMap::new();
         let mut first_seen: HashMap<Option<String>, Timestamp> = HashMap::new();
         let mut settler = PartSettler::default();
+        let mut detector = blocks.map(BlockDetector::new);
         let mut replay = |o: Outcome| {
             let kept = keep.wants(&o);
+            let shown = config.since.is_none_or(|t| o.time >= t);
+            if let Some(d) = detector.as_mut() {
+                d.push(&o, shown);
+            }
             let step =
                 replayer.push(&o, engagement.is_engaged(&o.recipient, o.first_time), kept.then_some(outcomes.len()));
-            if config.since.is_none_or(|t| o.time >= t) {
+            if shown {
                 match counts.get_mut(&o.campaign) {
                     Some(c) => c.add_step(o.kind, step.event),
                     None => counts.entry(o.campaign.clone()).or_default().add_step(o.kind, step.event),
@@ -222,7 +223,8 @@ impl Analysis {
             state::save(path, &StateFile::new(&replay.contacts, &replay.deactivations, carry, now()))?;
         }
         let campaigns = std::mem::take(&mut data.campaigns);
-        Ok(Analysis { outcomes, replay, counts, first_seen, campaigns, engagement, files, since: config.since })
+        let events = detector.map(BlockDetector::finish).unwrap_or_default();
+        Ok(Analysis { outcomes, events, replay, counts, first_seen, campaigns, engagement, files, since: config.since })
     }
 
     /// Whether a time is inside the window shown.

@@ -48,7 +48,7 @@ pub fn run(args: &ContactArgs) -> Result<()> {
         Some(&args.replay),
         KeepLines::For(wanted.clone()),
     )?;
-    let analysis = Analysis::run(&config, &Keep::Contacts(wanted.iter().cloned().collect()))?;
+    let analysis = Analysis::run(&config, &Keep::Contacts(wanted.iter().cloned().collect()), None)?;
 
     let mut machine = Table::new(&[
         "email",

@@ -41,7 +41,7 @@ pub struct DeactivationsArgs {
 pub fn run(args: &DeactivationsArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
-    let analysis = Analysis::run(&config, &Keep::Nothing)?;
+    let analysis = Analysis::run(&config, &Keep::Nothing, None)?;
     let columns =
         ["email", "deactivated_at", "campaign_id", "cause", "hard_bounces", "consecutive_soft", "reason", "response"];
     let mut machine = Table::new(&columns);

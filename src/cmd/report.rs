@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::domain::block_event::{BlockEvent, BlockPolicy, block_events};
+use crate::domain::block_event::{BlockEvent, BlockPolicy};
 use crate::domain::summary::{Breakdown, Counts, campaign_detail};
 use crate::input::KeepLines;
 use crate::output::{Block, Cell, Output, Table, count_of, sparkline};
@@ -50,14 +50,14 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
     let keep = match &args.campaign {
-        None => Keep::SenderBounces,
+        None => Keep::Nothing,
         Some(id) => Keep::Campaign((id != "-").then(|| id.clone())),
     };
-    let analysis = Analysis::run(&config, &keep)?;
     let blocks = BlockPolicy { window_ms: i64::from(args.block_window) * 60_000, min_recipients: args.block_min };
+    let analysis = Analysis::run(&config, &keep, Some(blocks))?;
     let output = match &args.campaign {
-        None => all_campaigns(&analysis, blocks),
-        Some(id) => one_campaign(&analysis, id, blocks)?,
+        None => all_campaigns(&analysis),
+        Some(id) => one_campaign(&analysis, id)?,
     };
     emit(&output, &out)
 }
@@ -74,20 +74,13 @@ fn counts_cells(c: &Counts) -> Vec<Cell> {
     ]
 }
 
-/// The block events among the outcomes shown, of one campaign or of all (`None`).
-fn events(analysis: &Analysis, campaign: Option<Option<&str>>, policy: BlockPolicy) -> Vec<BlockEvent> {
-    let mut events = block_events(&analysis.outcomes, policy);
-    events.retain(|e| {
-        e.outcomes.iter().any(|&i| {
-            let o = &analysis.outcomes[i];
-            analysis.shown(o.time) && campaign.is_none_or(|c| o.campaign.as_deref() == c)
-        })
-    });
-    events
+/// The block events with bounces shown, of one campaign or of all (`None`).
+fn events<'a>(analysis: &'a Analysis, campaign: Option<Option<&str>>) -> Vec<&'a BlockEvent> {
+    analysis.events.iter().filter(|e| e.shown_for(campaign)).collect()
 }
 
 /// The human table of block events.
-fn events_table(events: &[BlockEvent]) -> Table {
+fn events_table(events: &[&BlockEvent]) -> Table {
     let mut t = Table::new(&["provider", "reason", "from", "to", "recipients", "campaigns", "response"])
         .titled("Block events: one provider refusing the sender (counted once each; --ignore-sender-faults keeps them from deactivating anyone)");
     for e in events {
@@ -104,7 +97,7 @@ fn events_table(events: &[BlockEvent]) -> Table {
     t
 }
 
-fn all_campaigns(analysis: &Analysis, blocks: BlockPolicy) -> Output {
+fn all_campaigns(analysis: &Analysis) -> Output {
     let mut by = analysis.counts.clone();
     for id in analysis.campaigns.keys() {
         by.entry(Some(id.clone())).or_default();
@@ -169,7 +162,7 @@ fn all_campaigns(analysis: &Analysis, blocks: BlockPolicy) -> Output {
             "warning: {late} messages were sent to contacts already deactivated (see `bounces contact`)"
         )));
     }
-    let events = events(analysis, None, blocks);
+    let events = events(analysis, None);
     if !events.is_empty() {
         human.push(Block::Table(events_table(&events)));
     }
@@ -200,7 +193,7 @@ fn breakdown_rows(title: &str, rows: &[Breakdown], with_detail: bool) -> Table {
     t
 }
 
-fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Output> {
+fn one_campaign(analysis: &Analysis, id: &str) -> Result<Output> {
     let campaign = (id != "-").then_some(id);
     let d = campaign_detail(&analysis.outcomes, &analysis.replay, campaign, analysis.since);
     if d.counts.sent == 0 && !campaign.is_some_and(|c| analysis.campaigns.contains_key(c)) {
@@ -245,7 +238,7 @@ fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Ou
         top.push(vec![Cell::int(b.count), Cell::Ratio(b.share), Cell::text(clip(&b.key, 100))]);
     }
     human.push(Block::Table(top));
-    let events = events(analysis, Some(campaign), blocks);
+    let events = events(analysis, Some(campaign));
     if !events.is_empty() {
         human.push(Block::Table(events_table(&events)));
     }
@@ -319,7 +312,7 @@ fn one_campaign(analysis: &Analysis, id: &str, blocks: BlockPolicy) -> Result<Ou
         }
     }
     for e in &events {
-        let bounces = e.outcomes.iter().filter(|&&i| analysis.outcomes[i].campaign.as_deref() == campaign).count();
+        let bounces = e.bounces_of(campaign);
         machine.push(vec![
             Cell::text("block_event"),
             Cell::text(e.provider),

@@ -4,9 +4,11 @@
 //! one by one these look like hundreds of bad addresses; they are one problem of the sender's, with one fix. An
 //! event is a run of sender-fault bounces (blocks, reputation, authentication, policy) with the same response
 //! template at the same provider, no two more than a window apart, reaching a minimum of distinct recipients.
+//!
+//! Events are found as the outcomes are replayed, in time order ([`BlockDetector`]): only the runs still open are
+//! held, so that a report's memory does not grow with the number of sender-fault bounces in the logs.
 
-use std::borrow::Borrow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::outcome::{Outcome, OutcomeKind};
 use super::reason::{Fault, Reason};
@@ -49,71 +51,167 @@ pub struct BlockEvent {
     pub campaigns: Vec<String>,
     /// One full response.
     pub example: String,
-    /// The indexes of its outcomes in the slice given.
-    pub outcomes: Vec<usize>,
+    /// Its bounces by campaign (`None`: campaign unknown): how many, and how many of them are in the window shown.
+    pub by_campaign: BTreeMap<Option<String>, (usize, usize)>,
+}
+
+impl BlockEvent {
+    /// Whether it has a bounce in the window shown, of the campaign given (`None`: of any).
+    pub fn shown_for(&self, campaign: Option<Option<&str>>) -> bool {
+        self.by_campaign.iter().any(|(c, &(_, shown))| shown > 0 && campaign.is_none_or(|want| c.as_deref() == want))
+    }
+
+    /// How many of its bounces belong to a campaign (`None`: campaign unknown).
+    pub fn bounces_of(&self, campaign: Option<&str>) -> usize {
+        self.by_campaign.iter().filter(|(c, _)| c.as_deref() == campaign).map(|(_, &(n, _))| n).sum()
+    }
+}
+
+/// Whether an outcome is a bounce the sender caused, of which events are made.
+pub fn is_sender_bounce(o: &Outcome) -> bool {
+    matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender
 }
 
 /// Finds the block events among `outcomes` (in time order), earliest first.
-pub fn block_events<O: Borrow<Outcome>>(outcomes: &[O], policy: BlockPolicy) -> Vec<BlockEvent> {
-    // Candidates grouped by provider, reason and template; each group's indexes stay in time order.
-    let mut groups: BTreeMap<(&'static str, Reason, String), Vec<usize>> = BTreeMap::new();
-    for (i, o) in outcomes.iter().map(Borrow::borrow).enumerate() {
-        if matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender {
-            let provider = o.provider.as_str();
-            groups.entry((provider, o.verdict.reason, template_of(&o.reply.text))).or_default().push(i);
-        }
+pub fn block_events<O: std::borrow::Borrow<Outcome>>(outcomes: &[O], policy: BlockPolicy) -> Vec<BlockEvent> {
+    let mut detector = BlockDetector::new(policy);
+    for o in outcomes {
+        detector.push(o.borrow(), true);
     }
-    let mut events = Vec::new();
-    for ((provider, reason, template), indexes) in groups {
-        let mut run: Vec<usize> = Vec::new();
-        for i in indexes.into_iter().chain(std::iter::once(usize::MAX)) {
-            let split = match (run.last(), outcomes.get(i).map(Borrow::borrow)) {
-                (Some(&prev), Some(o)) => o.time.millis() - outcomes[prev].borrow().time.millis() > policy.window_ms,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            if split {
-                if let Some(event) = event_of(outcomes, &run, provider, reason, &template, policy) {
-                    events.push(event);
-                }
-                run.clear();
-            }
-            if i != usize::MAX {
-                run.push(i);
-            }
-        }
-    }
-    events.sort_by(|a, b| (a.first, a.provider, &a.template).cmp(&(b.first, b.provider, &b.template)));
-    events
+    detector.finish()
 }
 
-fn event_of<O: Borrow<Outcome>>(
-    outcomes: &[O],
-    run: &[usize],
-    provider: &'static str,
-    reason: Reason,
-    template: &str,
+/// Finds block events in outcomes handed over one by one in time order, holding only the runs that a later bounce
+/// can still extend: a run whose last bounce is more than a window before the latest outcome is closed, and kept as
+/// an event if it has enough recipients.
+#[derive(Debug)]
+pub struct BlockDetector {
     policy: BlockPolicy,
-) -> Option<BlockEvent> {
-    let outcome = |i: usize| -> &Outcome { outcomes[i].borrow() };
-    let recipients: BTreeSet<&str> = run.iter().map(|&i| outcome(i).recipient.as_str()).collect();
-    if recipients.len() < policy.min_recipients.max(1) {
-        return None;
+    /// The open run of each provider, reason and template.
+    runs: HashMap<(&'static str, Reason, String), Run>,
+    events: Vec<BlockEvent>,
+    /// When the runs were last looked through for closed ones.
+    swept: Option<Timestamp>,
+}
+
+/// A run of bounces with the same provider, reason and template, no two more than a window apart.
+#[derive(Debug)]
+struct Run {
+    first: Timestamp,
+    last: Timestamp,
+    bounces: usize,
+    recipients: BTreeSet<String>,
+    by_campaign: BTreeMap<Option<String>, (usize, usize)>,
+    example: String,
+}
+
+impl Run {
+    fn start(o: &Outcome) -> Run {
+        Run {
+            first: o.time,
+            last: o.time,
+            bounces: 0,
+            recipients: BTreeSet::new(),
+            by_campaign: BTreeMap::new(),
+            example: o.reply.display(),
+        }
     }
-    let campaigns: BTreeSet<&str> = run.iter().filter_map(|&i| outcome(i).campaign.as_deref()).collect();
-    let (first, last) = (outcome(run[0]).time, outcome(run[run.len() - 1]).time);
-    Some(BlockEvent {
-        provider,
-        reason,
-        template: template.to_string(),
-        first,
-        last,
-        bounces: run.len(),
-        recipients: recipients.len(),
-        campaigns: campaigns.into_iter().map(String::from).collect(),
-        example: outcome(run[0]).reply.display(),
-        outcomes: run.to_vec(),
-    })
+
+    fn add(&mut self, o: &Outcome, shown: bool) {
+        self.last = o.time;
+        self.bounces += 1;
+        if !self.recipients.contains(&o.recipient) {
+            self.recipients.insert(o.recipient.clone());
+        }
+        let counts = match self.by_campaign.get_mut(&o.campaign) {
+            Some(c) => c,
+            None => self.by_campaign.entry(o.campaign.clone()).or_default(),
+        };
+        counts.0 += 1;
+        counts.1 += usize::from(shown);
+    }
+}
+
+impl BlockDetector {
+    /// A detector with no runs.
+    pub fn new(policy: BlockPolicy) -> Self {
+        BlockDetector { policy, runs: HashMap::new(), events: Vec::new(), swept: None }
+    }
+
+    /// Takes the next outcome in time order; `shown` says whether it is in the window a report shows. Outcomes other
+    /// than sender-fault bounces are passed over.
+    pub fn push(&mut self, o: &Outcome, shown: bool) {
+        if !is_sender_bounce(o) {
+            return;
+        }
+        self.sweep(o.time);
+        let key = (o.provider.as_str(), o.verdict.reason, template_of(&o.reply.text));
+        let window = self.policy.window_ms;
+        match self.runs.get_mut(&key) {
+            Some(run) if o.time.millis() - run.last.millis() <= window => run.add(o, shown),
+            _ => {
+                let mut run = Run::start(o);
+                run.add(o, shown);
+                if let Some((key, old)) = self.runs.remove_entry(&key) {
+                    self.close(key, old);
+                }
+                self.runs.insert(key, run);
+            }
+        }
+    }
+
+    /// Closes the runs that no outcome from `now` on can extend, at most once a window: their recipients need not be
+    /// held any longer.
+    fn sweep(&mut self, now: Timestamp) {
+        let window = self.policy.window_ms;
+        if self.swept.is_some_and(|s| now.millis() - s.millis() <= window) {
+            return;
+        }
+        self.swept = Some(now);
+        let ended: Vec<_> = self
+            .runs
+            .iter()
+            .filter(|(_, run)| now.millis() - run.last.millis() > window)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in ended {
+            if let Some((key, run)) = self.runs.remove_entry(&key) {
+                self.close(key, run);
+            }
+        }
+    }
+
+    /// Keeps a run that ended as an event, if it has enough recipients.
+    fn close(&mut self, (provider, reason, template): (&'static str, Reason, String), run: Run) {
+        if run.recipients.len() < self.policy.min_recipients.max(1) {
+            return;
+        }
+        let campaigns = run.by_campaign.keys().flatten().cloned().collect();
+        self.events.push(BlockEvent {
+            provider,
+            reason,
+            template,
+            first: run.first,
+            last: run.last,
+            bounces: run.bounces,
+            recipients: run.recipients.len(),
+            campaigns,
+            example: run.example,
+            by_campaign: run.by_campaign,
+        });
+    }
+
+    /// The events, earliest first (then by provider, template and reason).
+    pub fn finish(mut self) -> Vec<BlockEvent> {
+        for (key, run) in std::mem::take(&mut self.runs) {
+            self.close(key, run);
+        }
+        let mut events = self.events;
+        events.sort_by(|a, b| {
+            (a.first, a.provider, &a.template, a.reason).cmp(&(b.first, b.provider, &b.template, b.reason))
+        });
+        events
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +268,33 @@ mod tests {
         assert_eq!(events[0].campaigns, vec!["c1".to_string()]);
         assert_eq!(events[1].recipients, 6);
         assert!(block_events(&v, BlockPolicy { min_recipients: 9, ..BlockPolicy::default() }).is_empty());
+    }
+
+    #[test]
+    fn runs_that_cannot_grow_are_closed_as_outcomes_come() {
+        let c = Classifier::builtin();
+        let block = "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org";
+        let mut detector = BlockDetector::new(BlockPolicy::default());
+        // Six blocks at Gmail, then six at Yahoo: both runs stay open while a bounce an hour on could extend them.
+        for i in 0..6 {
+            detector.push(&outcome(&c, i, &format!("g{i}@gmail.com"), block), true);
+            detector.push(&outcome(&c, 30 + i, &format!("y{i}@yahoo.com"), block), i >= 3);
+        }
+        assert_eq!(detector.runs.len(), 2);
+        // A day later only the new run is held; the two that ended are events already.
+        detector.push(&outcome(&c, 24 * 60, "late@gmail.com", block), true);
+        assert_eq!((detector.runs.len(), detector.events.len()), (1, 2));
+        // A bounce that is not the sender's fault opens no run.
+        detector.push(&outcome(&c, 24 * 60 + 1, "full@gmail.com", "552 5.2.2 mailbox full"), true);
+        assert_eq!(detector.runs.len(), 1);
+        let events = detector.finish();
+        assert_eq!(
+            events.iter().map(|e| (e.provider, e.recipients)).collect::<Vec<_>>(),
+            [("Google", 6), ("Yahoo/AOL", 6)]
+        );
+        let yahoo = &events[1];
+        assert_eq!(yahoo.by_campaign.get(&Some("c1".to_string())), Some(&(6, 3)));
+        assert_eq!((yahoo.bounces_of(Some("c1")), yahoo.bounces_of(None)), (6, 0));
+        assert!(yahoo.shown_for(None) && yahoo.shown_for(Some(Some("c1"))) && !yahoo.shown_for(Some(None)));
     }
 }
