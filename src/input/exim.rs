@@ -433,7 +433,7 @@ pub struct Arrival {
 /// rotated logs give one history), and the latest time of a line read so far. `advanced` is told how many bytes each
 /// block held.
 pub fn read(
-    reader: impl std::io::Read,
+    reader: impl std::io::Read + Send,
     file: u32,
     stats: &mut FileStats,
     keep: &KeepLines,

@@ -144,7 +144,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
 /// each block held. An expiry carries KumoMTA's own words: giving it the last deferral's response is left to a
 /// [`TryQueue`].
 pub fn read(
-    reader: impl Read,
+    reader: impl Read + Send,
     file: u32,
     stats: &mut FileStats,
     keep: &KeepLines,

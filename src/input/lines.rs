@@ -269,9 +269,9 @@ pub enum ParsedBlock<T> {
 /// number of its first line)` (which may use all cores) while `handle` takes the block before it: reading and
 /// parsing the next block overlaps with joining and replaying the last. `handle` gets the blocks in input order.
 pub fn pipeline_blocks_cut<T: Send>(
-    reader: impl std::io::Read,
+    reader: impl std::io::Read + Send,
     size: usize,
-    cut: impl Fn(&[u8]) -> Option<usize>,
+    cut: impl Fn(&[u8]) -> Option<usize> + Send,
     parse: impl Fn(&[u8], u64) -> T + Sync,
     handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
@@ -285,30 +285,55 @@ pub fn pipeline_blocks_cut<T: Send>(
 
 /// [`pipeline_blocks_cut`] for a `parse` that finds a block's lines that are not valid UTF-8 itself, as it reads
 /// them (how many, and the number of the first): the text is then checked once rather than twice.
+///
+/// With more than one core, blocks are read and parsed on a thread of their own, up to [`AHEAD`] blocks ahead of
+/// `handle`, which runs on the calling thread. Handling a block has steps that only one core can take (a joiner
+/// going through the records in order, a replay): in lock step, the next block's parse could only fill the first
+/// of them, and a core was idle through the others. With one core (`-j 1`), the next block is parsed while the
+/// last is handled, in turns on the one worker, so that the run keeps to one core. `handle` gets the same blocks in
+/// the same order either way.
 fn pipeline_checked_blocks<T: Send>(
-    reader: impl std::io::Read,
+    reader: impl std::io::Read + Send,
     size: usize,
-    cut: impl Fn(&[u8]) -> Option<usize>,
+    cut: impl Fn(&[u8]) -> Option<usize> + Send,
     parse: impl Fn(&[u8], u64) -> (T, InvalidLines) + Sync,
     mut handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
+    let parse_block = |block: Block<'_>| match block {
+        Block::TooLong(line, len) => ParsedBlock::TooLong(line, len),
+        Block::Lines(bytes, first) => {
+            let (parsed, invalid) = parse(bytes, first);
+            ParsedBlock::Block(parsed, bytes.len() as u64, invalid)
+        }
+    };
+    if rayon::current_num_threads() > 1 {
+        return std::thread::scope(|scope| {
+            let (ahead, blocks) = std::sync::mpsc::sync_channel(AHEAD);
+            let parse_block = &parse_block;
+            let read = move || {
+                for_each_block_cut(reader, size, cut, |block| {
+                    // Fails only when `handle` has stopped at an error, which is the one to report.
+                    ahead.send(parse_block(block)).map_err(|_| anyhow::anyhow!("the reading was stopped"))
+                })
+            };
+            let reader = std::thread::Builder::new().name("read".into()).spawn_scoped(scope, read)?;
+            // On an error, `blocks` is dropped here, which stops the reading thread at its next block.
+            let handled = blocks.into_iter().try_for_each(&mut handle);
+            let read = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            handled.and(read)
+        });
+    }
     let mut pending: Option<ParsedBlock<T>> = None;
     for_each_block_cut(reader, size, cut, |block| match block {
-        Block::TooLong(line, len) => {
+        Block::TooLong(..) => {
             if let Some(previous) = pending.take() {
                 handle(previous)?;
             }
-            handle(ParsedBlock::TooLong(line, len))
+            handle(parse_block(block))
         }
-        Block::Lines(bytes, first) => {
+        Block::Lines(..) => {
             let previous = pending.take();
-            let (parsed, handled) = rayon::join(
-                || {
-                    let (parsed, invalid) = parse(bytes, first);
-                    ParsedBlock::Block(parsed, bytes.len() as u64, invalid)
-                },
-                || previous.map_or(Ok(()), &mut handle),
-            );
+            let (parsed, handled) = rayon::join(|| parse_block(block), || previous.map_or(Ok(()), &mut handle));
             pending = Some(parsed);
             handled
         }
@@ -318,6 +343,9 @@ fn pipeline_checked_blocks<T: Send>(
         None => Ok(()),
     }
 }
+
+/// How many blocks may be read and parsed ahead of the one being handled (see [`pipeline_checked_blocks`]).
+const AHEAD: usize = 2;
 
 /// The lines of a range, each with its number and what it says.
 type ParsedLines<T> = Vec<(u64, Parsed<T>)>;
@@ -341,7 +369,7 @@ pub enum Streamed<T> {
 /// as ignored or malformed where `parse` says so; `advanced` is told the size of each block; `handle` gets each
 /// record with its line number (and counts it as used, or as malformed), then the end of its block.
 pub fn stream_lines<T: Send>(
-    reader: impl std::io::Read,
+    reader: impl std::io::Read + Send,
     stats: &mut super::FileStats,
     advanced: &mut (dyn FnMut(u64) + Send),
     parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
@@ -425,6 +453,47 @@ pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_read_ahead_come_in_order_and_stop_at_the_first_error() {
+        // About 24 blocks, read ahead on a thread of their own (the pool has two workers).
+        let text: Vec<u8> = (0..1_000_000u64).flat_map(|n| format!("line {n:>44}\n").into_bytes()).collect();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let parsed = std::sync::atomic::AtomicUsize::new(0);
+        let parse = |bytes: &[u8], first: u64| {
+            parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            (first, bytes.len() as u64)
+        };
+        let mut seen = Vec::new();
+        pool.install(|| {
+            pipeline_blocks_cut(&text[..], STREAM_BLOCK, lines_end, parse, |block| {
+                if let ParsedBlock::Block(got, size, _) = block {
+                    seen.push((got, size));
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert!(seen.len() > 20);
+        let mut next = (1, 0);
+        for &((first, len), size) in &seen {
+            assert_eq!((first, len), (next.0, size), "blocks in order, each parsed once");
+            next = (first + len / 50, next.1 + size);
+        }
+        assert_eq!(next.1, text.len() as u64);
+        // An error from `handle` is the one reported, and the reading stops soon after it.
+        parsed.store(0, std::sync::atomic::Ordering::Relaxed);
+        let mut handled = 0;
+        let result = pool.install(|| {
+            pipeline_blocks_cut(&text[..], STREAM_BLOCK, lines_end, parse, |_| {
+                handled += 1;
+                if handled == 2 { Err(anyhow::anyhow!("stop here")) } else { Ok(()) }
+            })
+        });
+        assert_eq!(result.unwrap_err().to_string(), "stop here");
+        assert_eq!(handled, 2);
+        assert!(parsed.load(std::sync::atomic::Ordering::Relaxed) <= 2 + AHEAD + 1);
+    }
 
     #[test]
     fn streamed_lines_count_bad_utf8_in_every_chunk_and_block() {

@@ -98,7 +98,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
 /// attempts while the block before is handled (see [`lines::pipeline_blocks_cut`]); `each` gets each block's attempts,
 /// in file order, and the latest time of a row read so far. `advanced` is told how many bytes each block held.
 pub fn read(
-    reader: impl Read,
+    reader: impl Read + Send,
     file: u32,
     stats: &mut FileStats,
     keep: &KeepLines,

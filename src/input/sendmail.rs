@@ -407,7 +407,7 @@ pub type Dated = (Source, Timestamp, Record);
 /// their sources and times, in log order, to be joined by a [`Joiner`] that spans the run's Sendmail files, and the
 /// latest time of a line read so far. `advanced` is told how many bytes each block held.
 pub fn read(
-    reader: impl std::io::Read,
+    reader: impl std::io::Read + Send,
     file: u32,
     first_year: i32,
     stats: &mut FileStats,
