@@ -375,6 +375,43 @@ pub fn stream_lines<T: Send>(
     parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
     mut handle: impl FnMut(Streamed<T>, &mut super::FileStats) + Send,
 ) -> anyhow::Result<()> {
+    stream_line_blocks(reader, stats, advanced, parse, |block, stats| {
+        block.account(stats, |line, record, stats| handle(Streamed::Record(line, record), stats));
+        handle(Streamed::EndOfBlock, stats);
+    })
+}
+
+/// A block's lines as parsed, range by range in input order, for [`stream_line_blocks`]'s handler to go through
+/// once with [`ParsedBlockLines::account`].
+pub struct ParsedBlockLines<T>(Vec<ParsedLines<T>>);
+
+impl<T> ParsedBlockLines<T> {
+    /// Counts every line in `stats` as read, and as ignored or malformed where its parser said so, and hands each
+    /// record to `record` with its line number (which counts it as used, or as malformed), in input order.
+    pub fn account(&mut self, stats: &mut super::FileStats, mut record: impl FnMut(u64, T, &mut super::FileStats)) {
+        for chunk in &mut self.0 {
+            for (line, p) in chunk.drain(..) {
+                stats.read += 1;
+                match p {
+                    Parsed::Used(r) => record(line, r, stats),
+                    Parsed::Ignored => stats.ignored += 1,
+                    Parsed::Malformed(why) => stats.malformed(line, why),
+                }
+            }
+        }
+    }
+}
+
+/// [`stream_lines`] with each block handed over whole: `handle` can then go through its records inside work it
+/// runs beside other work, rather than one record at a time on the reading thread. Lines `handle` does not
+/// [`ParsedBlockLines::account`] for are dropped uncounted.
+pub fn stream_line_blocks<T: Send>(
+    reader: impl std::io::Read + Send,
+    stats: &mut super::FileStats,
+    advanced: &mut (dyn FnMut(u64) + Send),
+    parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
+    mut handle: impl FnMut(&mut ParsedBlockLines<T>, &mut super::FileStats) + Send,
+) -> anyhow::Result<()> {
     // The vectors of records, handed back once emptied and filled again: fresh ones for every block were memory
     // the allocator gave back to the system and took again, a page fault for every few records.
     let spare: std::sync::Mutex<Vec<ParsedLines<T>>> = std::sync::Mutex::default();
@@ -384,10 +421,10 @@ pub fn stream_lines<T: Send>(
             parse_chunk_into(chunk, first, &parse, room)
         });
         let invalid = chunks.iter().fold((0, None), |(count, at), (_, (n, first))| (count + n, at.or(*first)));
-        (chunks.into_iter().map(|(lines, _)| lines).collect::<Vec<_>>(), invalid)
+        (ParsedBlockLines(chunks.into_iter().map(|(lines, _)| lines).collect::<Vec<_>>()), invalid)
     };
     pipeline_checked_blocks(reader, STREAM_BLOCK, lines_end, parse, |block| {
-        let parsed = match block {
+        let mut parsed = match block {
             ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;
                 stats.malformed(line, format!("line of {len} bytes is longer than the limit of {MAX_LINE}"));
@@ -399,20 +436,13 @@ pub fn stream_lines<T: Send>(
                 parsed
             }
         };
-        for mut chunk in parsed {
-            for (line, p) in chunk.drain(..) {
-                stats.read += 1;
-                match p {
-                    Parsed::Used(r) => handle(Streamed::Record(line, r), stats),
-                    Parsed::Ignored => stats.ignored += 1,
-                    Parsed::Malformed(why) => stats.malformed(line, why),
-                }
-            }
-            if let Ok(mut spare) = spare.lock() {
-                spare.push(chunk);
-            }
+        handle(&mut parsed, stats);
+        if let Ok(mut spare) = spare.lock() {
+            spare.extend(parsed.0.into_iter().map(|mut chunk| {
+                chunk.clear();
+                chunk
+            }));
         }
-        handle(Streamed::EndOfBlock, stats);
         Ok(())
     })
 }

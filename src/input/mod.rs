@@ -633,8 +633,9 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
-/// Streams one Postfix file through the parser and the joiner ([`lines::stream_lines`]): each block is parsed on all
-/// cores while the previous one is joined, part by part of the queue, so that the join overlaps the parse.
+/// Streams one Postfix file through the parser and the joiner ([`lines::stream_line_blocks`]): blocks are parsed on
+/// all cores ahead of the one being joined, part by part of the queue, while the attempts of the block before that
+/// are analysed, so that the three overlap.
 // The file, its reading, and the run's joiner and copy check: no natural group.
 #[allow(clippy::too_many_arguments)]
 fn read_postfix(
@@ -660,36 +661,42 @@ fn read_postfix(
     // The vector a block's attempts were handed on in, emptied, for the next block's: fresh room for every block
     // was memory the system had to fault in again.
     let mut spare: Vec<Attempt> = Vec::new();
-    lines::stream_lines(opened.reader()?, stats, &mut advanced, parse, |streamed, stats| match streamed {
-        lines::Streamed::Record(line, record) => {
-            let time = match record.time.resolve(&mut years) {
-                Ok(t) => t,
-                Err(why) => return stats.malformed(line, why),
-            };
-            stats.used += 1;
-            last = last.max(Some(time));
-            if copies.as_mut().is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file)) {
-                return;
-            }
-            parts[postfix::Joiner::part_of(&record)].push((Source { file, line }, time, record));
-        }
-        lines::Streamed::EndOfBlock => {
-            // Made as large as the parts' attempts by `push_parts`, at once.
-            let mut out = std::mem::take(&mut spare);
-            let previous = joined.take();
-            let (_, used) = rayon::join(
-                || held.joiner.push_parts(&mut parts, &mut out),
-                || {
-                    previous.map(|(mut attempts, bound)| {
-                        each(&mut attempts, bound);
-                        attempts.clear();
-                        attempts
-                    })
-                },
-            );
-            spare = used.unwrap_or_default();
-            joined = Some((out, settled_bound(settled, last, held)));
-        }
+    lines::stream_line_blocks(opened.reader()?, stats, &mut advanced, parse, |block, stats| {
+        // Made as large as the parts' attempts by `push_parts`, at once.
+        let mut out = std::mem::take(&mut spare);
+        let previous = joined.take();
+        // The block's records are split by part of the queue and joined while the attempts of the block before are
+        // analysed: going through the records in order, which only one core can do, then overlaps other work.
+        let (bound, used) = rayon::join(
+            || {
+                block.account(stats, |line, record, stats| {
+                    let time = match record.time.resolve(&mut years) {
+                        Ok(t) => t,
+                        Err(why) => return stats.malformed(line, why),
+                    };
+                    stats.used += 1;
+                    last = last.max(Some(time));
+                    if copies
+                        .as_mut()
+                        .is_some_and(|(c, window)| window.contains(time) && !c.is_new(time, &record, file))
+                    {
+                        return;
+                    }
+                    parts[postfix::Joiner::part_of(&record)].push((Source { file, line }, time, record));
+                });
+                held.joiner.push_parts(&mut parts, &mut out);
+                settled_bound(settled, last, held)
+            },
+            || {
+                previous.map(|(mut attempts, bound)| {
+                    each(&mut attempts, bound);
+                    attempts.clear();
+                    attempts
+                })
+            },
+        );
+        spare = used.unwrap_or_default();
+        joined = Some((out, bound));
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
     if let Some((mut attempts, bound)) = joined {
