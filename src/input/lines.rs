@@ -286,12 +286,11 @@ pub fn pipeline_blocks_cut<T: Send>(
 /// [`pipeline_blocks_cut`] for a `parse` that finds a block's lines that are not valid UTF-8 itself, as it reads
 /// them (how many, and the number of the first): the text is then checked once rather than twice.
 ///
-/// With more than one core, blocks are read and parsed on a thread of their own, up to [`AHEAD`] blocks ahead of
-/// `handle`, which runs on the calling thread. Handling a block has steps that only one core can take (a joiner
-/// going through the records in order, a replay): in lock step, the next block's parse could only fill the first
-/// of them, and a core was idle through the others. With one core (`-j 1`), the next block is parsed while the
-/// last is handled, in turns on the one worker, so that the run keeps to one core. `handle` gets the same blocks in
-/// the same order either way.
+/// Each block is parsed on all cores while `handle` takes the one before it. With more than one core, the blocks
+/// are read on a thread of their own, one block ahead: read on the calling thread, between two blocks, the copy
+/// from the system left every worker idle. The reading thread only reads: parsing further ahead, beside a `handle`
+/// whose steps only one core can take, made three threads take turns on two cores and slowed those steps down.
+/// With one core (`-j 1`), the calling thread reads, so that the run keeps to one core.
 fn pipeline_checked_blocks<T: Send>(
     reader: impl std::io::Read + Send,
     size: usize,
@@ -299,53 +298,68 @@ fn pipeline_checked_blocks<T: Send>(
     parse: impl Fn(&[u8], u64) -> (T, InvalidLines) + Sync,
     mut handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
-    let parse_block = |block: Block<'_>| match block {
-        Block::TooLong(line, len) => ParsedBlock::TooLong(line, len),
-        Block::Lines(bytes, first) => {
-            let (parsed, invalid) = parse(bytes, first);
-            ParsedBlock::Block(parsed, bytes.len() as u64, invalid)
-        }
-    };
-    if rayon::current_num_threads() > 1 {
-        return std::thread::scope(|scope| {
-            let (ahead, blocks) = std::sync::mpsc::sync_channel(AHEAD);
-            let parse_block = &parse_block;
-            let read = move || {
-                for_each_block_cut(reader, size, cut, |block| {
-                    // Fails only when `handle` has stopped at an error, which is the one to report.
-                    ahead.send(parse_block(block)).map_err(|_| anyhow::anyhow!("the reading was stopped"))
-                })
-            };
-            let reader = std::thread::Builder::new().name("read".into()).spawn_scoped(scope, read)?;
-            // On an error, `blocks` is dropped here, which stops the reading thread at its next block.
-            let handled = blocks.into_iter().try_for_each(&mut handle);
-            let read = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            handled.and(read)
-        });
-    }
     let mut pending: Option<ParsedBlock<T>> = None;
-    for_each_block_cut(reader, size, cut, |block| match block {
-        Block::TooLong(..) => {
+    let mut step = |block: Block<'_>| match block {
+        Block::TooLong(line, len) => {
             if let Some(previous) = pending.take() {
                 handle(previous)?;
             }
-            handle(parse_block(block))
+            handle(ParsedBlock::TooLong(line, len))
         }
-        Block::Lines(..) => {
+        Block::Lines(bytes, first) => {
             let previous = pending.take();
-            let (parsed, handled) = rayon::join(|| parse_block(block), || previous.map_or(Ok(()), &mut handle));
+            let (parsed, handled) = rayon::join(
+                || {
+                    let (parsed, invalid) = parse(bytes, first);
+                    ParsedBlock::Block(parsed, bytes.len() as u64, invalid)
+                },
+                || previous.map_or(Ok(()), &mut handle),
+            );
             pending = Some(parsed);
             handled
         }
-    })?;
+    };
+    if rayon::current_num_threads() > 1 {
+        std::thread::scope(|scope| {
+            let (ahead, blocks) = std::sync::mpsc::sync_channel(1);
+            // The blocks' buffers, handed back once parsed, to be filled again.
+            let (give_back, spares) = std::sync::mpsc::channel::<Vec<u8>>();
+            let read = move || {
+                for_each_block_cut(reader, size, cut, |block| {
+                    let piece = match block {
+                        Block::Lines(bytes, first) => {
+                            let mut buf = spares.try_recv().unwrap_or_default();
+                            buf.clear();
+                            buf.extend_from_slice(bytes);
+                            Ok((buf, first))
+                        }
+                        Block::TooLong(line, len) => Err((line, len)),
+                    };
+                    // Fails only when `handle` has stopped at an error, which is the one to report.
+                    ahead.send(piece).map_err(|_| anyhow::anyhow!("the reading was stopped"))
+                })
+            };
+            let reader = std::thread::Builder::new().name("read".into()).spawn_scoped(scope, read)?;
+            // On an error, `blocks` is dropped, which stops the reading thread at its next block.
+            let handled = blocks.into_iter().try_for_each(|piece| match piece {
+                Ok((buf, first)) => {
+                    let done = step(Block::Lines(&buf, first));
+                    let _ = give_back.send(buf);
+                    done
+                }
+                Err((line, len)) => step(Block::TooLong(line, len)),
+            });
+            let read = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            handled.and(read)
+        })?;
+    } else {
+        for_each_block_cut(reader, size, cut, step)?;
+    }
     match pending {
         Some(last) => handle(last),
         None => Ok(()),
     }
 }
-
-/// How many blocks may be read and parsed ahead of the one being handled (see [`pipeline_checked_blocks`]).
-const AHEAD: usize = 2;
 
 /// The lines of a range, each with its number and what it says.
 type ParsedLines<T> = Vec<(u64, Parsed<T>)>;
@@ -486,7 +500,7 @@ mod tests {
 
     #[test]
     fn blocks_read_ahead_come_in_order_and_stop_at_the_first_error() {
-        // About 24 blocks, read ahead on a thread of their own (the pool has two workers).
+        // About 24 blocks, read on a thread of their own (the pool has two workers).
         let text: Vec<u8> = (0..1_000_000u64).flat_map(|n| format!("line {n:>44}\n").into_bytes()).collect();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         let parsed = std::sync::atomic::AtomicUsize::new(0);
@@ -522,7 +536,7 @@ mod tests {
         });
         assert_eq!(result.unwrap_err().to_string(), "stop here");
         assert_eq!(handled, 2);
-        assert!(parsed.load(std::sync::atomic::Ordering::Relaxed) <= 2 + AHEAD + 1);
+        assert!(parsed.load(std::sync::atomic::Ordering::Relaxed) <= 3);
     }
 
     #[test]
