@@ -90,7 +90,7 @@ fn events_table(events: &[&BlockEvent]) -> Table {
             Cell::text(e.first.rfc3339()),
             Cell::text(e.last.rfc3339()),
             Cell::int(e.recipients),
-            Cell::text(clip(&e.campaigns.join(" "), 30)),
+            Cell::text(clip(&e.campaigns().collect::<Vec<_>>().join(" "), 30)),
             Cell::text(clip(&e.template, 70)),
         ]);
     }

@@ -43,12 +43,8 @@ pub struct BlockEvent {
     pub first: Timestamp,
     /// The last bounce.
     pub last: Timestamp,
-    /// Bounces in the event.
-    pub bounces: usize,
     /// Distinct recipients.
     pub recipients: usize,
-    /// The campaigns they belong to (known ones), sorted.
-    pub campaigns: Vec<String>,
     /// One full response.
     pub example: String,
     /// Its bounces by campaign (`None`: campaign unknown): how many, and how many of them are in the window shown.
@@ -56,6 +52,16 @@ pub struct BlockEvent {
 }
 
 impl BlockEvent {
+    /// Bounces in the event.
+    pub fn bounces(&self) -> usize {
+        self.by_campaign.values().map(|&(n, _)| n).sum()
+    }
+
+    /// The campaigns its bounces belong to (known ones), sorted.
+    pub fn campaigns(&self) -> impl Iterator<Item = &str> {
+        self.by_campaign.keys().flatten().map(String::as_str)
+    }
+
     /// Whether it has a bounce in the window shown, of the campaign given (`None`: of any).
     pub fn shown_for(&self, campaign: Option<Option<&str>>) -> bool {
         self.by_campaign.iter().any(|(c, &(_, shown))| shown > 0 && campaign.is_none_or(|want| c.as_deref() == want))
@@ -68,17 +74,8 @@ impl BlockEvent {
 }
 
 /// Whether an outcome is a bounce the sender caused, of which events are made.
-pub fn is_sender_bounce(o: &Outcome) -> bool {
+fn is_sender_bounce(o: &Outcome) -> bool {
     matches!(o.kind, OutcomeKind::Hard | OutcomeKind::Soft) && o.verdict.fault == Fault::Sender
-}
-
-/// Finds the block events among `outcomes` (in time order), earliest first.
-pub fn block_events<O: std::borrow::Borrow<Outcome>>(outcomes: &[O], policy: BlockPolicy) -> Vec<BlockEvent> {
-    let mut detector = BlockDetector::new(policy);
-    for o in outcomes {
-        detector.push(o.borrow(), true);
-    }
-    detector.finish()
 }
 
 /// Finds block events in outcomes handed over one by one in time order, holding only the runs that a later bounce
@@ -99,7 +96,6 @@ pub struct BlockDetector {
 struct Run {
     first: Timestamp,
     last: Timestamp,
-    bounces: usize,
     recipients: BTreeSet<String>,
     by_campaign: BTreeMap<Option<String>, (usize, usize)>,
     example: String,
@@ -110,7 +106,6 @@ impl Run {
         Run {
             first: o.time,
             last: o.time,
-            bounces: 0,
             recipients: BTreeSet::new(),
             by_campaign: BTreeMap::new(),
             example: o.reply.display(),
@@ -119,7 +114,6 @@ impl Run {
 
     fn add(&mut self, o: &Outcome, shown: bool) {
         self.last = o.time;
-        self.bounces += 1;
         if !self.recipients.contains(&o.recipient) {
             self.recipients.insert(o.recipient.clone());
         }
@@ -168,16 +162,9 @@ impl BlockDetector {
             return;
         }
         self.swept = Some(now);
-        let ended: Vec<_> = self
-            .runs
-            .iter()
-            .filter(|(_, run)| now.millis() - run.last.millis() > window)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in ended {
-            if let Some((key, run)) = self.runs.remove_entry(&key) {
-                self.close(key, run);
-            }
+        let ended: Vec<_> = self.runs.extract_if(|_, run| now.millis() - run.last.millis() > window).collect();
+        for (key, run) in ended {
+            self.close(key, run);
         }
     }
 
@@ -186,16 +173,13 @@ impl BlockDetector {
         if run.recipients.len() < self.policy.min_recipients.max(1) {
             return;
         }
-        let campaigns = run.by_campaign.keys().flatten().cloned().collect();
         self.events.push(BlockEvent {
             provider,
             reason,
             template,
             first: run.first,
             last: run.last,
-            bounces: run.bounces,
             recipients: run.recipients.len(),
-            campaigns,
             example: run.example,
             by_campaign: run.by_campaign,
         });
@@ -220,6 +204,15 @@ mod tests {
     use crate::domain::attempt::Source;
     use crate::domain::classify::Classifier;
     use crate::domain::smtp::Reply;
+
+    /// The block events among `outcomes` (in time order), all in the window shown.
+    fn block_events(outcomes: &[Outcome], policy: BlockPolicy) -> Vec<BlockEvent> {
+        let mut detector = BlockDetector::new(policy);
+        for o in outcomes {
+            detector.push(o, true);
+        }
+        detector.finish()
+    }
 
     fn outcome(c: &Classifier, minute: i64, to: &str, text: &str) -> Outcome {
         let reply = Reply::parse(text);
@@ -263,9 +256,9 @@ mod tests {
         v.sort_by_key(|o| o.time);
         let events = block_events(&v, BlockPolicy::default());
         assert_eq!(events.len(), 2, "{events:#?}");
-        assert_eq!((events[0].provider, events[0].recipients, events[0].bounces), ("Google", 8, 8));
+        assert_eq!((events[0].provider, events[0].recipients, events[0].bounces()), ("Google", 8, 8));
         assert_eq!(events[0].reason, Reason::Blocked);
-        assert_eq!(events[0].campaigns, vec!["c1".to_string()]);
+        assert_eq!(events[0].campaigns().collect::<Vec<_>>(), vec!["c1"]);
         assert_eq!(events[1].recipients, 6);
         assert!(block_events(&v, BlockPolicy { min_recipients: 9, ..BlockPolicy::default() }).is_empty());
     }

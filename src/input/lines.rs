@@ -417,7 +417,7 @@ impl<T> ParsedBlockLines<T> {
 }
 
 /// [`stream_lines`] with each block handed over whole: `handle` can then go through its records inside work it
-/// runs beside other work, rather than one record at a time on the reading thread. Lines `handle` does not
+/// runs beside other work, rather than one record at a time before any of it starts. Lines `handle` does not
 /// [`ParsedBlockLines::account`] for are dropped uncounted.
 pub fn stream_line_blocks<T: Send>(
     reader: impl std::io::Read + Send,

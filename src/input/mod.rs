@@ -633,8 +633,8 @@ fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     })
 }
 
-/// Streams one Postfix file through the parser and the joiner ([`lines::stream_line_blocks`]): blocks are parsed on
-/// all cores ahead of the one being joined, part by part of the queue, while the attempts of the block before that
+/// Streams one Postfix file through the parser and the joiner ([`lines::stream_line_blocks`]): each block is parsed on
+/// all cores while the one before it is joined, part by part of the queue, and the attempts of the block before that
 /// are analysed, so that the three overlap.
 // The file, its reading, and the run's joiner and copy check: no natural group.
 #[allow(clippy::too_many_arguments)]
