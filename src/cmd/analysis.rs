@@ -298,6 +298,9 @@ pub fn account(files: &[FileStats], show: bool, strict: bool) -> Result<()> {
         for w in &f.warnings {
             let _ = writeln!(err, "bounces: warning: {name}: {}", escape_controls(w));
         }
+        for n in &f.notes {
+            let _ = writeln!(err, "bounces: note: {name}: {}", escape_controls(n));
+        }
         for (line, why) in &f.malformed_lines {
             let _ = writeln!(err, "bounces: warning: {name}:{line}: {}", escape_controls(why));
         }

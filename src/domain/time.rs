@@ -340,6 +340,12 @@ impl YearInference {
         };
         last_year - self.offset
     }
+
+    /// The time of the file's last line, in the year [`YearInference::first_year`] gives it (None for a file with
+    /// no times, or whose last line is a 29 February that year lacks).
+    pub fn last_time(&self, reference: Timestamp) -> Option<Timestamp> {
+        self.last?.in_year(self.first_year(reference) + self.offset)
+    }
 }
 
 /// The year of a file's first yearless time when no year is given: the file's last time is taken to be the latest
@@ -412,5 +418,14 @@ mod tests {
         // The last line is later in the year than the reference: it must be last year's.
         assert_eq!(infer_first_year(&[t(3, 1), t(6, 1)], reference), 2025);
         assert_eq!(infer_first_year(&[t(1, 1), t(1, 4)], reference), 2026);
+        // The last line's time, in the year that puts it at or before the reference.
+        let last = |times: &[YearlessTime]| {
+            let mut inference = YearInference::default();
+            times.iter().for_each(|t| inference.push(*t));
+            inference.last_time(reference).map(Timestamp::rfc3339)
+        };
+        assert_eq!(last(&[t(12, 30), t(1, 2)]).as_deref(), Some("2026-01-02T00:00:00Z"));
+        assert_eq!(last(&[t(3, 1), t(6, 1)]).as_deref(), Some("2025-06-01T00:00:00Z"));
+        assert_eq!(last(&[]), None);
     }
 }

@@ -188,6 +188,9 @@ pub struct FileStats {
     pub malformed_lines: Vec<(u64, String)>,
     /// Other problems with the file as a whole.
     pub warnings: Vec<String>,
+    /// What the user may want to know about how the file was read, that is no problem with it (a year the file's
+    /// times leave out, taken from its modification time): shown, but never a failure under `--strict`.
+    pub notes: Vec<String>,
     /// Lines that were not valid UTF-8 (read with the bad bytes replaced by U+FFFD), and the first of them.
     pub invalid_utf8: (u64, Option<u64>),
 }
@@ -212,6 +215,11 @@ impl FileStats {
     /// Notes a problem with the file as a whole.
     pub fn warn(&mut self, why: String) {
         self.warnings.push(why);
+    }
+
+    /// Notes how the file was read (see [`FileStats::notes`]).
+    pub fn note(&mut self, what: String) {
+        self.notes.push(what);
     }
 
     /// Counts the lines of the file's bytes that are not valid UTF-8.
@@ -242,6 +250,7 @@ impl FileStats {
         let room = MALFORMED_KEPT.saturating_sub(self.malformed_lines.len());
         self.malformed_lines.extend(part.malformed_lines.into_iter().take(room));
         self.warnings.extend(part.warnings);
+        self.notes.extend(part.notes);
         self.add_invalid_utf8(part.invalid_utf8);
     }
 
@@ -349,8 +358,11 @@ pub fn read_logs(
                 None => {
                     // The year is inferred from the last line: standard input is read twice, from a copy.
                     let opened = opened.rereadable_copy()?;
-                    let year = infer_year(&opened, options.now)?;
-                    (opened, year)
+                    let inferred = infer_year(&opened, options.now)?;
+                    if let Some(note) = inferred.note() {
+                        stats.note(note);
+                    }
+                    (opened, inferred.first_year)
                 }
             };
             let first_time = first_time(&opened.head, first_year);
@@ -604,9 +616,50 @@ pub const CLOCK_SLACK_MS: i64 = 60 * 60 * 1000;
 /// The size of the blocks a streamed input is read in.
 const BLOCK: usize = lines::STREAM_BLOCK;
 
+/// The year of a syslog file's first line, where its times carry none, as [`infer_year`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InferredYear {
+    /// The year of the first line.
+    first_year: i32,
+    /// The time of the last line, in the year that makes it the latest at or before `reference`.
+    last: Option<Timestamp>,
+    /// The file's modification time (standard input: now).
+    reference: Timestamp,
+    /// Whether `reference` is the file's modification time (not now).
+    modified: bool,
+}
+
+impl InferredYear {
+    /// How far before the reference the last line may be before the user is told how the year was found: a live log
+    /// or a rotated one was last changed when its last line was written, a copy of an older log when it was copied.
+    const NOTE_AFTER_DAYS: i64 = 7;
+
+    /// What to tell the user when the last line comes well before the reference: the year may then be wrong (a
+    /// copy of an older log), and every time and deactivation with it.
+    fn note(&self) -> Option<String> {
+        let last = self.last?;
+        let days = (self.reference.millis() - last.millis()) / 86_400_000;
+        if days <= Self::NOTE_AFTER_DAYS {
+            return None;
+        }
+        let date = |t: Timestamp| t.rfc3339().get(..10).map(str::to_string).unwrap_or_default();
+        let reference = if self.modified {
+            format!("the file was last changed ({})", date(self.reference))
+        } else {
+            "now".to_string()
+        };
+        Some(format!(
+            "its times carry no year: its first line was dated {} and its last {}, {days} days before {reference}; \
+             if the log is older, give its first line's year with --year",
+            self.first_year,
+            date(last),
+        ))
+    }
+}
+
 /// The year of the first line of a syslog file without years: its last line is at or before its modification time
 /// (standard input: now).
-fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<i32> {
+fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<InferredYear> {
     let mut inference = YearInference::default();
     lines::for_each_block(opened.reader()?, BLOCK, |block| {
         if let lines::Block::Lines(bytes, _) = block {
@@ -619,7 +672,13 @@ fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<i32> {
         Ok(())
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
-    Ok(inference.first_year(opened.modified.unwrap_or(now)))
+    let reference = opened.modified.unwrap_or(now);
+    Ok(InferredYear {
+        first_year: inference.first_year(reference),
+        last: inference.last_time(reference),
+        reference,
+        modified: opened.modified.is_some(),
+    })
 }
 
 /// The time of the first syslog line in a file's first bytes.

@@ -112,6 +112,52 @@ fn standard_input_is_read_as_a_file_is_plain_or_compressed() {
 }
 
 #[test]
+fn a_year_taken_from_long_after_the_last_line_is_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("maillog");
+    std::fs::write(
+        &log,
+        concat!(
+            "Mar  2 09:00:00 mta1 postfix/qmgr[1]: ABCDE12345: from=<bounce@news.example.com>, size=100, nrcpt=1 (queue active)\n",
+            "Mar  2 09:00:01 mta1 postfix/smtp[2]: ABCDE12345: to=<a@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, ",
+            "delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.org[192.0.2.1] said: 550 5.1.1 user unknown ",
+            "(in reply to RCPT TO command))\n",
+            "Mar  2 09:00:01 mta1 postfix/qmgr[1]: ABCDE12345: removed\n",
+        ),
+    )
+    .unwrap();
+    let changed = |secs: u64| {
+        let file = std::fs::File::options().write(true).open(&log).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).unwrap();
+    };
+    let name = log.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["deactivations", name.as_str(), "--format", "csv"];
+        args.extend(extra);
+        bounces(&args).ok()
+    };
+    // Changed on 2025-06-01: the last line is taken to be 2 March 2025, three months before, and the user is told.
+    changed(1_748_736_000);
+    let noted = run(&[]);
+    assert!(noted.stdout.contains("a@example.org,2025-03-02T09:00:01Z"), "{}", noted.describe());
+    let note = format!(
+        "bounces: note: {name}: its times carry no year: its first line was dated 2025 and its last 2025-03-02, 90 days \
+         before the file was last changed (2025-06-01); if the log is older, give its first line's year with --year"
+    );
+    assert!(noted.stderr.lines().any(|l| l == note), "{}", noted.describe());
+    // A note is no problem with the file: --strict still runs; and --year says the year, so nothing is noted.
+    assert_eq!(run(&["--strict"]).stdout, noted.stdout);
+    let given = run(&["--year", "2024"]);
+    assert!(given.stdout.contains("a@example.org,2024-03-02T09:00:01Z"), "{}", given.describe());
+    assert!(!given.stderr.contains("note"), "{}", given.describe());
+    // Changed the day after its last line, as a live or rotated log is: nothing to tell.
+    changed(1_740_960_000);
+    let quiet = run(&[]);
+    assert_eq!(quiet.stdout, noted.stdout);
+    assert!(!quiet.stderr.contains("note"), "{}", quiet.describe());
+}
+
+#[test]
 fn since_and_until_keep_the_attempts_in_the_window() {
     let all = bounces(&["classify", "samples/maillog", "--format", "csv"]).ok().csv();
     let (since, until) = ("2026-04-06T00:00:00Z", "2026-04-20");
