@@ -22,7 +22,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::replay::{Carried, ContactState, Deactivation};
+use crate::domain::replay::{Carried, ContactState, Contacts, Deactivation};
 use crate::domain::time::Timestamp;
 
 use super::Carry;
@@ -64,12 +64,7 @@ pub struct ContactRecord {
 
 impl StateFile {
     /// The state after a run.
-    pub fn new(
-        contacts: &HashMap<String, ContactState>,
-        deactivations: &[Deactivation],
-        carry: Carry,
-        now: Timestamp,
-    ) -> Self {
+    pub fn new(contacts: &Contacts, deactivations: &[Deactivation], carry: Carry, now: Timestamp) -> Self {
         let mut records: Vec<ContactRecord> = contacts
             .iter()
             .map(|(email, c)| ContactRecord {
@@ -160,7 +155,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         assert!(load(&path).unwrap().contacts.is_empty(), "a missing file is the first run");
-        let mut contacts = HashMap::new();
+        let mut contacts = Contacts::default();
         contacts
             .insert("a@x".to_string(), ContactState { consecutive_soft: 2, hard_bounces: 1, deactivation: Some(0) });
         contacts.insert("b@x".to_string(), ContactState { consecutive_soft: 3, hard_bounces: 0, deactivation: None });
