@@ -34,12 +34,15 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub explain: bool,
 
+    /// The logs and the campaign data.
     #[command(flatten)]
     pub input: InputArgs,
 
+    /// The thresholds and rules.
     #[command(flatten)]
     pub replay: ReplayArgs,
 
+    /// Where and how the result is written.
     #[command(flatten)]
     pub output: OutputArgs,
 }

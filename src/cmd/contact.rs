@@ -24,12 +24,15 @@ pub struct ContactArgs {
     #[arg(value_name = "EMAIL... FILES", required = true)]
     pub args: Vec<String>,
 
+    /// The logs and the campaign data.
     #[command(flatten)]
     pub input: InputArgs,
 
+    /// The thresholds and rules.
     #[command(flatten)]
     pub replay: ReplayArgs,
 
+    /// Where and how the result is written.
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -27,12 +27,15 @@ pub struct DeactivationsArgs {
     #[arg(long, value_name = "OLD.csv")]
     pub diff: Option<PathBuf>,
 
+    /// The logs and the campaign data.
     #[command(flatten)]
     pub input: InputArgs,
 
+    /// The thresholds and rules.
     #[command(flatten)]
     pub replay: ReplayArgs,
 
+    /// Where and how the result is written.
     #[command(flatten)]
     pub output: OutputArgs,
 }

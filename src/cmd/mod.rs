@@ -28,6 +28,7 @@ pub struct Cli {
     #[arg(short = 'j', long, global = true, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }

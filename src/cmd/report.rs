@@ -35,12 +35,15 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub block_min: usize,
 
+    /// The logs and the campaign data.
     #[command(flatten)]
     pub input: InputArgs,
 
+    /// The thresholds and rules.
     #[command(flatten)]
     pub replay: ReplayArgs,
 
+    /// Where and how the result is written.
     #[command(flatten)]
     pub output: OutputArgs,
 }

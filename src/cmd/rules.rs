@@ -20,6 +20,7 @@ use super::emit::{clip, emit};
 /// The rules the classifier tries, checks of rules files, and the reasons.
 #[derive(Args, Debug)]
 pub struct RulesArgs {
+    /// What to do with the rules.
     #[command(subcommand)]
     pub action: RulesAction,
 }
@@ -37,6 +38,7 @@ pub enum RulesAction {
         #[arg(long, value_name = "REASONS", value_delimiter = ',')]
         hard_reasons: Vec<String>,
 
+        /// Where and how the list is written.
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -47,11 +49,13 @@ pub enum RulesAction {
         #[arg(value_name = "FILES", required = true)]
         files: Vec<PathBuf>,
 
+        /// Where and how the results are written.
         #[command(flatten)]
         output: OutputArgs,
     },
     /// The reasons a rule can give, with their default class and fault.
     Reasons {
+        /// Where and how the reasons are written.
         #[command(flatten)]
         output: OutputArgs,
     },

@@ -41,12 +41,15 @@ pub struct UnclassifiedArgs {
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
 
+    /// The logs and the campaign data.
     #[command(flatten)]
     pub input: InputArgs,
 
+    /// The thresholds and rules.
     #[command(flatten)]
     pub replay: ReplayArgs,
 
+    /// Where and how the result is written.
     #[command(flatten)]
     pub output: OutputArgs,
 }
