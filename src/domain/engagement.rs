@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::time::Timestamp;
+use super::time::{MS_PER_DAY, Timestamp};
 
 /// What the contacts file says of one contact.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,7 +28,7 @@ impl Engagement {
     /// Contacts by lower-cased email, and the window (in days) an open or click keeps a contact engaged.
     pub fn new(contacts: HashMap<String, ContactEngagement>, window_days: u32) -> Self {
         let contacts = contacts.into_iter().collect();
-        Engagement { contacts, window_ms: i64::from(window_days) * 86_400_000 }
+        Engagement { contacts, window_ms: i64::from(window_days) * MS_PER_DAY }
     }
 
     /// Whether `email` counts as engaged at a send at `at`.

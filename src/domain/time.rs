@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp(i64);
 
-const MS_PER_DAY: i64 = 86_400_000;
+/// Milliseconds in a day.
+pub const MS_PER_DAY: i64 = 86_400_000;
 
 impl Timestamp {
     /// The instant `ms` milliseconds after the Unix epoch.

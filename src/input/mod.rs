@@ -28,7 +28,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 
 use crate::domain::attempt::{Attempt, Source};
-use crate::domain::time::{Timestamp, YearCounter, YearInference};
+use crate::domain::time::{MS_PER_DAY, Timestamp, YearCounter, YearInference};
 
 use lines::Parsed;
 use tries::{Expiry, TryQueue};
@@ -638,11 +638,14 @@ impl InferredYear {
     /// copy of an older log), and every time and deactivation with it.
     fn note(&self) -> Option<String> {
         let last = self.last?;
-        let days = (self.reference.millis() - last.millis()) / 86_400_000;
+        let days = (self.reference.millis() - last.millis()) / MS_PER_DAY;
         if days <= Self::NOTE_AFTER_DAYS {
             return None;
         }
-        let date = |t: Timestamp| t.rfc3339().get(..10).map(str::to_string).unwrap_or_default();
+        let date = |t: Timestamp| {
+            let c = t.civil();
+            format!("{:04}-{:02}-{:02}", c.year, c.month, c.day)
+        };
         let reference = if self.modified {
             format!("the file was last changed ({})", date(self.reference))
         } else {
