@@ -10,8 +10,14 @@
 //! once with Aho-Corasick, and only the patterns whose literal occurs are run, each on its own small automaton. A
 //! pattern without such literals (one made of classes and repetitions only) is run on every text. The answer is the
 //! same as the set's: a pattern is skipped only where it cannot match.
+//!
+//! Each pattern is compiled the first time its literal is found, not when the set is made. A run that classifies
+//! one response (`bounces classify` inside a shell loop) needs a few of the patterns, and compiling all of them
+//! took most of its time; a run over a log compiles those its responses need, once.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use std::sync::OnceLock;
+
 use regex::Regex;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Hir, HirKind};
@@ -19,8 +25,10 @@ use regex_syntax::hir::{Hir, HirKind};
 /// A set of regular expressions that tells which of them match a text.
 #[derive(Clone, Debug)]
 pub struct PatternSet {
-    /// Each pattern, compiled on its own.
-    regexes: Vec<Regex>,
+    /// Each pattern as written, checked.
+    patterns: Vec<Box<str>>,
+    /// Each pattern, compiled on its own when first needed.
+    regexes: Vec<OnceLock<Regex>>,
     /// The patterns run on every text: those with no literals that every match must hold.
     always: Vec<usize>,
     /// The literals of the other patterns, all at once.
@@ -39,15 +47,16 @@ pub struct PatternError {
 }
 
 impl PatternSet {
-    /// Compiles `patterns`.
+    /// The set of `patterns`, each checked (parsed) now and compiled when first needed. A pattern that parses can
+    /// still be too large to compile: rules files are compiled when read (see
+    /// [`rule_file::parse`](super::rule_file::parse)), and the built-in patterns by a test, so that this never
+    /// happens during a run.
     pub fn new(patterns: &[&str]) -> Result<Self, PatternError> {
-        let mut regexes = Vec::with_capacity(patterns.len());
         let mut always = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owner = Vec::new();
         for (index, pattern) in patterns.iter().enumerate() {
             let error = |message: String| PatternError { index, message };
-            regexes.push(Regex::new(pattern).map_err(|e| error(e.to_string()))?);
             let hir = regex_syntax::parse(pattern).map_err(|e| error(e.to_string()))?;
             match required_literals(&hir) {
                 Some(found) => {
@@ -70,7 +79,13 @@ impl PatternSet {
                 .map_err(|e| PatternError { index: owner[0], message: e.to_string() })?;
             Some(searcher)
         };
-        Ok(PatternSet { regexes, always, literals, owner })
+        Ok(PatternSet {
+            patterns: patterns.iter().map(|p| Box::from(*p)).collect(),
+            regexes: patterns.iter().map(|_| OnceLock::new()).collect(),
+            always,
+            literals,
+            owner,
+        })
     }
 
     /// How many patterns there are.
@@ -83,11 +98,30 @@ impl PatternSet {
         self.regexes.is_empty()
     }
 
+    /// Pattern `index`, compiled.
+    fn regex(&self, index: usize) -> &Regex {
+        self.regexes[index].get_or_init(|| match Regex::new(&self.patterns[index]) {
+            Ok(regex) => regex,
+            // Patterns from rules files were compiled when the file was read, and a test compiles the built-in
+            // ones (see `new`): compiling is deterministic, so this is a defect, not bad input.
+            Err(e) => panic!("text pattern {index} compiled when its rules were read, but not now: {e}"),
+        })
+    }
+
+    /// Compiles every pattern now, as a run would when it needs them: an error names the first that does not compile.
+    pub fn compile_all(&self) -> Result<(), PatternError> {
+        for (index, pattern) in self.patterns.iter().enumerate() {
+            let regex = Regex::new(pattern).map_err(|e| PatternError { index, message: e.to_string() })?;
+            let _ = self.regexes[index].set(regex);
+        }
+        Ok(())
+    }
+
     /// Sets, in `bits` (a bit per pattern, cleared by the caller), the patterns that match `text`.
     pub fn matches_into(&self, text: &str, bits: &mut [u64]) {
         let mut tried = Bits::new(self.regexes.len());
         let mut run = |index: usize, bits: &mut [u64]| {
-            if tried.insert(index) && self.regexes[index].is_match(text) {
+            if tried.insert(index) && self.regex(index).is_match(text) {
                 bits[index / 64] |= 1 << (index % 64);
             }
         };
@@ -205,6 +239,17 @@ mod tests {
     fn reports_the_pattern_that_does_not_compile() {
         let err = PatternSet::new(&["ok", "(unclosed"]).unwrap_err();
         assert_eq!(err.index, 1);
+        // One that parses but is too large to compile is found by compiling them all.
+        let set = PatternSet::new(&["ok", r"\w{2000}\w{2000}"]).unwrap();
+        assert_eq!(set.compile_all().unwrap_err().index, 1);
+    }
+
+    #[test]
+    fn every_builtin_pattern_compiles() {
+        let rules = crate::domain::rule_file::builtin();
+        let patterns: Vec<&str> = rules.iter().filter_map(|r| r.text.as_deref()).collect();
+        assert!(patterns.len() > 50);
+        PatternSet::new(&patterns).unwrap().compile_all().unwrap();
     }
 
     /// The texts of the bundled corpus and of the built-in rules' examples, lower-cased as the classifier does.

@@ -86,11 +86,25 @@ struct TomlFile {
     rule: Vec<TomlRule>,
 }
 
-/// Reads a rules file's text.
+/// Reads a rules file's text. Each text pattern is compiled, so that one that does not compile is reported with
+/// its file and line now rather than when a response first needs it (see [`PatternSet`](super::pattern_set)).
 pub fn parse(text: &str, syntax: Syntax) -> Result<Vec<Rule>, RuleFileError> {
+    parse_checked(text, syntax, Compile::Patterns)
+}
+
+/// Whether reading rules compiles their text patterns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compile {
+    Patterns,
+    /// The built-in rules: a unit test compiles their patterns, and a run compiles those it needs.
+    Nothing,
+}
+
+fn parse_checked(text: &str, syntax: Syntax, compile: Compile) -> Result<Vec<Rule>, RuleFileError> {
+    let lines = LineStarts::new(text);
     let rules = match syntax {
-        Syntax::Toml => parse_toml(text)?,
-        Syntax::Csv => parse_csv(text)?,
+        Syntax::Toml => parse_toml(text, &lines, compile)?,
+        Syntax::Csv => parse_csv(text, &lines, compile)?,
     };
     let mut seen = std::collections::HashSet::new();
     for (line, rule) in &rules {
@@ -103,26 +117,38 @@ pub fn parse(text: &str, syntax: Syntax) -> Result<Vec<Rule>, RuleFileError> {
 
 /// The built-in rules.
 pub fn builtin() -> Vec<Rule> {
-    match parse(BUILTIN, Syntax::Toml) {
+    match parse_checked(BUILTIN, Syntax::Toml, Compile::Nothing) {
         Ok(rules) => rules,
         // The file is part of the program and a unit test reads it: failing here is a build defect, not bad input.
         Err(e) => panic!("the built-in rules file is invalid: {e}"),
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+/// Where a text's lines start, to number the line of an offset: counting the line ends before each rule again was
+/// most of the time it took to read the built-in rules.
+struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    fn new(text: &str) -> Self {
+        LineStarts(std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect())
+    }
+
+    /// The number (from 1) of the line that holds byte `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset)
+    }
 }
 
-fn parse_toml(text: &str) -> Result<Vec<(usize, Rule)>, RuleFileError> {
+/// The rules of a TOML file, with the line of each.
+fn parse_toml(text: &str, lines: &LineStarts, compile: Compile) -> Result<Vec<(usize, Rule)>, RuleFileError> {
     let file: TomlFile = toml::from_str(text).map_err(|e| RuleFileError {
-        line: e.span().map(|s| line_of(text, s.start)),
+        line: e.span().map(|s| lines.line_of(s.start)),
         message: e.message().trim().to_string(),
     })?;
     file.rule
         .into_iter()
         .map(|r| {
-            let line = line_of(text, r.id.span().start);
+            let line = lines.line_of(r.id.span().start);
             let text = r.text.map(|t| match t {
                 Text::One(s) => s,
                 Text::Many(alternatives) => alternatives.join("|"),
@@ -138,25 +164,28 @@ fn parse_toml(text: &str) -> Result<Vec<(usize, Rule)>, RuleFileError> {
                 fault: r.fault.unwrap_or_default(),
                 examples: r.examples,
             };
-            fields.into_rule().map(|rule| (line, rule)).map_err(|message| RuleFileError { line: Some(line), message })
+            fields
+                .into_rule(compile)
+                .map(|rule| (line, rule))
+                .map_err(|message| RuleFileError { line: Some(line), message })
         })
         .collect()
 }
 
 /// The line a CSV record starts on. The reader's own line count starts a record where the previous one ended, so
 /// blank lines before it would be counted as its own.
-fn csv_line(text: &str, position: &csv::Position) -> usize {
+fn csv_line(text: &str, lines: &LineStarts, position: &csv::Position) -> usize {
     let start = position.byte() as usize;
     let skipped =
         text.as_bytes().get(start..).map_or(0, |rest| rest.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count());
-    line_of(text, start + skipped)
+    lines.line_of(start + skipped)
 }
 
 /// The columns of a CSV rules file; `id` and `reason` are required.
 const CSV_COLUMNS: &[&str] =
     &["id", "description", "reply", "enhanced", "command", "text", "reason", "fault", "example", "examples"];
 
-fn parse_csv(text: &str) -> Result<Vec<(usize, Rule)>, RuleFileError> {
+fn parse_csv(text: &str, lines: &LineStarts, compile: Compile) -> Result<Vec<(usize, Rule)>, RuleFileError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| RuleFileError { line: Some(1), message: e.to_string() })?.clone();
     let names: Vec<String> = headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
@@ -174,10 +203,10 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, Rule)>, RuleFileError> {
     let mut rules = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| RuleFileError {
-            line: e.position().map(|p| csv_line(text, p)),
+            line: e.position().map(|p| csv_line(text, lines, p)),
             message: format!("unreadable CSV row: {e}"),
         })?;
-        let line = record.position().map_or(0, |p| csv_line(text, p));
+        let line = record.position().map_or(0, |p| csv_line(text, lines, p));
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -199,7 +228,7 @@ fn parse_csv(text: &str) -> Result<Vec<(usize, Rule)>, RuleFileError> {
             fault: cell("fault"),
             examples,
         };
-        rules.push((line, fields.into_rule().map_err(|message| RuleFileError { line: Some(line), message })?));
+        rules.push((line, fields.into_rule(compile).map_err(|message| RuleFileError { line: Some(line), message })?));
     }
     Ok(rules)
 }
@@ -218,7 +247,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn into_rule(self) -> Result<Rule, String> {
+    fn into_rule(self, compile: Compile) -> Result<Rule, String> {
         let id = self.id.trim().to_string();
         if id.is_empty() {
             return Err("a rule has no id".into());
@@ -251,7 +280,9 @@ impl Fields {
         let text = match self.text.trim() {
             "" => None,
             t => {
-                regex::Regex::new(t).map_err(|e| context(format!("text pattern: {e}")))?;
+                if compile == Compile::Patterns {
+                    regex::Regex::new(t).map_err(|e| context(format!("text pattern: {e}")))?;
+                }
                 Some(t.to_string())
             }
         };
