@@ -13,11 +13,12 @@ use crate::domain::smtp::Reply;
 use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, map_chunks, parse_chunk};
 use crate::input::source::open_input;
 use crate::input::{FileStats, KeepLines};
-use crate::output::{Block, Cell, Format, Output, Table};
+use crate::output::table::ColumnSizes;
+use crate::output::{Cell, Format};
 
 use super::analysis::{account, load_attempts};
 use super::args::{InputArgs, OutputArgs, OutputConfig, ReplayArgs};
-use super::emit::{RowBuffer, RowSink, clip, emit};
+use super::emit::{RowBuffer, RowSink, TableSink, clip};
 
 /// Classify server responses: one row per delivery attempt in the logs, or per line with --text.
 #[derive(Args, Debug)]
@@ -117,8 +118,39 @@ fn encode_text_row(line: &str, classifier: &Classifier, explain: bool, rows: &mu
     Parsed::Used(())
 }
 
-/// Classifies bare responses, one per line, in parallel; rows keep the input order. Tables are built whole; csv and
-/// json are written block by block as the input is read, so that millions of responses take little memory.
+/// The table of `classify --text`, drawn as its rows come. A long table's columns are as wide as its first rows
+/// need, and those of names (class, reason, fault, codes, rule) as wide as the longest name, which may come later.
+fn text_table(out: &OutputConfig, classifier: &Classifier, explain: bool) -> Result<TableSink> {
+    use crate::domain::reason::{Class, Fault, Reason};
+    let columns: &[&'static str] = if explain {
+        &["input", "class", "reason", "fault", "code", "enhanced", "rule", "why"]
+    } else {
+        &["input", "class", "reason", "fault", "code", "enhanced"]
+    };
+    let widest = |names: &mut dyn Iterator<Item = &str>| names.map(|n| n.chars().count()).max().unwrap_or(0);
+    let mut sizes = ColumnSizes::new(columns);
+    sizes.at_least(
+        1,
+        widest(&mut [Class::Delivered, Class::Hard, Class::Soft, Class::None].map(Class::as_str).into_iter()),
+    );
+    sizes.at_least(2, widest(&mut Reason::ALL.iter().map(|r| r.as_str())));
+    sizes.at_least(
+        3,
+        widest(&mut [Fault::Recipient, Fault::Sender, Fault::Network, Fault::Unknown].map(Fault::as_str).into_iter()),
+    );
+    // Three digits; an enhanced code's parts have up to three each.
+    sizes.at_least(4, 3);
+    sizes.at_least(5, "5.999.999".len());
+    if explain {
+        sizes.at_least(6, widest(&mut classifier.rules().iter().map(|r| r.id.as_str())));
+        sizes.at_least(7, widest(&mut classifier.rules().iter().map(|r| r.description.as_str())));
+    }
+    TableSink::open_sized(out, columns, sizes)
+}
+
+/// Classifies bare responses, one per line, in parallel; rows keep the input order. Every format is written block by
+/// block as the input is read (a table as [`TableSink`] draws it), so that millions of responses take little memory
+/// and a reader at the other end of a pipe gets the first rows at once.
 fn classify_text(
     files: &[PathBuf],
     classifier: &Classifier,
@@ -129,13 +161,7 @@ fn classify_text(
 ) -> Result<()> {
     let human = out.format == Format::Table;
     let columns = if explain { TEXT_COLUMNS_EXPLAINED } else { TEXT_COLUMNS };
-    let mut table = Table::new(if !human {
-        columns
-    } else if explain {
-        &["input", "class", "reason", "fault", "code", "enhanced", "rule", "why"]
-    } else {
-        &["input", "class", "reason", "fault", "code", "enhanced"]
-    });
+    let mut table = if human { Some(text_table(out, classifier, explain)?) } else { None };
     let mut sink = if human { None } else { Some(RowSink::open(out)?) };
     let mut accounting = Vec::new();
     for path in files {
@@ -181,9 +207,10 @@ fn classify_text(
                                 Parsed::Malformed(why) => file_stats.malformed(line, why),
                             }
                         }
-                        match (&mut sink, encoded) {
-                            (Some(sink), Some(bytes)) => sink.write_encoded(columns, &bytes)?,
-                            _ => rows.into_iter().for_each(|row| table.push(row)),
+                        match (&mut sink, encoded, &mut table) {
+                            (Some(sink), Some(bytes), _) => sink.write_encoded(columns, &bytes)?,
+                            (_, _, Some(table)) => rows.into_iter().try_for_each(|row| table.push(row))?,
+                            _ => {}
                         }
                     }
                 }
@@ -195,9 +222,10 @@ fn classify_text(
         accounting.push(file_stats);
     }
     account(&accounting, stats, strict)?;
-    match sink {
-        Some(sink) => sink.finish(columns),
-        None => emit(&Output { human: vec![Block::Table(table)], machine: Table::default() }, out),
+    match (sink, table) {
+        (Some(sink), _) => sink.finish(columns),
+        (_, Some(table)) => table.finish(),
+        (None, None) => Ok(()),
     }
 }
 
@@ -267,12 +295,12 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
         }
         return sink.finish(columns);
     }
-    let mut human = Table::new(if args.explain {
+    let columns: &[&'static str] = if args.explain {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]
     } else {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
-    });
-    for a in &attempts {
+    };
+    let row = |a: &Attempt| {
         let v = verdict(a);
         let rule = config.classifier.rule(&v);
         let code = a.reply.code.map(|c| c.to_string());
@@ -291,7 +319,17 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
             h.push(Cell::text(rule.id.clone()));
             h.push(Cell::text(rule.description.clone()));
         }
-        human.push(h);
+        h
+    };
+    // The attempts are all in memory, sorted: the columns are measured first, so that a long table is as wide as
+    // its widest cells, and then drawn a row at a time rather than held whole as cells besides.
+    let mut sizes = ColumnSizes::new(columns);
+    for a in &attempts {
+        sizes.measure(&row(a));
     }
-    emit(&Output { human: vec![Block::Table(human)], machine: Table::new(LOG_COLUMNS) }, out)
+    let mut human = TableSink::open_sized(out, columns, sizes)?;
+    for a in &attempts {
+        human.push(row(a))?;
+    }
+    human.finish()
 }

@@ -5,21 +5,20 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 
-use crate::output::{self, Format, Output, Style, Table};
+use crate::output::table::{ColumnSizes, RowStream};
+use crate::output::{self, Cell, Format, Output, Style, Table};
 
 use super::args::OutputConfig;
 
-/// Writes `output` where the configuration says.
-pub fn emit(output: &Output, config: &OutputConfig) -> Result<()> {
+/// Where an output goes: the writer, the style it is drawn in, and what to say when writing fails. On standard output, a
+/// table is fitted to a terminal and coloured there (never with `NO_COLOR`), or fitted to `COLUMNS` elsewhere.
+fn destination(config: &OutputConfig) -> Result<(Box<dyn Write>, Style, String)> {
     let mut style = Style { raw_csv: config.raw_csv, ..Style::default() };
     match &config.path {
         Some(path) => {
             let file =
                 File::create(path).with_context(|| format!("{}: cannot create the output file", path.display()))?;
-            let mut w = BufWriter::new(file);
-            output::write(output, config.format, &mut w, &style)
-                .and_then(|_| w.flush())
-                .with_context(|| format!("{}: cannot write", path.display()))
+            Ok((Box::new(BufWriter::new(file)), style, format!("{}: cannot write", path.display())))
         }
         None => {
             let stdout = io::stdout();
@@ -27,11 +26,45 @@ pub fn emit(output: &Output, config: &OutputConfig) -> Result<()> {
             // https://no-color.org: any non-empty value turns colour off.
             style.colour = style.terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             style.width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
-            let mut w = BufWriter::new(stdout.lock());
-            output::write(output, config.format, &mut w, &style)
-                .and_then(|_| w.flush())
-                .context("cannot write to standard output")
+            Ok((Box::new(BufWriter::new(stdout)), style, "cannot write to standard output".into()))
         }
+    }
+}
+
+/// Writes `output` where the configuration says.
+pub fn emit(output: &Output, config: &OutputConfig) -> Result<()> {
+    let (mut w, style, failed) = destination(config)?;
+    output::write(output, config.format, &mut w, &style).and_then(|_| w.flush()).context(failed)
+}
+
+/// A table for people written as its rows are produced ([`RowStream`]), for outputs of one row per input line:
+/// only its first rows are held, to size its columns.
+pub struct TableSink {
+    table: RowStream<Box<dyn Write>>,
+    failed: String,
+}
+
+impl TableSink {
+    /// Opens the destination of a table of `columns`.
+    pub fn open(config: &OutputConfig, columns: &[&'static str]) -> Result<TableSink> {
+        let (out, style, failed) = destination(config)?;
+        Ok(TableSink { table: RowStream::new(out, columns, style), failed })
+    }
+
+    /// [`TableSink::open`] for rows measured before they come (see [`RowStream::sized`]).
+    pub fn open_sized(config: &OutputConfig, columns: &[&'static str], sizes: ColumnSizes) -> Result<TableSink> {
+        let (out, style, failed) = destination(config)?;
+        Ok(TableSink { table: RowStream::sized(out, columns, style, sizes), failed })
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, row: Vec<Cell>) -> Result<()> {
+        self.table.push(row).with_context(|| self.failed.clone())
+    }
+
+    /// Ends the table and flushes.
+    pub fn finish(self) -> Result<()> {
+        self.table.finish().map(drop).context(self.failed)
     }
 }
 

@@ -18,5 +18,6 @@ mod samples;
 mod settled;
 mod snapshots;
 mod state;
+mod tables;
 mod threads;
 mod util;
