@@ -141,14 +141,6 @@ fn resolve_all(resolver: &CampaignResolver, batch: &mut [Attempt]) {
     });
 }
 
-/// [`read_attempts`], keeping every attempt.
-pub fn load_attempts(config: &RunConfig) -> Result<(Vec<Attempt>, CampaignData, Vec<FileStats>)> {
-    let mut attempts = Vec::new();
-    let data = load_campaign_data(config)?;
-    let (data, files, _) = read_attempts(config, data, &mut |batch, _| attempts.append(batch))?;
-    Ok((attempts, data, files))
-}
-
 impl Analysis {
     /// Runs the whole pipeline, keeping the outcomes `keep` names, and finding block events by `blocks`, if given.
     pub fn run(config: &RunConfig, keep: &Keep, blocks: Option<BlockPolicy>) -> Result<Analysis> {

@@ -6,17 +6,18 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rayon::prelude::*;
 
-use crate::domain::attempt::Attempt;
+use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::outcome::judge;
 use crate::domain::smtp::Reply;
+use crate::domain::time::Timestamp;
 use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, map_chunks, parse_chunk};
 use crate::input::source::open_input;
 use crate::input::{FileStats, KeepLines};
 use crate::output::table::ColumnSizes;
 use crate::output::{Cell, Format};
 
-use super::analysis::{account, load_attempts};
+use super::analysis::{account, load_campaign_data, read_attempts};
 use super::args::{InputArgs, OutputArgs, OutputConfig, ReplayArgs};
 use super::emit::{RowBuffer, RowSink, TableSink, clip};
 
@@ -248,14 +249,53 @@ const LOG_COLUMNS_EXPLAINED: &[&str] = &[
 /// The columns of `classify` on logs for programs: [`LOG_COLUMNS_EXPLAINED`] without the description.
 const LOG_COLUMNS: &[&str] = LOG_COLUMNS_EXPLAINED.split_at(LOG_COLUMNS_EXPLAINED.len() - 1).0;
 
+/// What `classify` shows of an attempt, made as the log is read. Every attempt is held until the logs end, to be
+/// shown in time order: one held whole, with the words no row shows (sender, message-id, message key, relay), took
+/// twice the memory.
+struct Shown {
+    time: Timestamp,
+    source: Source,
+    recipient: Box<str>,
+    campaign: Option<Box<str>>,
+    status: Status,
+    /// As the outcomes judge it: a line the MTA logged as delivered is a delivery whatever its words say.
+    verdict: Verdict,
+    reply: Reply,
+}
+
+impl Shown {
+    fn new(a: Attempt, classifier: &Classifier) -> Shown {
+        let verdict = judge(a.status, &a.reply, classifier).1;
+        Shown {
+            time: a.time,
+            source: a.source,
+            recipient: a.recipient.into_boxed_str(),
+            campaign: a.campaign.map(String::into_boxed_str),
+            status: a.status,
+            verdict,
+            reply: a.reply,
+        }
+    }
+}
+
+/// Every attempt in the logs from `--since` on, made [`Shown`] on all cores batch by batch as the logs are read, in
+/// time order.
+fn shown_attempts(config: &super::args::RunConfig) -> Result<Vec<Shown>> {
+    let mut shown = Vec::new();
+    let data = load_campaign_data(config)?;
+    read_attempts(config, data, &mut |batch, _| {
+        batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
+        let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
+        shown.extend(made);
+    })?;
+    shown.sort_by_key(|a| (a.time, a.source));
+    Ok(shown)
+}
+
 /// One row per attempt in the logs, in time order. For csv and json the rows are encoded on all cores and written
 /// as they are made, so that only the attempts are held, not a table of every row besides.
 fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
-    let (mut attempts, _, _) = load_attempts(config)?;
-    attempts.retain(|a| config.since.is_none_or(|t| a.time >= t));
-    attempts.sort_by_key(|a| (a.time, a.source));
-    // As the outcomes judge them: a line the MTA logged as delivered is a delivery whatever its words say.
-    let verdict = |a: &Attempt| judge(a.status, &a.reply, &config.classifier).1;
+    let attempts = shown_attempts(config)?;
     if out.format != Format::Table {
         let columns = if args.explain { LOG_COLUMNS_EXPLAINED } else { LOG_COLUMNS };
         let mut sink = RowSink::open(out)?;
@@ -266,7 +306,7 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
                 .map(|chunk| {
                     let mut rows = encoder.buffer(columns, chunk.len() * 256);
                     for a in chunk {
-                        let v = verdict(a);
+                        let v = a.verdict;
                         let (time, code) = (a.time.rfc3339(), a.reply.code.map(|c| c.to_string()));
                         let enhanced = a.reply.enhanced.map(|e| e.to_string());
                         let rule = config.classifier.rule(&v);
@@ -300,15 +340,15 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
     } else {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
     };
-    let row = |a: &Attempt| {
-        let v = verdict(a);
+    let row = |a: &Shown| {
+        let v = a.verdict;
         let rule = config.classifier.rule(&v);
         let code = a.reply.code.map(|c| c.to_string());
         let enhanced = a.reply.enhanced.map(|e| e.to_string());
         let mut h = vec![
             Cell::text(a.time.rfc3339()),
-            Cell::text(a.recipient.clone()),
-            Cell::text(a.campaign.clone().unwrap_or_else(|| "-".into())),
+            Cell::text(a.recipient.to_string()),
+            Cell::text(a.campaign.as_deref().unwrap_or("-")),
             Cell::text(a.status.as_str()),
             Cell::text(v.class.as_str()),
             Cell::text(v.reason.as_str()),
