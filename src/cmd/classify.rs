@@ -78,12 +78,15 @@ fn read_response<'a>(line: &'a str, classifier: &Classifier) -> Option<(&'a str,
     Some((text, reply, verdict))
 }
 
+/// How many characters of a response a table of `classify --text` shows.
+const INPUT_SHOWN: usize = 80;
+
 /// One response's row for a table: the input clipped, and with `explain` the rule's id and description.
 fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Cell>> {
     let Some((text, reply, verdict)) = read_response(line, classifier) else { return Parsed::Ignored };
     let rule = classifier.rule(&verdict);
     let mut row = vec![
-        Cell::text(clip(text, 80)),
+        Cell::text(clip(text, INPUT_SHOWN)),
         Cell::text(verdict.class.as_str()),
         Cell::text(verdict.reason.as_str()),
         Cell::text(verdict.fault.as_str()),
@@ -119,8 +122,9 @@ fn encode_text_row(line: &str, classifier: &Classifier, explain: bool, rows: &mu
     Parsed::Used(())
 }
 
-/// The table of `classify --text`, drawn as its rows come. A long table's columns are as wide as its first rows
-/// need, and those of names (class, reason, fault, codes, rule) as wide as the longest name, which may come later.
+/// The table of `classify --text`, drawn as its rows come. A long table's columns are as wide as the widest cell
+/// they can hold, which may come after the rows it is sized from: the response column as wide as a response is
+/// shown ([`INPUT_SHOWN`]), those of names (class, reason, fault, codes, rule) as wide as the longest name.
 fn text_table(out: &OutputConfig, classifier: &Classifier, explain: bool) -> Result<TableSink> {
     use crate::domain::reason::{Class, Fault, Reason};
     let columns: &[&'static str] = if explain {
@@ -130,6 +134,7 @@ fn text_table(out: &OutputConfig, classifier: &Classifier, explain: bool) -> Res
     };
     let widest = |names: &mut dyn Iterator<Item = &str>| names.map(|n| n.chars().count()).max().unwrap_or(0);
     let mut sizes = ColumnSizes::new(columns);
+    sizes.at_least(0, INPUT_SHOWN);
     sizes.at_least(
         1,
         widest(&mut [Class::Delivered, Class::Hard, Class::Soft, Class::None].map(Class::as_str).into_iter()),

@@ -51,9 +51,11 @@ fn a_long_table_of_responses_shows_every_name_whole() {
             ),
             "{line}"
         );
-        // The response itself is cut to the column, as tables cut it.
-        let shown = c[0].trim_end_matches('…');
-        assert!(row["input"].starts_with(shown), "{line}");
+        // The response itself, cut only where tables cut it (at 80 characters), though the first rows were short.
+        let input = &row["input"];
+        let expected: String =
+            if input.chars().count() > 80 { input.chars().take(79).chain(['…']).collect() } else { input.clone() };
+        assert_eq!(c[0], expected, "{line}");
     }
     assert!(rows.iter().any(|r| r["reason"] == "notcompliantrfc"));
 }
