@@ -151,7 +151,7 @@ fn text_table(out: &OutputConfig, classifier: &Classifier, explain: bool) -> Res
         sizes.at_least(6, widest(&mut classifier.rules().iter().map(|r| r.id.as_str())));
         sizes.at_least(7, widest(&mut classifier.rules().iter().map(|r| r.description.as_str())));
     }
-    TableSink::open_sized(out, columns, sizes)
+    TableSink::open(out, columns, sizes)
 }
 
 /// Classifies bare responses, one per line, in parallel; rows keep the input order. Every format is written block by
@@ -372,7 +372,7 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
     for a in &attempts {
         sizes.measure(&row(a));
     }
-    let mut human = TableSink::open_sized(out, columns, sizes)?;
+    let mut human = TableSink::open(out, columns, sizes)?;
     for a in &attempts {
         human.push(row(a))?;
     }

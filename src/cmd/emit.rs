@@ -45,14 +45,8 @@ pub struct TableSink {
 }
 
 impl TableSink {
-    /// Opens the destination of a table of `columns`.
-    pub fn open(config: &OutputConfig, columns: &[&'static str]) -> Result<TableSink> {
-        let (out, style, failed) = destination(config)?;
-        Ok(TableSink { table: RowStream::new(out, columns, style), failed })
-    }
-
-    /// [`TableSink::open`] for rows measured before they come (see [`RowStream::sized`]).
-    pub fn open_sized(config: &OutputConfig, columns: &[&'static str], sizes: ColumnSizes) -> Result<TableSink> {
+    /// Opens the destination of a table of `columns`, at least as wide as `sizes` (see [`RowStream::sized`]).
+    pub fn open(config: &OutputConfig, columns: &[&'static str], sizes: ColumnSizes) -> Result<TableSink> {
         let (out, style, failed) = destination(config)?;
         Ok(TableSink { table: RowStream::sized(out, columns, style, sizes), failed })
     }
