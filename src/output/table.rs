@@ -4,7 +4,8 @@
 //! millions of rows. comfy-table draws a table once it has every row, to size its columns, which held the whole
 //! output in memory (2.3 GB for a million responses) and printed nothing until the end, however early a pipe's
 //! reader (`| head`) stopped. [`RowStream`] draws such tables as their rows come instead: a table that turns out
-//! short is drawn by comfy-table as before, and a long one takes its column widths from its first rows.
+//! short is drawn by comfy-table as before, and a long one takes its column widths from what the command knows of its
+//! cells beforehand ([`ColumnSizes`]) and from its first rows.
 
 use std::io::{self, Write};
 
@@ -270,7 +271,7 @@ impl<W: Write> RowStream<W> {
     /// Adds a row, as long as the columns.
     pub fn push(&mut self, row: Vec<Cell>) -> io::Result<()> {
         if self.drawing.is_some() {
-            return self.write_row(&row);
+            return self.write_line(&row, true);
         }
         self.held.push(row);
         if self.held.len() >= self.hold { self.start() } else { Ok(()) }
@@ -301,7 +302,7 @@ impl<W: Write> RowStream<W> {
         self.write_line(&header, false)?;
         self.border('╞', '═', '╪', '╡')?;
         for row in std::mem::take(&mut self.held) {
-            self.write_row(&row)?;
+            self.write_line(&row, true)?;
         }
         Ok(())
     }
@@ -318,10 +319,6 @@ impl<W: Write> RowStream<W> {
         }
         text.push(right);
         writeln!(self.out, "{text}")
-    }
-
-    fn write_row(&mut self, row: &[Cell]) -> io::Result<()> {
-        self.write_line(row, true)
     }
 
     /// One line of cells, aligned as comfy-table aligns them: a row (coloured as it would be), or the header.
@@ -380,11 +377,6 @@ mod tests {
         let coloured = render(&Style { terminal: true, colour: true, ..Style::default() });
         assert_eq!(coloured.matches("\x1b[38;5;9m").count(), 1, "only the verdict is coloured: {coloured}");
     }
-}
-
-#[cfg(test)]
-mod stream_tests {
-    use super::*;
 
     const COLUMNS: &[&str] = &["input", "class", "n", "reason"];
 
