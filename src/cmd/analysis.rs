@@ -173,8 +173,7 @@ impl Analysis {
             if let Some(d) = detector.as_mut() {
                 d.push(&o, shown);
             }
-            let step =
-                replayer.push(&o, engagement.is_engaged(&o.recipient, o.first_time), kept.then_some(outcomes.len()));
+            let step = replayer.push_judged(&o, &engagement, kept.then_some(outcomes.len()));
             if shown {
                 match counts.get_mut(&o.campaign) {
                     Some(c) => c.add_step(o.kind, step.event),

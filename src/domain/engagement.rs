@@ -33,9 +33,16 @@ impl Engagement {
 
     /// Whether `email` counts as engaged at a send at `at`.
     pub fn is_engaged(&self, email: &str, at: Timestamp) -> bool {
-        let Some(c) = self.contacts.get(email) else {
-            return false;
-        };
+        self.judge(self.of(email), at)
+    }
+
+    /// What the contacts file says of `email`: nothing, for a contact it does not list.
+    pub fn of(&self, email: &str) -> ContactEngagement {
+        self.contacts.get(email).copied().unwrap_or_default()
+    }
+
+    /// Whether a contact of whom the file says `c` (see [`Engagement::of`]) counts as engaged at a send at `at`.
+    pub fn judge(&self, c: ContactEngagement, at: Timestamp) -> bool {
         if c.engaged == Some(true) {
             return true;
         }

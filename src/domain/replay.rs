@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::engagement::{ContactEngagement, Engagement};
 use super::outcome::{Outcome, OutcomeKind};
 use super::reason::{Fault, Reason};
 use super::time::Timestamp;
@@ -184,23 +185,59 @@ pub fn replay_from(
 pub struct Replayer {
     policy: ReplayPolicy,
     deactivations: Vec<Deactivation>,
-    contacts: Contacts,
+    contacts: rustc_hash::FxHashMap<String, Known>,
+}
+
+/// A contact as the replay holds it: its counters, and what the contacts file says of it once looked up (see
+/// [`Replayer::push_judged`]).
+#[derive(Debug, Default)]
+struct Known {
+    state: ContactState,
+    file: Option<ContactEngagement>,
 }
 
 impl Replayer {
     /// A replay that goes on from what an earlier run carried over.
     pub fn new(carried: Carried, policy: ReplayPolicy) -> Self {
-        Replayer { policy, deactivations: carried.deactivations, contacts: carried.contacts }
+        let contacts =
+            carried.contacts.into_iter().map(|(email, state)| (email, Known { state, file: None })).collect();
+        Replayer { policy, deactivations: carried.deactivations, contacts }
     }
 
     /// Replays the next outcome, sent to a contact that was `engaged` or not; `index` is what a deactivation it
     /// triggers records as its outcome. Returns the contact's counters after it.
     pub fn push(&mut self, outcome: &Outcome, engaged: bool, index: Option<usize>) -> Step {
+        self.apply(outcome, |_| engaged, index)
+    }
+
+    /// [`Replayer::push`], with whether the contact was engaged judged from the contacts file at the outcome's first
+    /// try. What the file says of a contact is looked up when the replay first meets it and kept with its counters:
+    /// the replay runs on one core, and two lookups in maps of every contact for each outcome, each missing the
+    /// cache, were the most of its time on a sending log.
+    pub fn push_judged(&mut self, outcome: &Outcome, engagement: &Engagement, index: Option<usize>) -> Step {
+        let at = outcome.first_time;
+        self.apply(
+            outcome,
+            |file| engagement.judge(*file.get_or_insert_with(|| engagement.of(&outcome.recipient)), at),
+            index,
+        )
+    }
+
+    /// Replays `outcome`; `engaged` tells from what the file says of the contact, if it was looked up yet, whether
+    /// it was engaged.
+    fn apply(
+        &mut self,
+        outcome: &Outcome,
+        engaged: impl FnOnce(&mut Option<ContactEngagement>) -> bool,
+        index: Option<usize>,
+    ) -> Step {
         let t = self.policy.thresholds;
-        let state = match self.contacts.get_mut(outcome.recipient.as_str()) {
-            Some(state) => state,
+        let known = match self.contacts.get_mut(outcome.recipient.as_str()) {
+            Some(known) => known,
             None => self.contacts.entry(outcome.recipient.clone()).or_default(),
         };
+        let engaged = engaged(&mut known.file);
+        let state = &mut known.state;
         if state.deactivation.is_some() {
             return Step {
                 consecutive_soft: state.consecutive_soft,
@@ -259,7 +296,8 @@ impl Replayer {
 
     /// The replay so far, without steps (they were handed out one by one).
     pub fn finish(self) -> Replay {
-        Replay { steps: Vec::new(), deactivations: self.deactivations, contacts: self.contacts }
+        let contacts = self.contacts.into_iter().map(|(email, known)| (email, known.state)).collect();
+        Replay { steps: Vec::new(), deactivations: self.deactivations, contacts }
     }
 }
 
@@ -307,6 +345,45 @@ mod tests {
         );
         assert_eq!(r.steps[9].event, Some(Event::Deactivated));
         assert_eq!(r.steps[10].event, Some(Event::SentAfterDeactivation));
+    }
+
+    #[test]
+    fn engagement_from_the_file_is_judged_at_each_send() {
+        use std::collections::HashMap;
+        // Opened on day 5, engaged for 10 days after: the window ends between the contact's sends, and what the file
+        // says, looked up once, is judged again at each of them.
+        let file = HashMap::from([
+            (
+                "a@x".to_string(),
+                ContactEngagement { engaged: None, last_engaged_at: Some(Timestamp::from_secs(5 * 86_400)) },
+            ),
+            ("b@x".to_string(), ContactEngagement { engaged: Some(true), last_engaged_at: None }),
+        ]);
+        let engagement = Engagement::new(file, 10);
+        let policy = ReplayPolicy {
+            thresholds: Thresholds { hard: 1, soft_engaged: 4, soft_unengaged: 3 },
+            ..Default::default()
+        };
+        let mut outcomes = softs("a@x", 14..18);
+        outcomes.extend(softs("b@x", 14..18));
+        outcomes.extend(softs("c@x", 14..18));
+        outcomes.sort_by_key(|o| o.time);
+        let mut judged = Replayer::new(Carried::default(), policy);
+        let steps: Vec<Step> =
+            outcomes.iter().enumerate().map(|(i, o)| judged.push_judged(o, &engagement, Some(i))).collect();
+        let a: Vec<bool> =
+            outcomes.iter().zip(&steps).filter(|(o, _)| o.recipient == "a@x").map(|(_, s)| s.engaged).collect();
+        assert_eq!(a, [true, true, false, false]);
+        // The same as the flag given outcome by outcome.
+        let flagged = replay(&outcomes, |email, at| engagement.is_engaged(email, at), policy);
+        assert_eq!(steps, flagged.steps);
+        let judged = judged.finish();
+        assert_eq!(judged.deactivations, flagged.deactivations);
+        assert_eq!(judged.contacts, flagged.contacts);
+        // a@x was unengaged by its third soft bounce (day 16), c@x (not in the file) always: both at 3; b@x at 4.
+        let who: Vec<(&str, u32)> =
+            judged.deactivations.iter().map(|d| (d.email.as_str(), d.consecutive_soft)).collect();
+        assert_eq!(who, [("a@x", 3), ("c@x", 3), ("b@x", 4)]);
     }
 
     #[test]
