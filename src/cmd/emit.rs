@@ -10,8 +10,9 @@ use crate::output::{self, Cell, Format, Output, Style, Table};
 
 use super::args::OutputConfig;
 
-/// Where an output goes: the writer, the style it is drawn in, and what to say when writing fails. On standard output, a
-/// table is fitted to a terminal and coloured there (never with `NO_COLOR`), or fitted to `COLUMNS` elsewhere.
+/// Where an output goes: the writer, the style it is drawn in, and what to say when writing fails. On standard
+/// output, a table is fitted to a terminal and coloured there (never with `NO_COLOR`), or fitted to `COLUMNS`
+/// elsewhere.
 fn destination(config: &OutputConfig) -> Result<(Box<dyn Write>, Style, String)> {
     let mut style = Style { raw_csv: config.raw_csv, ..Style::default() };
     match &config.path {

@@ -132,9 +132,8 @@ pub struct ContactState {
     pub deactivation: Option<usize>,
 }
 
-/// Every contact's counters, by email. Looked up once for every outcome replayed, on the one core the replay
-/// runs on: hashed with FxHash, which costs a fraction of the standard library's SipHash on short keys (the
-/// addresses come from the user's own logs, which need no protection against crafted collisions).
+/// Every contact's counters, by email: what a replay ends with, and what a run carries to the next. Hashed with
+/// FxHash, as the replay's own map (see [`Replayer`]).
 pub type Contacts = rustc_hash::FxHashMap<String, ContactState>;
 
 /// The result of a replay.
@@ -185,6 +184,9 @@ pub fn replay_from(
 pub struct Replayer {
     policy: ReplayPolicy,
     deactivations: Vec<Deactivation>,
+    /// Looked up once for every outcome replayed, on the one core the replay runs on: hashed with FxHash, which costs
+    /// a fraction of the standard library's SipHash on short keys (the addresses come from the user's own logs, which
+    /// need no protection against crafted collisions).
     contacts: rustc_hash::FxHashMap<String, Known>,
 }
 

@@ -223,10 +223,10 @@ fn fit(widths: &mut [usize], limit: usize) {
 }
 
 /// A table written as its rows come, for outputs of one row per input line (see the module's documentation). The
-/// first [`RowStream::HELD`] rows are held: a table that ends before is drawn by comfy-table, as [`write`](fn@write) draws
-/// it. A longer one is drawn here in the same style, its columns as wide as the rows measured before need (see
-/// [`RowStream::sized`]) or else the held rows, narrowed to fit the terminal on one; a cell wider than its column is
-/// cut with `…`. Every row is then written as it comes, in bounded memory.
+/// first [`RowStream::HELD`] rows are held: a table that ends before is drawn by comfy-table, as
+/// [`write`](fn@write) draws it. A longer one is drawn here in the same style, its columns as wide as the sizes
+/// given (see [`RowStream::sized`]) and the held rows need, narrowed to fit the terminal on one; a cell wider than
+/// its column is cut with `…`. Every row is then written as it comes, in bounded memory.
 pub struct RowStream<W: Write> {
     out: W,
     columns: Vec<&'static str>,
