@@ -135,15 +135,9 @@ fn text_table(out: &OutputConfig, classifier: &Classifier, explain: bool) -> Res
     let widest = |names: &mut dyn Iterator<Item = &str>| names.map(|n| n.chars().count()).max().unwrap_or(0);
     let mut sizes = ColumnSizes::new(columns);
     sizes.at_least(0, INPUT_SHOWN);
-    sizes.at_least(
-        1,
-        widest(&mut [Class::Delivered, Class::Hard, Class::Soft, Class::None].map(Class::as_str).into_iter()),
-    );
+    sizes.at_least(1, widest(&mut Class::ALL.iter().map(|c| c.as_str())));
     sizes.at_least(2, widest(&mut Reason::ALL.iter().map(|r| r.as_str())));
-    sizes.at_least(
-        3,
-        widest(&mut [Fault::Recipient, Fault::Sender, Fault::Network, Fault::Unknown].map(Fault::as_str).into_iter()),
-    );
+    sizes.at_least(3, widest(&mut Fault::ALL.iter().map(|f| f.as_str())));
     // Three digits; an enhanced code's parts have up to three each.
     sizes.at_least(4, 3);
     sizes.at_least(5, "5.999.999".len());

@@ -24,6 +24,9 @@ pub enum Class {
 }
 
 impl Class {
+    /// Every class.
+    pub const ALL: &'static [Class] = &[Class::Delivered, Class::Hard, Class::Soft, Class::None];
+
     /// The lower-case name used in every output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +59,9 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every fault.
+    pub const ALL: &'static [Fault] = &[Fault::Recipient, Fault::Sender, Fault::Network, Fault::Unknown];
+
     /// The lower-case name used in every output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -222,6 +228,21 @@ mod tests {
             assert_eq!(r.as_str().parse::<Reason>().unwrap(), *r);
         }
         assert_eq!(Reason::ALL.len(), 34);
+    }
+
+    #[test]
+    fn every_class_and_fault_is_listed() {
+        // A variant added to either enum fails this match until it is named here, and then this test until it is
+        // in the list too.
+        let class_listed = |c: Class| match c {
+            Class::Delivered | Class::Hard | Class::Soft | Class::None => Class::ALL.contains(&c),
+        };
+        let fault_listed = |f: Fault| match f {
+            Fault::Recipient | Fault::Sender | Fault::Network | Fault::Unknown => Fault::ALL.contains(&f),
+        };
+        assert!([Class::Delivered, Class::Hard, Class::Soft, Class::None].into_iter().all(class_listed));
+        assert!([Fault::Recipient, Fault::Sender, Fault::Network, Fault::Unknown].into_iter().all(fault_listed));
+        assert_eq!((Class::ALL.len(), Fault::ALL.len()), (4, 4));
     }
 
     #[test]
