@@ -218,7 +218,7 @@ fn fit(widths: &mut [usize], limit: usize) {
         if w <= NARROWEST {
             return;
         }
-        widths[i] = (w - (total(widths) - limit)).max(NARROWEST);
+        widths[i] = w.saturating_sub(total(widths) - limit).max(NARROWEST);
     }
 }
 
@@ -458,6 +458,9 @@ mod tests {
         let text = streamed(&rows(), style, 2);
         assert!(text.lines().all(|l| shown_width(l) <= 50), "{text}");
         assert!(text.contains("…"), "{text}");
+        // Narrower than the columns can go: each wider than 8 is cut to 8, and the table is as narrow as that.
+        let text = streamed(&rows(), Style { width: Some(10), ..Style::default() }, 2);
+        assert!(text.lines().all(|l| shown_width(l) == 1 + 3 * (8 + 3) + ("12345".len() + 3)), "{text}");
     }
 
     #[test]
