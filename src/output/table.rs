@@ -331,7 +331,7 @@ impl<W: Write> RowStream<W> {
             }
             let shown = display(&row[i]);
             let clipped = clip_to(&shown, width);
-            let pad = " ".repeat(width - shown_width(&clipped));
+            let pad = " ".repeat(width.saturating_sub(shown_width(&clipped)));
             let colour = match (&row[i], self.style.colour && is_row) {
                 (Cell::Text(s), true) => colour_of(s).map(colour_code).filter(|c| !c.is_empty()),
                 _ => None,
