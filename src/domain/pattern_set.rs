@@ -98,21 +98,28 @@ impl PatternSet {
         self.regexes.is_empty()
     }
 
+    /// Compiles pattern `index`.
+    fn compile(&self, index: usize) -> Result<Regex, PatternError> {
+        Regex::new(&self.patterns[index]).map_err(|e| PatternError { index, message: e.to_string() })
+    }
+
     /// Pattern `index`, compiled.
     fn regex(&self, index: usize) -> &Regex {
-        self.regexes[index].get_or_init(|| match Regex::new(&self.patterns[index]) {
+        self.regexes[index].get_or_init(|| match self.compile(index) {
             Ok(regex) => regex,
             // Patterns from rules files were compiled when the file was read, and a test compiles the built-in
             // ones (see `new`): compiling is deterministic, so this is a defect, not bad input.
-            Err(e) => panic!("text pattern {index} compiled when its rules were read, but not now: {e}"),
+            Err(e) => panic!("text pattern {index} compiled when its rules were read, but not now: {}", e.message),
         })
     }
 
-    /// Compiles every pattern now, as a run would when it needs them: an error names the first that does not compile.
+    /// Compiles every pattern not compiled yet, as a run would when it needs them: an error names the first that
+    /// does not compile.
     pub fn compile_all(&self) -> Result<(), PatternError> {
-        for (index, pattern) in self.patterns.iter().enumerate() {
-            let regex = Regex::new(pattern).map_err(|e| PatternError { index, message: e.to_string() })?;
-            let _ = self.regexes[index].set(regex);
+        for (index, regex) in self.regexes.iter().enumerate() {
+            if regex.get().is_none() {
+                let _ = regex.set(self.compile(index)?);
+            }
         }
         Ok(())
     }
