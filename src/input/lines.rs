@@ -53,6 +53,9 @@ where
     map_chunks(bytes, first_line, |first, chunk| parse_chunk(chunk, first, &parse))
 }
 
+/// The size of the ranges [`map_chunks`] and [`map_csv_chunks`] cut a block into, to be parsed on all cores.
+const CHUNK: usize = 256 << 10;
+
 /// Cuts `bytes` into ranges of whole lines of about 256 KiB and maps each with `f(number of its first line, range)`
 /// on all cores; the results come back in input order. For work that is cheaper done a range at a time than a line
 /// at a time, such as encoding output rows.
@@ -61,27 +64,56 @@ where
     R: Send,
     F: Fn(u64, &[u8]) -> R + Sync,
 {
-    const CHUNK: usize = 256 << 10;
     let mut ranges = Vec::new();
     let mut start = 0;
+    let mut line = first_line;
     while start < bytes.len() {
         let mut end = (start + CHUNK).min(bytes.len());
         if end < bytes.len() {
             end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i + 1);
         }
-        ranges.push((start, end));
+        ranges.push((start, end, line));
+        line += memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64;
         start = end;
     }
-    let mut first_lines = Vec::with_capacity(ranges.len());
-    let mut line = first_line;
-    for &(s, e) in &ranges {
-        first_lines.push(line);
-        line += memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64;
-        if e == bytes.len() && e > s && bytes[e - 1] != b'\n' {
-            line += 1;
+    map_ranges(bytes, &ranges, f)
+}
+
+/// [`map_chunks`] for CSV `bytes` that start at a record's start: each range ends where a record ends, at a line end
+/// outside double quotes (see [`csv_records_end`]), so that each can be read by a CSV reader of its own. Line
+/// numbers count every line end, quoted ones too, as a CSV reader's positions do.
+pub fn map_csv_chunks<R, F>(bytes: &[u8], first_line: u64, f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(u64, &[u8]) -> R + Sync,
+{
+    let mut ranges = Vec::new();
+    let (mut start, mut line, mut lines) = (0, first_line, 0);
+    let mut quoted = false;
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[i] == b'"' {
+            quoted = !quoted;
+            continue;
+        }
+        lines += 1;
+        if !quoted && i + 1 - start >= CHUNK {
+            ranges.push((start, i + 1, line));
+            (start, line, lines) = (i + 1, line + lines, 0);
         }
     }
-    ranges.par_iter().zip(first_lines).map(|(&(s, e), first)| f(first, &bytes[s..e])).collect()
+    if start < bytes.len() {
+        ranges.push((start, bytes.len(), line));
+    }
+    map_ranges(bytes, &ranges, f)
+}
+
+/// Maps each range `(start, end, number of its first line)` of `bytes` with `f` on all cores, in input order.
+fn map_ranges<R, F>(bytes: &[u8], ranges: &[(usize, usize, u64)], f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(u64, &[u8]) -> R + Sync,
+{
+    ranges.par_iter().map(|&(s, e, first)| f(first, &bytes[s..e])).collect()
 }
 
 /// Parses the lines of `chunk`, whose first line is number `first`, one after the other. Over-long lines are
@@ -497,6 +529,34 @@ pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_ranges_end_where_records_end() {
+        // Records with a quoted line end placed across every range boundary: no range may end inside one.
+        let mut csv = String::new();
+        while csv.len() < 3 * CHUNK {
+            csv.push_str("a,\"b\nc\"\"d\",e\n");
+            csv.push_str("f,g\n");
+        }
+        let ranges = map_csv_chunks(csv.as_bytes(), 5, |first, range| (first, range.to_vec()));
+        assert!(ranges.len() >= 3);
+        let mut line = 5;
+        let mut whole = Vec::new();
+        for (first, range) in &ranges {
+            assert_eq!(*first, line, "the number of a range's first line");
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&range[..]);
+            for record in reader.records() {
+                let record = record.unwrap();
+                let cells: Vec<&str> = record.iter().collect();
+                assert!(cells == ["a", "b\nc\"d", "e"] || cells == ["f", "g"], "a range cut a record: {cells:?}");
+            }
+            line += range.iter().filter(|&&b| b == b'\n').count() as u64;
+            whole.extend_from_slice(range);
+        }
+        assert_eq!(whole, csv.as_bytes());
+        assert!(map_csv_chunks(b"", 1, |_, r| r.len()).is_empty());
+        assert_eq!(map_csv_chunks(b"x,\"y", 1, |_, r| r.len()), [4], "an unterminated last record");
+    }
 
     #[test]
     fn blocks_read_ahead_come_in_order_and_stop_at_the_first_error() {

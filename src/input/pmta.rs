@@ -17,6 +17,7 @@
 //! file is read as a stream, in blocks that end where a record ends, and a message's deferrals wait in the run's
 //! [`super::tries::TryQueue`] for its final record.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use anyhow::{Context, Result};
@@ -95,8 +96,9 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
 }
 
 /// Reads a PowerMTA accounting file from `reader` in blocks of whole records, each block's rows turned into
-/// attempts while the block before is handled (see [`lines::pipeline_blocks_cut`]); `each` gets each block's attempts,
-/// in file order, and the latest time of a row read so far. `advanced` is told how many bytes each block held.
+/// attempts on all cores, range by range, while the block before is handled (see [`lines::pipeline_blocks_cut`]);
+/// `each` gets each block's attempts, in file order, and the latest time of a row read so far. `advanced` is told
+/// how many bytes each block held.
 pub fn read(
     reader: impl Read + Send,
     file: u32,
@@ -105,24 +107,17 @@ pub fn read(
     advanced: &mut (dyn FnMut(u64) + Send),
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<()> {
-    // The header is the first block's first record; each later block is parsed after the one before it.
+    // The header is the first block's first record, read before the rest of the block; each block's rows are then
+    // read range by range on all cores (see [`lines::map_csv_chunks`]), and a block's ranges are accounted for in
+    // file order.
     let columns: std::sync::OnceLock<Columns> = std::sync::OnceLock::new();
     let name = stats.name.clone();
-    let parse = |bytes: &[u8], first: u64| -> Result<(FileStats, Vec<Attempt>)> {
+    let rows = |bytes: &[u8], first: u64, c: &Columns| -> (FileStats, Vec<Attempt>) {
         let mut part = FileStats::new(name.clone(), "pmta");
         let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
-        if first == 1 {
-            let mut header = csv::ByteRecord::new();
-            reader.read_byte_record(&mut header).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
-            part.read += 1;
-            part.ignored += 1;
-            let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
-        }
-        let Some(c) = columns.get() else {
-            return Ok((part, Vec::new()));
-        };
         let mut record = csv::ByteRecord::new();
-        let mut attempts = Vec::new();
+        // Rows are seldom shorter than 200 bytes: room for them all at once.
+        let mut attempts = Vec::with_capacity(bytes.len() / 200 + 1);
         loop {
             let (line, range) = match columns::next_row(&mut reader, &mut record, &mut part, first - 1) {
                 columns::Row::Read(line, range) => (line, range),
@@ -139,7 +134,34 @@ pub fn read(
                 Parsed::Malformed(why) => part.malformed(line, why),
             }
         }
-        Ok((part, attempts))
+        (part, attempts)
+    };
+    let parse = |bytes: &[u8], first: u64| -> Result<(Vec<FileStats>, Vec<Attempt>)> {
+        let mut parts = Vec::new();
+        let (mut body, mut body_first) = (bytes, first);
+        if first == 1 {
+            let mut part = FileStats::new(name.clone(), "pmta");
+            let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
+            let mut header = csv::ByteRecord::new();
+            reader.read_byte_record(&mut header).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
+            part.read += 1;
+            part.ignored += 1;
+            let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
+            parts.push(part);
+            let end = (reader.position().byte() as usize).min(bytes.len());
+            body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
+            body = &bytes[end..];
+        }
+        let Some(c) = columns.get() else {
+            return Ok((parts, Vec::new()));
+        };
+        let chunks = lines::map_csv_chunks(body, body_first, |first, chunk| rows(chunk, first, c));
+        let mut attempts = Vec::with_capacity(chunks.iter().map(|(_, a)| a.len()).sum());
+        for (part, mut chunk) in chunks {
+            parts.push(part);
+            attempts.append(&mut chunk);
+        }
+        Ok((parts, attempts))
     };
     let mut latest: Option<Timestamp> = None;
     lines::pipeline_blocks_cut(reader, lines::STREAM_BLOCK, lines::csv_records_end, parse, |block| {
@@ -151,8 +173,10 @@ pub fn read(
             lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
                 advanced(bytes);
                 stats.add_invalid_utf8(invalid_utf8);
-                let (part, attempts) = parsed?;
-                stats.absorb(part);
+                let (parts, attempts) = parsed?;
+                for part in parts {
+                    stats.absorb(part);
+                }
                 latest = latest.max(attempts.iter().map(|a| a.time).max());
                 each(attempts, latest);
             }
@@ -202,11 +226,15 @@ fn attempt(
     Parsed::Used(a)
 }
 
-/// A trimmed, non-empty cell.
-fn cell(record: &csv::ByteRecord, i: usize) -> Option<String> {
-    let s = String::from_utf8_lossy(record.get(i)?);
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
+/// A trimmed, non-empty cell, borrowed from the record unless it is not valid UTF-8 (then with its bad bytes
+/// replaced): a row has a dozen cells, and a string made for each was most of the time spent on it.
+fn cell(record: &csv::ByteRecord, i: usize) -> Option<Cow<'_, str>> {
+    let bytes = record.get(i)?;
+    let s = match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s.trim()),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(bytes).trim().to_string()),
+    };
+    (!s.is_empty()).then_some(s)
 }
 
 /// The row as written in the file (without its line end), or its cells joined when the position is unknown.
@@ -221,12 +249,17 @@ fn raw_row(bytes: &[u8], start: Option<usize>, end: usize, record: &csv::ByteRec
 fn row(record: &csv::ByteRecord, c: &Columns) -> Parsed<Attempt> {
     let get = |i: Option<usize>| i.and_then(|i| cell(record, i));
     let kind = get(Some(c.kind)).unwrap_or_default();
-    let status = match kind.to_ascii_lowercase().as_str() {
-        "d" | "delivery" => Status::Delivered,
-        "b" | "bounce" => Status::Bounced,
-        "t" | "transient" => Status::Deferred,
-        "" => return Parsed::Malformed(format!("empty record type in column {}", c.kind + 1)),
-        _ => return Parsed::Ignored,
+    let is = |a: &str, b: &str| kind.eq_ignore_ascii_case(a) || kind.eq_ignore_ascii_case(b);
+    let status = if is("d", "delivery") {
+        Status::Delivered
+    } else if is("b", "bounce") {
+        Status::Bounced
+    } else if is("t", "transient") {
+        Status::Deferred
+    } else if kind.is_empty() {
+        return Parsed::Malformed(format!("empty record type in column {}", c.kind + 1));
+    } else {
+        return Parsed::Ignored;
     };
     let recipient = normalize_address(&get(Some(c.rcpt)).unwrap_or_default());
     if recipient.is_empty() || !recipient.contains('@') {
@@ -262,7 +295,7 @@ fn row(record: &csv::ByteRecord, c: &Columns) -> Parsed<Attempt> {
         sender: c.orig.map(|i| normalize_address(&get(Some(i)).unwrap_or_default())),
         message_id: get(c.message_id).map(|m| normalize_message_id(&m).to_string()).filter(|m| !m.is_empty()),
         message_key: String::new(),
-        campaign_hint: get(c.job),
+        campaign_hint: get(c.job).map(Cow::into_owned),
         campaign: None,
         status,
         reply,
@@ -383,6 +416,31 @@ mod tests {
             ("bad destination mailbox address", "pmta/env/env9")
         );
         assert_eq!(b.time, Timestamp::from_secs(1_763_629_287));
+    }
+
+    #[test]
+    fn a_file_of_many_ranges_keeps_its_line_numbers() {
+        // More than a range's worth of rows (see `lines::map_csv_chunks`), some with a line end inside a quoted
+        // diagnostic, and a malformed row near the end: every row keeps the line it starts on.
+        let mut body = String::new();
+        let mut starts = Vec::new();
+        let mut line = 2;
+        for i in 0..5000 {
+            starts.push(line);
+            let diag = if i % 7 == 0 { "\"smtp;452 4.2.2 mailbox\nfull\"" } else { "smtp;250 2.0.0 OK" };
+            let kind = if i % 7 == 0 { "t" } else { "d" };
+            body.push_str(&format!(
+                "{kind},2025-11-20 09:00:15+0000,,b@n.example,r{i}@example.org,x,2.0.0 (success),{diag},mx.example.org,,c1,,<m{i}@n.example>,padding-padding-padding-padding-padding-padding-padding\n"
+            ));
+            line += 1 + u64::from(i % 7 == 0);
+        }
+        body.push_str("d,never,,b@n.example,z@example.org,,,,,,,,,\n");
+        let (a, stats) = run(&body);
+        assert!(body.len() > 3 * (256 << 10), "the file spans several ranges");
+        assert_eq!((stats.read, stats.used, stats.ignored, stats.malformed), (5002, 5000, 1, 1));
+        assert_eq!(stats.malformed_lines[0].0, line);
+        assert_eq!(a.iter().map(|a| a.source.line).collect::<Vec<_>>(), starts);
+        assert_eq!(a[7].reply.text, "mailbox full", "a quoted line end inside a response");
     }
 
     #[test]
