@@ -582,8 +582,12 @@ fn read_stream<R>(
     read: impl FnOnce(Box<dyn Read + Send + '_>, Batches<'_, R>) -> Result<()>,
 ) -> Result<()> {
     let mut advanced = |bytes| options.progress.advance(bytes);
+    // Kept with its room from block to block: a fresh vector for every block grew, copying its tries, once the
+    // deferrals held for a message joined its final try, and was fresh memory for the system to fault in each time.
+    let mut attempts = Vec::new();
     let mut batch = |records: Vec<R>, last: Option<Timestamp>| {
-        let mut attempts = Vec::with_capacity(records.len());
+        attempts.clear();
+        attempts.reserve(records.len());
         for r in records {
             join(held, r, &mut attempts);
         }
