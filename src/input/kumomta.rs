@@ -17,7 +17,6 @@
 //! recipient or a time, is malformed.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::Read;
 
 use anyhow::Result;
@@ -83,8 +82,106 @@ struct Record<'a> {
     timestamp: Option<f64>,
     #[serde(borrow, default)]
     event_time: Option<Cow<'a, str>>,
-    #[serde(default)]
-    headers: Option<HashMap<String, serde_json::Value>>,
+    #[serde(borrow, default)]
+    headers: Option<Headers<'a>>,
+}
+
+/// `headers`, of which only the Message-ID matters. Its value is taken as the map is read, and every other header is
+/// skipped unread: a map of every header and value, made for each record, cost more than the rest of the record.
+/// Where the logger recorded the header under more than one spelling, the first decides.
+#[derive(Default)]
+struct Headers<'a> {
+    message_id: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Headers<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of headers")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Headers<'de>, A::Error> {
+                let mut found: Option<Option<Cow<'de, str>>> = None;
+                while let Some(Text(name)) = map.next_key::<Text>()? {
+                    match name {
+                        Some(name) if found.is_none() && name.eq_ignore_ascii_case("message-id") => {
+                            found = Some(map.next_value::<FirstText>()?.0);
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Headers { message_id: found.flatten() })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// A JSON value that is a string (borrowed where it has no escapes), or nothing for any other value.
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor { first_of_list: false })
+    }
+}
+
+/// A header's value: a string, or the first string of a list of them (a header given more than once).
+struct FirstText<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for FirstText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor { first_of_list: true }).map(|Text(t)| FirstText(t))
+    }
+}
+
+/// Reads [`Text`] and [`FirstText`]: any other value is read through and gives nothing.
+struct TextVisitor {
+    first_of_list: bool,
+}
+
+impl<'de> serde::de::Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+        Ok(Text(Some(Cow::Owned(v))))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Text<'de>, E> {
+        Ok(Text(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Text<'de>, E> {
+        Ok(Text(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Text<'de>, E> {
+        Ok(Text(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Text<'de>, E> {
+        Ok(Text(None))
+    }
+    fn visit_unit<E>(self) -> Result<Text<'de>, E> {
+        Ok(Text(None))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'de>, A::Error> {
+        let first = if self.first_of_list { seq.next_element::<Text>()?.and_then(|Text(t)| t) } else { None };
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text(first))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Text<'de>, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
 }
 
 /// One recipient, or (since 2025.12) the recipients of a batch.
@@ -218,7 +315,7 @@ fn parse_line(line: &str, source: Source, keep: &KeepLines) -> Parsed<Vec<Attemp
         source,
         recipient: String::new(),
         sender: record.sender.as_deref().map(normalize_address),
-        message_id: record.headers.as_ref().and_then(message_id),
+        message_id: record.headers.and_then(|h| h.message_id).and_then(|m| message_id(&m)),
         message_key,
         campaign_hint: record.queue.as_deref().and_then(campaign_of_queue).map(str::to_string),
         campaign: None,
@@ -252,13 +349,7 @@ fn reply(r: &Response) -> Reply {
 }
 
 /// The `Message-ID` header, when the logger is configured to record it.
-fn message_id(headers: &HashMap<String, serde_json::Value>) -> Option<String> {
-    let value = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("message-id")).map(|(_, v)| v)?;
-    let text = match value {
-        serde_json::Value::String(s) => s.as_str(),
-        serde_json::Value::Array(a) => a.first()?.as_str()?,
-        _ => return None,
-    };
+fn message_id(text: &str) -> Option<String> {
     let id = normalize_message_id(text);
     (!id.is_empty()).then(|| id.to_string())
 }
@@ -327,6 +418,33 @@ mod tests {
             ("d@y.example", Status::Delivered, None)
         );
         assert_eq!(a[3].reply.command, Some(SmtpCommand::EndOfData));
+    }
+
+    #[test]
+    fn the_message_id_header_in_its_forms() {
+        let line = |headers: &str| {
+            format!(
+                r#"{{"type":"Delivery","id":"m1","recipient":"a@x.example","timestamp":1,"response":{{"code":250}},"headers":{headers}}}"#
+            )
+        };
+        let id = |headers: &str| {
+            let (a, stats) = run(&line(headers));
+            assert_eq!((stats.used, stats.malformed), (1, 0), "{headers}");
+            a[0].message_id.clone()
+        };
+        assert_eq!(id(r#"{"Subject":"Hi","message-id":"<m1@n.example>"}"#).as_deref(), Some("m1@n.example"));
+        assert_eq!(id(r#"{"Message-ID":["<m2@n.example>","<m3@n.example>"]}"#).as_deref(), Some("m2@n.example"));
+        assert_eq!(id(r#"{"Message-ID":"<m\u0034@n.example>"}"#).as_deref(), Some("m4@n.example"), "an escape");
+        // Two spellings: the first decides, whatever order a map would have kept them in.
+        assert_eq!(
+            id(r#"{"Message-Id":"<a@n.example>","MESSAGE-ID":"<b@n.example>"}"#).as_deref(),
+            Some("a@n.example")
+        );
+        assert_eq!(id(r#"{"X":{"y":[1,null,true]},"Message-ID":7}"#), None);
+        assert_eq!(id(r#"{}"#), None);
+        assert_eq!(id("null"), None);
+        let (_, stats) = run(&line(r#"{"Message-ID":}"#));
+        assert_eq!(stats.malformed, 1, "a header map that is not JSON");
     }
 
     #[test]
