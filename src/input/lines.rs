@@ -177,6 +177,22 @@ pub fn find_pair(s: &str, a: u8, b: u8) -> Option<usize> {
     None
 }
 
+/// Where `needle` (not empty) first occurs in `s`: found by its first byte with memchr, then compared, where
+/// `str::find` builds a two-way searcher on every call, which costs more than the search in a log line.
+pub fn find_str(s: &str, needle: &str) -> Option<usize> {
+    let (bytes, n) = (s.as_bytes(), needle.as_bytes());
+    let (&first, _) = n.split_first()?;
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(first, &bytes[from..]) {
+        let at = from + i;
+        if bytes[at..].starts_with(n) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// A piece of an input read block by block.
 pub enum Block<'a> {
     /// Whole lines (the input's last line may lack its `\n`), and the number of the first.
@@ -529,6 +545,16 @@ pub fn split(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_str_finds_the_first_occurrence() {
+        assert_eq!(find_str("a H=x H=y", " H="), Some(1));
+        assert_eq!(find_str("defer (-44): x: y", ": "), Some(11));
+        assert_eq!(find_str("HH=", " H="), None);
+        assert_eq!(find_str("ab", "abc"), None);
+        assert_eq!(find_str("é: x", ": "), Some(2));
+        assert_eq!(find_str("x", ""), None);
+    }
 
     #[test]
     fn csv_ranges_end_where_records_end() {
