@@ -51,7 +51,10 @@ fn each_row<C>(
 ) -> Result<FileStats> {
     let input = open_input(path)?;
     let mut stats = FileStats::new(input.name.clone(), what);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).buffer_capacity(1 << 20).from_reader(input.reader()?);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(columns::LineEnds::new(input.reader()?));
     let headers = reader.byte_headers().with_context(|| format!("{}:1: cannot read the CSV header", input.name))?;
     let headers = csv::StringRecord::from_byte_record_lossy(headers.clone());
     let cols = columns(&headers, &input.name)?;

@@ -40,24 +40,72 @@ pub enum Row {
     End,
 }
 
+/// A CSV input with its line ends noted as the CSV reader takes its bytes, so that each row is numbered by the line
+/// it starts on. The CSV reader's own positions put a row on the line before its own after a CR LF line end, and
+/// after a blank line (csv issues 395 and 208): exports written on Windows would have every error reported a line
+/// too early. Only the line ends between the last row numbered and what the reader has taken ahead are kept.
+pub struct LineEnds<R> {
+    inner: R,
+    /// How many bytes were handed to the reader.
+    taken: u64,
+    /// The CRs and LFs handed to the reader and not yet passed: offset, and whether it is a LF.
+    ends: std::collections::VecDeque<(u64, bool)>,
+    /// The LFs passed: the line of the next row is one more, at least.
+    passed: u64,
+}
+
+impl<R> LineEnds<R> {
+    /// `inner`, read from its start.
+    pub fn new(inner: R) -> Self {
+        LineEnds { inner, taken: 0, ends: std::collections::VecDeque::new(), passed: 0 }
+    }
+
+    /// Where the row that the reader began at `start` begins, past the line ends and blank lines the reader passed
+    /// over first, and its line (1 for the first line of the input). Rows must be asked for in input order.
+    fn row_start(&mut self, mut start: u64) -> (u64, u64) {
+        while let Some(&(at, lf)) = self.ends.front() {
+            if at > start {
+                break;
+            }
+            if at == start {
+                start += 1;
+            }
+            self.passed += u64::from(lf);
+            self.ends.pop_front();
+        }
+        (start, self.passed + 1)
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for i in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
+            self.ends.push_back((self.taken + i as u64, buf[i] == b'\n'));
+        }
+        self.taken += n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads the next row after the header into `record`, counting it as read: a row the CSV reader cannot read, or one
 /// longer than [`MAX_LINE`], is counted as malformed and skipped. One reader for every CSV input, so that all of them
 /// account for their rows alike. `lines_before` is how many lines of the file come before what `reader` reads (a
-/// block of a file read in blocks); line numbers are the file's.
+/// block of a file read in blocks); line numbers are the file's, and a row's byte range starts at its first byte.
 pub fn next_row<R: std::io::Read>(
-    reader: &mut csv::Reader<R>,
+    reader: &mut csv::Reader<LineEnds<R>>,
     record: &mut csv::ByteRecord,
     stats: &mut FileStats,
     lines_before: u64,
 ) -> Row {
-    let line = lines_before + reader.position().line() + 1;
-    let start = reader.position().byte();
+    let before = reader.position().byte();
     match reader.read_byte_record(record) {
         Ok(false) => Row::End,
         Ok(true) => {
             stats.read += 1;
-            let line = record.position().map_or(line, |p| lines_before + p.line());
-            let bytes = record.position().map_or(start, |p| p.byte())..reader.position().byte();
+            let (start, line) = reader.get_mut().row_start(record.position().map_or(before, |p| p.byte()));
+            let line = lines_before + line;
+            let bytes = start..reader.position().byte().max(start);
             let length = bytes.end - bytes.start;
             if length > MAX_LINE as u64 {
                 stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
@@ -67,6 +115,7 @@ pub fn next_row<R: std::io::Read>(
         }
         Err(e) => {
             stats.read += 1;
+            let line = lines_before + reader.get_mut().row_start(e.position().map_or(before, |p| p.byte())).1;
             stats.malformed(line, format!("unreadable CSV row: {e}"));
             if matches!(e.kind(), csv::ErrorKind::Io(_)) { Row::End } else { Row::Skipped }
         }
@@ -77,7 +126,7 @@ pub fn next_row<R: std::io::Read>(
 /// number and its byte range. `row` owns the record, to make it a `StringRecord` without copying it, and gives it
 /// back to be filled again.
 pub fn each_record<R: std::io::Read>(
-    reader: &mut csv::Reader<R>,
+    reader: &mut csv::Reader<LineEnds<R>>,
     stats: &mut FileStats,
     mut row: impl FnMut(u64, std::ops::Range<u64>, csv::ByteRecord, &mut FileStats) -> csv::ByteRecord,
 ) {
@@ -108,5 +157,30 @@ mod tests {
         assert_eq!(find(&h, CAMPAIGN), Some(0));
         let err = require(&h, &["log", "response"], "f.csv", "sending log").unwrap_err().to_string();
         assert!(err.starts_with("f.csv:1: the sending log needs a column 'log'"), "{err}");
+    }
+
+    /// The line and first bytes of each row of `text` read after its header, as [`next_row`] gives them.
+    fn rows(text: &str) -> Vec<(u64, String)> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(LineEnds::new(text.as_bytes()));
+        let (mut record, mut stats) = (csv::ByteRecord::new(), FileStats::default());
+        let mut rows = Vec::new();
+        loop {
+            match next_row(&mut reader, &mut record, &mut stats, 0) {
+                Row::Read(line, bytes) => rows.push((line, text[bytes.start as usize..].chars().take(3).collect())),
+                Row::Skipped => {}
+                Row::End => return rows,
+            }
+        }
+    }
+
+    #[test]
+    fn rows_are_numbered_by_the_line_they_start_on() {
+        let lf = "h,i\na,1\n\nb,2\n\"c\nc\",3\nd,4\n";
+        let want: Vec<(u64, String)> =
+            [(2, "a,1"), (4, "b,2"), (5, "\"c\n"), (7, "d,4")].into_iter().map(|(n, s)| (n, s.to_string())).collect();
+        assert_eq!(rows(lf), want, "a blank line and a quoted line end");
+        assert_eq!(rows(&lf.replace('\n', "\r\n")).iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4, 5, 7], "CR LF");
+        assert_eq!(rows(&lf.replace('\n', "\r\n"))[0].1, "a,1", "a row's bytes start at its first byte");
+        assert_eq!(rows("h\r\n\r\n\r\nx\r\ny").iter().map(|r| r.0).collect::<Vec<_>>(), [4, 5], "blank CR LF lines");
     }
 }

@@ -114,7 +114,8 @@ pub fn read(
     let name = stats.name.clone();
     let rows = |bytes: &[u8], first: u64, c: &Columns| -> (FileStats, Vec<Attempt>) {
         let mut part = FileStats::new(name.clone(), "pmta");
-        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
+        let mut reader =
+            csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(columns::LineEnds::new(bytes));
         let mut record = csv::ByteRecord::new();
         // Rows are seldom shorter than 200 bytes: room for them all at once.
         let mut attempts = Vec::with_capacity(bytes.len() / 200 + 1);
@@ -148,7 +149,12 @@ pub fn read(
             part.ignored += 1;
             let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
             parts.push(part);
-            let end = (reader.position().byte() as usize).min(bytes.len());
+            // The reader stops after a CR that ends the header; the rest starts after its LF, and after any blank
+            // lines (which a CSV reader skips), so that the line count covers them.
+            let mut end = (reader.position().byte() as usize).min(bytes.len());
+            while bytes.get(end).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                end += 1;
+            }
             body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
             body = &bytes[end..];
         }
@@ -441,6 +447,23 @@ mod tests {
         assert_eq!(stats.malformed_lines[0].0, line);
         assert_eq!(a.iter().map(|a| a.source.line).collect::<Vec<_>>(), starts);
         assert_eq!(a[7].reply.text, "mailbox full", "a quoted line end inside a response");
+    }
+
+    #[test]
+    fn crlf_line_ends() {
+        // The header ends with CR LF: the rows after it are read from just past it, with their own line numbers.
+        let text = HEADER.replace('\n', "\r\n")
+            + "d,2025-11-20 09:00:15+0000,,b@n.example,a@example.org,relayed,2.0.0 (success),smtp;250 ok,,,c1,,<m1@n.example>,x\r\n"
+            + "t,2025-11-20 09:01:00+0000,,b@n.example,b@example.org,delayed,4.2.2 (full),smtp;452 full,,,c1,,<m2@n.example>,x\r\n";
+        let mut stats = FileStats::new("acct.csv".into(), "pmta");
+        let a = parse(text.as_bytes(), 0, &mut stats, &KeepLines::All).unwrap();
+        assert_eq!((stats.read, stats.used, stats.ignored, stats.malformed), (3, 2, 1, 0));
+        assert_eq!(
+            a.iter().map(|a| (a.source.line, a.recipient.as_str())).collect::<Vec<_>>(),
+            [(2, "a@example.org"), (3, "b@example.org")]
+        );
+        let kept = a[1].line.as_deref().unwrap_or_default();
+        assert!(kept.starts_with("t,2025") && kept.ends_with(",x"), "the line kept without its CR LF: {kept:?}");
     }
 
     #[test]

@@ -111,8 +111,8 @@ fn cell(record: &csv::ByteRecord, i: usize) -> std::borrow::Cow<'_, str> {
     record.get(i).map(String::from_utf8_lossy).unwrap_or_default()
 }
 
-fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader)
+fn csv_reader<R: Read>(reader: R) -> csv::Reader<columns::LineEnds<R>> {
+    csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(columns::LineEnds::new(reader))
 }
 
 /// Reads a sending log from `reader`, the file numbered `file` in the run, accounted in `stats`. Rows are read a
@@ -182,7 +182,7 @@ pub fn read(
 
 /// Reads up to [`BATCH`] rows into `pool` (whose records are reused); gives how many, and whether more may follow.
 fn fill<R: Read>(
-    reader: &mut csv::Reader<R>,
+    reader: &mut csv::Reader<columns::LineEnds<R>>,
     pool: &mut Vec<(u64, csv::ByteRecord)>,
     stats: &mut FileStats,
 ) -> (usize, bool) {
