@@ -37,6 +37,23 @@ fn malformed_lines_are_counted_warned_and_fatal_when_strict() {
 }
 
 #[test]
+fn warnings_name_the_line_of_a_csv_exported_with_cr_lf_line_ends() {
+    // As a spreadsheet on Windows writes it, with a blank line: each warning names the line its row is on, in the
+    // sending log and in a contacts file alike.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sending.csv");
+    std::fs::write(&log, "campaign_id,email,timestamp,log\r\nc1,a@b.example,2026-01-01T00:00:00Z,250 ok\r\nc1,b@b.example,yesterday,250 ok\r\n\r\nc1,c@b.example,2026-01-01T00:00:01Z,what\r\n").unwrap();
+    let contacts = dir.path().join("contacts.csv");
+    std::fs::write(&contacts, "email,engaged\r\na@b.example,true\r\n\r\nb@b.example,perhaps\r\n").unwrap();
+    let run =
+        bounces(&["report", log.to_str().unwrap(), "--contacts", contacts.to_str().unwrap(), "--format", "csv"]).ok();
+    assert!(run.stderr.contains("sending.csv:3: timestamp 'yesterday'"), "{}", run.stderr);
+    assert!(run.stderr.contains("sending.csv:5: log 'what'"), "{}", run.stderr);
+    assert!(run.stderr.contains("contacts.csv:4:"), "{}", run.stderr);
+    assert_eq!(run.csv()[0]["sent"], "1");
+}
+
+#[test]
 fn garbage_and_unknown_formats_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.bin");
