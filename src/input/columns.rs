@@ -183,4 +183,35 @@ mod tests {
         assert_eq!(rows(&lf.replace('\n', "\r\n"))[0].1, "a,1", "a row's bytes start at its first byte");
         assert_eq!(rows("h\r\n\r\n\r\nx\r\ny").iter().map(|r| r.0).collect::<Vec<_>>(), [4, 5], "blank CR LF lines");
     }
+
+    proptest::proptest! {
+        /// Rows written with blank lines between them and quoted line ends inside them are numbered by the line the
+        /// writer put them on, with LF and with CR LF line ends alike.
+        #[test]
+        fn rows_keep_the_lines_they_were_written_on(
+            rows_written in proptest::collection::vec(
+                (proptest::collection::vec(
+                    proptest::sample::select(vec!["a", "bc", "\"q,r\"", "\"x\ny\"", "\"\"\"\"", "\"1\n\n2\""]),
+                    1..4,
+                ), 0usize..3),
+                0..12,
+            ),
+            last_line_end in proptest::bool::ANY,
+        ) {
+            let mut text = String::from("h\n");
+            let mut want = Vec::new();
+            for (i, (cells, blanks)) in rows_written.iter().enumerate() {
+                text.push_str(&"\n".repeat(*blanks));
+                want.push(1 + text.matches('\n').count() as u64);
+                text.push_str(&cells.join(","));
+                if last_line_end || i + 1 < rows_written.len() {
+                    text.push('\n');
+                }
+            }
+            let lines = |text: &str| rows(text).into_iter().map(|(line, _)| line).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(lines(&text), want.clone(), "LF: {:?}", text);
+            let crlf = text.replace('\n', "\r\n");
+            proptest::prop_assert_eq!(lines(&crlf), want, "CR LF: {:?}", crlf);
+        }
+    }
 }
