@@ -149,12 +149,9 @@ pub fn read(
             part.ignored += 1;
             let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
             parts.push(part);
-            // The reader stops after a CR that ends the header; the rest starts after its LF, and after any blank
-            // lines (which a CSV reader skips), so that the line count covers them.
-            let mut end = (reader.position().byte() as usize).min(bytes.len());
-            while bytes.get(end).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
-                end += 1;
-            }
+            // The rows start where the header's reader stopped: after a CR LF, between its two bytes, and the rows'
+            // reader (see `columns::LineEnds`) passes the LF and any blank lines and counts them, as for every row.
+            let end = (reader.position().byte() as usize).min(bytes.len());
             body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
             body = &bytes[end..];
         }
@@ -464,6 +461,12 @@ mod tests {
         );
         let kept = a[1].line.as_deref().unwrap_or_default();
         assert!(kept.starts_with("t,2025") && kept.ends_with(",x"), "the line kept without its CR LF: {kept:?}");
+        // A blank line after the header is passed and counted.
+        let text =
+            HEADER.replace('\n', "\r\n\r\n") + "d,2025-11-20 09:00:15+0000,,b@n.example,c@example.org,,,,,,,,,\r\n";
+        let mut stats = FileStats::new("acct.csv".into(), "pmta");
+        let a = parse(text.as_bytes(), 0, &mut stats, &KeepLines::None).unwrap();
+        assert_eq!(a.iter().map(|a| a.source.line).collect::<Vec<_>>(), [3]);
     }
 
     #[test]
