@@ -33,13 +33,20 @@ pub struct MessageIndex {
 }
 
 impl MessageIndex {
-    fn hash(message_id: &str) -> u64 {
+    /// The hash a message-id (normalised) is indexed by: worked out apart from [`MessageIndex::insert_hashed`], so
+    /// that a sends file's rows can be hashed on all cores and inserted in file order on one.
+    pub fn hash(message_id: &str) -> u64 {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         BuildHasherDefault::<DefaultHasher>::default().hash_one(message_id)
     }
 
     /// Records that `message_id` (normalised) belongs to `campaign`; a message-id given twice keeps its last.
     pub fn insert(&mut self, message_id: &str, campaign: &str) {
+        self.insert_hashed(Self::hash(message_id), campaign);
+    }
+
+    /// [`MessageIndex::insert`] for a message-id of this [`MessageIndex::hash`].
+    pub fn insert_hashed(&mut self, hash: u64, campaign: &str) {
         self.unseal();
         // A sends file lists a campaign's messages together: most rows name the campaign added last.
         let last = self.campaigns.len().checked_sub(1).filter(|&i| self.campaigns[i] == campaign);
@@ -52,7 +59,7 @@ impl MessageIndex {
                 i
             }
         };
-        self.hashes.push(Self::hash(message_id));
+        self.hashes.push(hash);
         self.campaign_of.push(index);
     }
 

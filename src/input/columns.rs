@@ -124,20 +124,31 @@ pub fn next_row<R: std::io::Read>(
 
 /// Reads the rows after the header one by one with [`next_row`], handing every readable row to `row` with its line
 /// number and its byte range. `row` owns the record, to make it a `StringRecord` without copying it, and gives it
-/// back to be filled again.
+/// back to be filled again. `lines_before` is as for [`next_row`].
 pub fn each_record<R: std::io::Read>(
     reader: &mut csv::Reader<LineEnds<R>>,
     stats: &mut FileStats,
+    lines_before: u64,
     mut row: impl FnMut(u64, std::ops::Range<u64>, csv::ByteRecord, &mut FileStats) -> csv::ByteRecord,
 ) {
     let mut record = csv::ByteRecord::new();
     loop {
-        match next_row(reader, &mut record, stats, 0) {
+        match next_row(reader, &mut record, stats, lines_before) {
             Row::Read(line, bytes) => record = row(line, bytes, record, stats),
             Row::Skipped => {}
             Row::End => break,
         }
     }
+}
+
+/// The header row at the start of `bytes`, and where the rows after it start: after a CR LF, between its two bytes,
+/// since the rows' reader ([`LineEnds`]) passes a row's leading line ends and counts them, as it does before every
+/// row.
+pub fn header_of(bytes: &[u8]) -> csv::Result<(csv::ByteRecord, usize)> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
+    let mut header = csv::ByteRecord::new();
+    reader.read_byte_record(&mut header)?;
+    Ok((header, (reader.position().byte() as usize).min(bytes.len())))
 }
 
 /// Email column names.

@@ -142,16 +142,12 @@ pub fn read(
         let (mut body, mut body_first) = (bytes, first);
         if first == 1 {
             let mut part = FileStats::new(name.clone(), "pmta");
-            let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
-            let mut header = csv::ByteRecord::new();
-            reader.read_byte_record(&mut header).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
+            let (header, end) =
+                columns::header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
             part.read += 1;
             part.ignored += 1;
             let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
             parts.push(part);
-            // The rows start where the header's reader stopped: after a CR LF, between its two bytes, and the rows'
-            // reader (see `columns::LineEnds`) passes the LF and any blank lines and counts them, as for every row.
-            let end = (reader.position().byte() as usize).min(bytes.len());
             body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
             body = &bytes[end..];
         }
