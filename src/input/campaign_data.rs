@@ -102,12 +102,12 @@ fn each_row<C: Send + Sync, P: Default + Send>(
         let mut parts = Vec::new();
         let (mut body, mut body_first) = (bytes, first);
         if first == 1 {
-            let (header, end) =
+            let (header, end, blank) =
                 columns::header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
             let _ = cols.set(columns(&csv::StringRecord::from_byte_record_lossy(header), &name)?);
             let mut header_stats = FileStats::new(name.clone(), what);
-            header_stats.read += 1;
-            header_stats.ignored += 1;
+            header_stats.read += 1 + blank;
+            header_stats.ignored += 1 + blank;
             parts.push((header_stats, P::default()));
             body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
             body = &bytes[end..];

@@ -44,6 +44,9 @@ pub enum Row {
 /// it starts on. The CSV reader's own positions put a row on the line before its own after a CR LF line end, and
 /// after a blank line (csv issues 395 and 208): exports written on Windows would have every error reported a line
 /// too early. Only the line ends between the last row numbered and what the reader has taken ahead are kept.
+///
+/// It also counts the blank lines, which the CSV reader passes over without a row, so that every line of a file is
+/// accounted for: [`next_row`] counts them as ignored when the input ends.
 pub struct LineEnds<R> {
     inner: R,
     /// How many bytes were handed to the reader.
@@ -52,12 +55,30 @@ pub struct LineEnds<R> {
     ends: std::collections::VecDeque<(u64, bool)>,
     /// The LFs passed: the line of the next row is one more, at least.
     passed: u64,
+    /// Whether the bytes handed over end inside double quotes (by their parity, as [`super::lines::csv_records_end`]
+    /// cuts blocks), where a line end belongs to a cell.
+    quoted: bool,
+    /// Where the line being handed over starts, and the offset just past the last CR: a line that holds nothing
+    /// but a CR is blank too.
+    line_start: u64,
+    after_cr: u64,
+    /// Blank lines outside quotes, not yet counted.
+    blank: u64,
 }
 
 impl<R> LineEnds<R> {
     /// `inner`, read from its start.
     pub fn new(inner: R) -> Self {
-        LineEnds { inner, taken: 0, ends: std::collections::VecDeque::new(), passed: 0 }
+        LineEnds {
+            inner,
+            taken: 0,
+            ends: std::collections::VecDeque::new(),
+            passed: 0,
+            quoted: false,
+            line_start: 0,
+            after_cr: u64::MAX,
+            blank: 0,
+        }
     }
 
     /// Where the row that the reader began at `start` begins, past the line ends and blank lines the reader passed
@@ -80,8 +101,23 @@ impl<R> LineEnds<R> {
 impl<R: std::io::Read> std::io::Read for LineEnds<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for i in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
-            self.ends.push_back((self.taken + i as u64, buf[i] == b'\n'));
+        for i in memchr::memchr3_iter(b'"', b'\r', b'\n', &buf[..n]) {
+            let at = self.taken + i as u64;
+            match buf[i] {
+                b'"' => self.quoted = !self.quoted,
+                b'\r' => {
+                    self.ends.push_back((at, false));
+                    self.after_cr = at + 1;
+                }
+                _ => {
+                    self.ends.push_back((at, true));
+                    if !self.quoted {
+                        let empty = at == self.line_start || (at == self.line_start + 1 && self.after_cr == at);
+                        self.blank += u64::from(empty);
+                        self.line_start = at + 1;
+                    }
+                }
+            }
         }
         self.taken += n as u64;
         Ok(n)
@@ -89,7 +125,8 @@ impl<R: std::io::Read> std::io::Read for LineEnds<R> {
 }
 
 /// Reads the next row after the header into `record`, counting it as read: a row the CSV reader cannot read, or one
-/// longer than [`MAX_LINE`], is counted as malformed and skipped. One reader for every CSV input, so that all of them
+/// longer than [`MAX_LINE`], is counted as malformed and skipped. At the end of the input, the blank lines the CSV
+/// reader passed over are counted as read and ignored. One reader for every CSV input, so that all of them
 /// account for their rows alike. `lines_before` is how many lines of the file come before what `reader` reads (a
 /// block of a file read in blocks); line numbers are the file's, and a row's byte range starts at its first byte.
 pub fn next_row<R: std::io::Read>(
@@ -100,7 +137,12 @@ pub fn next_row<R: std::io::Read>(
 ) -> Row {
     let before = reader.position().byte();
     match reader.read_byte_record(record) {
-        Ok(false) => Row::End,
+        Ok(false) => {
+            let blank = std::mem::take(&mut reader.get_mut().blank);
+            stats.read += blank;
+            stats.ignored += blank;
+            Row::End
+        }
         Ok(true) => {
             stats.read += 1;
             let (start, line) = reader.get_mut().row_start(record.position().map_or(before, |p| p.byte()));
@@ -141,14 +183,20 @@ pub fn each_record<R: std::io::Read>(
     }
 }
 
-/// The header row at the start of `bytes`, and where the rows after it start: after a CR LF, between its two bytes,
-/// since the rows' reader ([`LineEnds`]) passes a row's leading line ends and counts them, as it does before every
-/// row.
-pub fn header_of(bytes: &[u8]) -> csv::Result<(csv::ByteRecord, usize)> {
+/// The header row at the start of `bytes`, where the rows after it start, and how many blank lines came before it.
+/// The rows start past the header's line end: the CSV reader stops between the two bytes of a CR LF, and the LF
+/// left at the start of the rows would read as a blank line.
+pub fn header_of(bytes: &[u8]) -> csv::Result<(csv::ByteRecord, usize, u64)> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
     let mut header = csv::ByteRecord::new();
     reader.read_byte_record(&mut header)?;
-    Ok((header, (reader.position().byte() as usize).min(bytes.len())))
+    let mut end = (reader.position().byte() as usize).min(bytes.len());
+    if end > 0 && bytes[end - 1] == b'\r' && bytes.get(end) == Some(&b'\n') {
+        end += 1;
+    }
+    let leading = bytes.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(bytes.len());
+    let blank = memchr::memchr_iter(b'\n', &bytes[..leading]).count() as u64;
+    Ok((header, end, blank))
 }
 
 /// Email column names.
@@ -172,6 +220,11 @@ mod tests {
 
     /// The line and first bytes of each row of `text` read after its header, as [`next_row`] gives them.
     fn rows(text: &str) -> Vec<(u64, String)> {
+        rows_and_stats(text).0
+    }
+
+    /// [`rows`], and the accounting of what was read after the header.
+    fn rows_and_stats(text: &str) -> (Vec<(u64, String)>, FileStats) {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(LineEnds::new(text.as_bytes()));
         let (mut record, mut stats) = (csv::ByteRecord::new(), FileStats::default());
         let mut rows = Vec::new();
@@ -179,9 +232,23 @@ mod tests {
             match next_row(&mut reader, &mut record, &mut stats, 0) {
                 Row::Read(line, bytes) => rows.push((line, text[bytes.start as usize..].chars().take(3).collect())),
                 Row::Skipped => {}
-                Row::End => return rows,
+                Row::End => return (rows, stats),
             }
         }
+    }
+
+    #[test]
+    fn blank_lines_are_counted_as_ignored() {
+        let lf = "\nh,i\na,1\n\nb,2\n\"c\n\nc\",3\n\n\nd,4\n\n";
+        for text in [lf.to_string(), lf.replace('\n', "\r\n")] {
+            let (rows, stats) = rows_and_stats(&text);
+            assert_eq!(rows.len(), 4);
+            // The blank line before the header, after a,1, two after the quoted row, and one at the end; the
+            // quoted cell's empty line is part of its row.
+            assert_eq!((stats.read, stats.ignored), (4 + 5, 5), "{text:?}");
+        }
+        let (header, end, blank) = header_of(b"\r\n\nh,i\r\na,1\r\n").unwrap();
+        assert_eq!((header.get(0), end, blank), (Some(&b"h"[..]), 8, 2), "the rows start past the CR LF");
     }
 
     #[test]
@@ -197,7 +264,7 @@ mod tests {
 
     proptest::proptest! {
         /// Rows written with blank lines between them and quoted line ends inside them are numbered by the line the
-        /// writer put them on, with LF and with CR LF line ends alike.
+        /// writer put them on, with LF and with CR LF line ends alike, and every blank line is counted.
         #[test]
         fn rows_keep_the_lines_they_were_written_on(
             rows_written in proptest::collection::vec(
@@ -219,7 +286,12 @@ mod tests {
                     text.push('\n');
                 }
             }
-            let lines = |text: &str| rows(text).into_iter().map(|(line, _)| line).collect::<Vec<_>>();
+            let blanks: u64 = rows_written.iter().map(|(_, blanks)| *blanks as u64).sum();
+            let lines = |text: &str| {
+                let (rows, stats) = rows_and_stats(text);
+                (rows.into_iter().map(|(line, _)| line).collect::<Vec<_>>(), stats.read, stats.ignored)
+            };
+            let want = (want, rows_written.len() as u64 + blanks, blanks);
             proptest::prop_assert_eq!(lines(&text), want.clone(), "LF: {:?}", text);
             let crlf = text.replace('\n', "\r\n");
             proptest::prop_assert_eq!(lines(&crlf), want, "CR LF: {:?}", crlf);

@@ -176,7 +176,7 @@ pub struct FileStats {
     pub name: String,
     /// What the file was read as (`postfix`, `pmta`, `kumomta`, `sending-log`, `sends`, ...).
     pub kind: String,
-    /// Lines (CSV: rows, header included) read.
+    /// Lines read (CSV: rows, header included, and blank lines; a row whose quoted cell holds line ends counts once).
     pub read: u64,
     /// Lines that gave a record.
     pub used: u64,

@@ -142,10 +142,10 @@ pub fn read(
         let (mut body, mut body_first) = (bytes, first);
         if first == 1 {
             let mut part = FileStats::new(name.clone(), "pmta");
-            let (header, end) =
+            let (header, end, blank) =
                 columns::header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
-            part.read += 1;
-            part.ignored += 1;
+            part.read += 1 + blank;
+            part.ignored += 1 + blank;
             let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
             parts.push(part);
             body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;

@@ -54,6 +54,23 @@ fn warnings_name_the_line_of_a_csv_exported_with_cr_lf_line_ends() {
 }
 
 #[test]
+fn every_line_of_a_csv_is_counted_blank_lines_too() {
+    // Blank lines (one before the header, two between rows, one at the end) are read and ignored; a quoted cell's
+    // empty line belongs to its row.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sending.csv");
+    let text = "\ncampaign_id,email,timestamp,log\nc1,a@b.example,2026-01-01T00:00:00Z,250 ok\n\n\nc1,b@b.example,2026-01-01T00:00:01Z,\"FAILED 550\n\nuser unknown\"\n\n";
+    for text in [text.to_string(), text.replace('\n', "\r\n")] {
+        std::fs::write(&log, &text).unwrap();
+        let run = bounces(&["report", log.to_str().unwrap(), "--format", "csv", "--stats"]).ok();
+        let stats = run.stderr.lines().find(|l| l.contains("sending-log")).unwrap();
+        // read, used, ignored, malformed: 9 lines, the quoted cell's two extra lines counted with its row.
+        assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), ["7", "2", "5", "0"], "{text:?}");
+        assert_eq!((&run.csv()[0]["sent"][..], &run.csv()[0]["hard_bounces"][..]), ("2", "1"));
+    }
+}
+
+#[test]
 fn garbage_and_unknown_formats_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.bin");
