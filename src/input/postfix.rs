@@ -71,6 +71,9 @@ impl DeliveryWords {
     /// Holds `to` (normalised, see [`normalize_address`]), `relay` and the response `text`.
     fn new(to: &str, relay: Option<&str>, text: &str, dsn: Option<EnhancedCode>) -> DeliveryWords {
         let relay = relay.unwrap_or("");
+        // Room for the address without its angle brackets, so that the string fills it exactly and is not copied
+        // again to fit its box.
+        let to = to.strip_prefix('<').and_then(|t| t.strip_suffix('>')).unwrap_or(to);
         let mut all = String::with_capacity(to.len() + relay.len() + text.len());
         push_normalized_address(&mut all, to);
         let to_end = all.len();
