@@ -259,6 +259,7 @@ impl InputArgs {
                 keep_carry: false,
                 fold_deferrals: false,
                 progress,
+                bound_tries: false,
             },
             sends,
             campaigns,

@@ -1,5 +1,6 @@
 //! `bounces classify`: what each delivery attempt, or each bare server response, means.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -8,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::classify::{Classifier, Verdict};
+use crate::domain::in_order::{InOrder, InTime};
 use crate::domain::outcome::judge;
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
@@ -53,9 +55,13 @@ pub struct ClassifyArgs {
 pub fn run(args: &ClassifyArgs) -> Result<()> {
     let out = args.output.config()?;
     let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
-    let config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
+    let mut config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
     if args.text {
         return classify_text(&config.logs, &config.classifier, args.explain, config.stats, config.strict, &out);
+    }
+    if out.format != Format::Table && !config.strict {
+        config.log_options.bound_tries = true;
+        return stream_logs(args, &config, &out);
     }
     classify_logs(args, &config, &out)
 }
@@ -248,9 +254,9 @@ const LOG_COLUMNS_EXPLAINED: &[&str] = &[
 /// The columns of `classify` on logs for programs: [`LOG_COLUMNS_EXPLAINED`] without the description.
 const LOG_COLUMNS: &[&str] = LOG_COLUMNS_EXPLAINED.split_at(LOG_COLUMNS_EXPLAINED.len() - 1).0;
 
-/// What `classify` shows of an attempt, made as the log is read. Every attempt is held until the logs end, to be
-/// shown in time order: one held whole, with the words no row shows (sender, message-id, message key, relay), took
-/// twice the memory.
+/// What `classify` shows of an attempt, made as the log is read. An attempt is held until every try before it has
+/// been read, to be shown in time order: one held whole, with the words no row shows (sender, message-id, message
+/// key, relay), took twice the memory.
 struct Shown {
     time: Timestamp,
     source: Source,
@@ -260,6 +266,12 @@ struct Shown {
     /// As the outcomes judge it: a line the MTA logged as delivered is a delivery whatever its words say.
     verdict: Verdict,
     reply: Reply,
+}
+
+impl InTime for Shown {
+    fn order(&self) -> (Timestamp, Source) {
+        (self.time, self.source)
+    }
 }
 
 impl Shown {
@@ -291,48 +303,101 @@ fn shown_attempts(config: &super::args::RunConfig) -> Result<Vec<Shown>> {
     Ok(shown)
 }
 
-/// One row per attempt in the logs, in time order. For csv and json the rows are encoded on all cores and written
-/// as they are made, so that only the attempts are held, not a table of every row besides.
+/// The columns of `classify` on logs for csv and json.
+fn log_columns(explain: bool) -> &'static [&'static str] {
+    if explain { LOG_COLUMNS_EXPLAINED } else { LOG_COLUMNS }
+}
+
+/// Encodes attempts as csv or json rows on all cores, and writes them.
+fn write_rows(sink: &mut RowSink, shown: &[Shown], explain: bool, classifier: &Classifier) -> Result<()> {
+    let columns = log_columns(explain);
+    let encoder = sink.encoder();
+    for group in shown.chunks(1 << 16) {
+        let encoded: Vec<Vec<u8>> = group
+            .par_chunks(4096)
+            .map(|chunk| {
+                let mut rows = encoder.buffer(columns, chunk.len() * 256);
+                for a in chunk {
+                    let v = a.verdict;
+                    let (time, code) = (a.time.rfc3339(), a.reply.code.map(|c| c.to_string()));
+                    let enhanced = a.reply.enhanced.map(|e| e.to_string());
+                    let rule = classifier.rule(&v);
+                    let row: [Option<&str>; 12] = [
+                        Some(&time),
+                        Some(&a.recipient),
+                        a.campaign.as_deref(),
+                        Some(a.status.as_str()),
+                        Some(v.class.as_str()),
+                        Some(v.reason.as_str()),
+                        Some(v.fault.as_str()),
+                        code.as_deref(),
+                        enhanced.as_deref(),
+                        Some(&a.reply.text),
+                        Some(&rule.id),
+                        Some(&rule.description),
+                    ];
+                    rows.push(if explain { &row } else { &row[..row.len() - 1] });
+                }
+                rows.into_bytes()
+            })
+            .collect();
+        for rows in encoded {
+            sink.write_encoded(columns, &rows)?;
+        }
+    }
+    Ok(())
+}
+
+/// One csv or json row per attempt in the logs, in time order, written as the logs are read: an attempt is written
+/// once no try still to come can be before it (the readers bound the tries they hold, see
+/// [`crate::input::LogOptions::bound_tries`]), so that memory holds the messages in flight, not every attempt of
+/// the logs. Rows are written as batches are released; an error writing them (a closed pipe) is returned once the
+/// logs are read.
+fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
+    let mut sink = RowSink::open(out)?;
+    let mut order: InOrder<Shown> = InOrder::new();
+    let mut released = Vec::new();
+    let mut failed: Option<anyhow::Error> = None;
+    let data = load_campaign_data(config)?;
+    read_attempts(config, data, &mut |batch, bound| {
+        batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
+        let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
+        order.reserve(made.len());
+        for shown in made {
+            order.push(shown);
+        }
+        if let Some(bound) = bound {
+            order.release_before(bound, &mut |shown| released.push(shown));
+            if failed.is_none() {
+                failed = write_rows(&mut sink, &released, args.explain, &config.classifier).err();
+            }
+            released.clear();
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if order.late() > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "bounces: warning: {} tries came more than an hour before lines read earlier (clocks far apart?); they were written in the order read",
+            order.late()
+        );
+    }
+    order.finish(&mut |shown| released.push(shown));
+    write_rows(&mut sink, &released, args.explain, &config.classifier)?;
+    sink.finish(log_columns(args.explain))
+}
+
+/// One row per attempt in the logs, in time order, as a table: every attempt is held until the logs end, so that a
+/// long table is as wide as its widest cells.
 fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
     let attempts = shown_attempts(config)?;
     if out.format != Format::Table {
-        let columns = if args.explain { LOG_COLUMNS_EXPLAINED } else { LOG_COLUMNS };
+        // `--strict`: nothing is written before every line has been read.
         let mut sink = RowSink::open(out)?;
-        let encoder = sink.encoder();
-        for group in attempts.chunks(1 << 16) {
-            let encoded: Vec<Vec<u8>> = group
-                .par_chunks(4096)
-                .map(|chunk| {
-                    let mut rows = encoder.buffer(columns, chunk.len() * 256);
-                    for a in chunk {
-                        let v = a.verdict;
-                        let (time, code) = (a.time.rfc3339(), a.reply.code.map(|c| c.to_string()));
-                        let enhanced = a.reply.enhanced.map(|e| e.to_string());
-                        let rule = config.classifier.rule(&v);
-                        let row: [Option<&str>; 12] = [
-                            Some(&time),
-                            Some(&a.recipient),
-                            a.campaign.as_deref(),
-                            Some(a.status.as_str()),
-                            Some(v.class.as_str()),
-                            Some(v.reason.as_str()),
-                            Some(v.fault.as_str()),
-                            code.as_deref(),
-                            enhanced.as_deref(),
-                            Some(&a.reply.text),
-                            Some(&rule.id),
-                            Some(&rule.description),
-                        ];
-                        rows.push(if args.explain { &row } else { &row[..row.len() - 1] });
-                    }
-                    rows.into_bytes()
-                })
-                .collect();
-            for rows in encoded {
-                sink.write_encoded(columns, &rows)?;
-            }
-        }
-        return sink.finish(columns);
+        write_rows(&mut sink, &attempts, args.explain, &config.classifier)?;
+        return sink.finish(log_columns(args.explain));
     }
     let columns: &[&'static str] = if args.explain {
         &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]

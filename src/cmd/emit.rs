@@ -66,7 +66,8 @@ impl TableSink {
 /// Rows written as they are produced, in csv or json, for outputs too long to hold in memory (`classify --text` on
 /// millions of responses).
 pub struct RowSink {
-    out: Box<dyn Write>,
+    /// Sendable, so that rows can be written from the work that reads the logs (`classify` on logs).
+    out: Box<dyn Write + Send>,
     format: Format,
     style: Style,
     header_written: bool,
@@ -77,7 +78,7 @@ impl RowSink {
     /// Opens the destination of a csv or json output.
     pub fn open(config: &OutputConfig) -> Result<RowSink> {
         let style = Style { raw_csv: config.raw_csv, ..Style::default() };
-        let (out, name): (Box<dyn Write>, String) = match &config.path {
+        let (out, name): (Box<dyn Write + Send>, String) = match &config.path {
             Some(path) => {
                 let file =
                     File::create(path).with_context(|| format!("{}: cannot create the output file", path.display()))?;

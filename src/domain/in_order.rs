@@ -15,22 +15,22 @@ use super::attempt::Source;
 use super::outcome::Outcome;
 use super::time::Timestamp;
 
-/// Outcomes waiting for their turn, released in the order of (time, source line, arrival): the order a stable sort
-/// of all of them by time and source would give.
+/// Outcomes (or any [`InTime`], such as the tries `classify` shows) waiting for their turn, released in the order
+/// of (time, source line, arrival): the order a stable sort of all of them by time and source would give.
 ///
 /// The outcomes that arrive between two releases are sorted together into a run; a release merges the runs through
 /// a heap of their first outcomes. A heap of every waiting outcome would cost a deep sift per outcome; runs are
 /// sorted in cache, and the heap holds one key per run.
-#[derive(Debug, Default)]
-pub struct InOrder {
+#[derive(Debug)]
+pub struct InOrder<T = Outcome> {
     /// Outcomes pushed since the last release, with their arrival numbers.
-    arrivals: Vec<(u64, Outcome)>,
+    arrivals: Vec<(u64, T)>,
     /// Sorted runs, each released from its front; `None` for a run used up (its place is reused).
-    runs: Vec<Option<VecDeque<(u64, Outcome)>>>,
+    runs: Vec<Option<VecDeque<(u64, T)>>>,
     free: Vec<usize>,
     /// A used-up run's room, emptied, to take the next arrivals: new room for every batch was memory the system
     /// had to fault in again each time.
-    spare: Option<Vec<(u64, Outcome)>>,
+    spare: Option<Vec<(u64, T)>>,
     /// The key of the first outcome of every run that has one: (time, source, arrival, run).
     heads: BinaryHeap<Reverse<(Timestamp, Source, u64, usize)>>,
     arrived: u64,
@@ -39,7 +39,35 @@ pub struct InOrder {
     late: u64,
 }
 
-impl InOrder {
+/// What [`InOrder`] puts in order: anything with a time and the line it comes from.
+pub trait InTime {
+    /// Its time, and the line that gave it.
+    fn order(&self) -> (Timestamp, Source);
+}
+
+impl InTime for Outcome {
+    fn order(&self) -> (Timestamp, Source) {
+        (self.time, self.source)
+    }
+}
+
+impl<T> Default for InOrder<T> {
+    fn default() -> Self {
+        InOrder {
+            arrivals: Vec::new(),
+            runs: Vec::new(),
+            free: Vec::new(),
+            spare: None,
+            heads: BinaryHeap::new(),
+            arrived: 0,
+            waiting: 0,
+            released: None,
+            late: 0,
+        }
+    }
+}
+
+impl<T: InTime> InOrder<T> {
     /// An empty buffer.
     pub fn new() -> Self {
         InOrder::default()
@@ -47,8 +75,8 @@ impl InOrder {
 
     /// Adds an outcome. One that comes before an outcome already released (the reader's promise was broken, say by
     /// lines far out of time order) is still released, at once, and counted in [`InOrder::late`].
-    pub fn push(&mut self, outcome: Outcome) {
-        if self.released.is_some_and(|r| (outcome.time, outcome.source) < r) {
+    pub fn push(&mut self, outcome: T) {
+        if self.released.is_some_and(|r| outcome.order() < r) {
             self.late += 1;
         }
         self.arrivals.push((self.arrived, outcome));
@@ -62,7 +90,7 @@ impl InOrder {
     }
 
     /// Hands `f` every waiting outcome settled before `time`, in order.
-    pub fn release_before(&mut self, time: Timestamp, f: &mut impl FnMut(Outcome)) {
+    pub fn release_before(&mut self, time: Timestamp, f: &mut impl FnMut(T)) {
         self.seal();
         while let Some(&Reverse((t, source, _, _))) = self.heads.peek() {
             if t >= time && self.released.is_none_or(|r| (t, source) >= r) {
@@ -73,7 +101,7 @@ impl InOrder {
     }
 
     /// Hands `f` every waiting outcome, in order.
-    pub fn finish(&mut self, f: &mut impl FnMut(Outcome)) {
+    pub fn finish(&mut self, f: &mut impl FnMut(T)) {
         self.seal();
         while !self.heads.is_empty() {
             self.release_first(f);
@@ -99,7 +127,7 @@ impl InOrder {
         let mut run = std::mem::replace(&mut self.arrivals, spare);
         // Outcomes at the same time and line stay in arrival order; the arrival number makes every key distinct,
         // so a sort in place (without a stable sort's scratch vector) gives that order.
-        run.sort_unstable_by_key(|a| (a.1.time, a.1.source, a.0));
+        run.sort_unstable_by_key(|a| (a.1.order(), a.0));
         let run = VecDeque::from(run);
         let index = match self.free.pop() {
             Some(i) => i,
@@ -109,17 +137,21 @@ impl InOrder {
             }
         };
         if let Some((arrival, o)) = run.front() {
-            self.heads.push(Reverse((o.time, o.source, *arrival, index)));
+            let (time, source) = o.order();
+            self.heads.push(Reverse((time, source, *arrival, index)));
         }
         self.runs[index] = Some(run);
     }
 
-    fn release_first(&mut self, f: &mut impl FnMut(Outcome)) {
+    fn release_first(&mut self, f: &mut impl FnMut(T)) {
         let Some(Reverse((time, source, _, index))) = self.heads.pop() else { return };
         let Some(run) = self.runs[index].as_mut() else { return };
         let Some((_, outcome)) = run.pop_front() else { return };
         match run.front() {
-            Some((arrival, next)) => self.heads.push(Reverse((next.time, next.source, *arrival, index))),
+            Some((arrival, next)) => {
+                let (time, source) = next.order();
+                self.heads.push(Reverse((time, source, *arrival, index)));
+            }
             None => {
                 if let Some(used) = self.runs[index].take() {
                     let used = Vec::from(used);

@@ -122,6 +122,9 @@ pub struct LogOptions {
     pub fold_deferrals: bool,
     /// Told how many bytes of a streamed log were just read.
     pub progress: Progress,
+    /// Whether the time handed with each batch bounds the tries still to come rather than the outcomes (see
+    /// [`read_logs`]): for a run that shows tries in time order.
+    pub bound_tries: bool,
 }
 
 /// The messages an MTA still had in flight at the end of a run, for the next run to go on from (`--state`): the
@@ -407,7 +410,8 @@ pub fn read_logs(
     let carry = options.carry.clone().unwrap_or_default();
     let joiner = postfix::Joiner::from_state(carry.postfix)
         .map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
-        .folding_deferrals(options.fold_deferrals);
+        .folding_deferrals(options.fold_deferrals)
+        .tracking_tries(options.bound_tries);
     let mut held = Held {
         joiner,
         exim: exim::Joiner::from_state(carry.exim),
@@ -536,17 +540,33 @@ struct Held {
 
 /// The time before which nothing still to come settles: the lines read up to `last` less the clock slack, what is
 /// held, and the start of the next file. `settled` is None when nothing can be promised (attempts of other formats
-/// come at the end), else the start of the next file, if any.
-fn settled_bound(settled: Option<Option<Timestamp>>, last: Option<Timestamp>, held: &mut Held) -> Option<Timestamp> {
+/// come at the end), else the start of the next file, if any. With `tries`, the time before which no try still to
+/// come is (see [`LogOptions::bound_tries`]).
+fn settled_bound(
+    settled: Option<Option<Timestamp>>,
+    last: Option<Timestamp>,
+    held: &mut Held,
+    tries: bool,
+) -> Option<Timestamp> {
     settled.and_then(|later_start| {
         let read_up_to = Some(Timestamp::from_millis(last?.millis().saturating_sub(CLOCK_SLACK_MS)));
-        let held = [
-            held.joiner.earliest_outcome(),
-            held.exim.earliest_outcome(),
-            held.sendmail.earliest_outcome(),
-            held.pmta.earliest_outcome(),
-            held.kumo.earliest_outcome(),
-        ];
+        let held = if tries {
+            [
+                held.joiner.earliest_try(),
+                held.exim.earliest_try(),
+                held.sendmail.earliest_try(),
+                held.pmta.earliest_try(),
+                held.kumo.earliest_try(),
+            ]
+        } else {
+            [
+                held.joiner.earliest_outcome(),
+                held.exim.earliest_outcome(),
+                held.sendmail.earliest_outcome(),
+                held.pmta.earliest_outcome(),
+                held.kumo.earliest_outcome(),
+            ]
+        };
         [read_up_to, later_start].into_iter().chain(held).flatten().min()
     })
 }
@@ -594,7 +614,7 @@ fn read_stream<R>(
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
-        each(&mut attempts, settled_bound(settled, last, held));
+        each(&mut attempts, settled_bound(settled, last, held, options.bound_tries));
     };
     read(opened.reader()?, (&mut advanced, &mut batch)).with_context(|| format!("{}: cannot read", opened.name))
 }
@@ -751,7 +771,7 @@ fn read_postfix(
                     parts[postfix::Joiner::part_of(&record)].push((Source { file, line }, time, record));
                 });
                 held.joiner.push_parts(&mut parts, &mut out);
-                settled_bound(settled, last, held)
+                settled_bound(settled, last, held, options.bound_tries)
             },
             || {
                 previous.map(|(mut attempts, bound)| {

@@ -346,6 +346,11 @@ impl Joiner {
         self.tries.earliest_outcome()
     }
 
+    /// The earliest try held (see [`TryQueue::earliest_try`]).
+    pub fn earliest_try(&self) -> Option<Timestamp> {
+        self.tries.earliest_try()
+    }
+
     /// Hands `out` the tries of recipients still deferred, as pending.
     pub fn finish(self, out: &mut Vec<Attempt>) {
         self.tries.finish(out);

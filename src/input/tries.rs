@@ -82,6 +82,12 @@ impl TryQueue {
         self.open.values().filter_map(|tries| tries.iter().map(|a| a.time).max()).min()
     }
 
+    /// The earliest try held: no try still to come from what is held is before it (tries still to be read come
+    /// later in the log). None when nothing is held.
+    pub fn earliest_try(&self) -> Option<Timestamp> {
+        self.open.values().flat_map(|tries| tries.iter().map(|a| a.time).min()).min()
+    }
+
     /// How many recipients' tries are held.
     pub fn len(&self) -> usize {
         self.open.len()

@@ -22,6 +22,24 @@ fn check_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
         batches.push((times, settled));
     })
     .unwrap();
+    kept(&batches)
+}
+
+/// [`check_promises`] for the promise on tries (`LogOptions::bound_tries`, what `classify` shows in time order): no
+/// later batch holds a try before it.
+fn check_try_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
+    let options = LogOptions { year: Some(year), bound_tries: true, ..LogOptions::default() };
+    let mut batches: Vec<(Vec<Timestamp>, Option<Timestamp>)> = Vec::new();
+    read_logs(logs, &options, &mut |attempts, settled| {
+        batches.push((attempts.drain(..).map(|a| a.time).collect(), settled));
+    })
+    .unwrap();
+    kept(&batches)
+}
+
+/// Checks each batch's promise (its time) against the times of all later batches: how many batches promised
+/// something, and the most times that waited at once behind the promises.
+fn kept(batches: &[(Vec<Timestamp>, Option<Timestamp>)]) -> (usize, usize) {
     let mut promised = 0;
     let mut most_waiting = 0;
     let mut waiting: Vec<Timestamp> = Vec::new();
@@ -161,9 +179,9 @@ fn exim_powermta_and_kumomta_logs_keep_the_promise() {
     }
 }
 
-#[test]
-fn sendmail_logs_keep_the_promise() {
-    // 40,000 messages a second apart; every fifth is deferred first and delivered an hour later.
+/// A Sendmail log of 40,000 messages a second apart from 2025-11-20; every fifth is deferred first and delivered an
+/// hour later.
+fn sendmail_log() -> String {
     let start = Timestamp::parse("2025-11-20T00:00:00Z").unwrap().millis();
     let stamp = |secs: i64| {
         let c = Timestamp::from_millis(start + secs * 1000).civil();
@@ -183,7 +201,12 @@ fn sendmail_logs_keep_the_promise() {
         }
     }
     lines.sort_by_key(|(t, _)| *t);
-    let text: String = lines.iter().map(|(t, l)| format!("{} {l}\n", stamp(*t))).collect();
+    lines.iter().map(|(t, l)| format!("{} {l}\n", stamp(*t))).collect()
+}
+
+#[test]
+fn sendmail_logs_keep_the_promise() {
+    let text = sendmail_log();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("sendmail.log");
     std::fs::write(&log, text).unwrap();
@@ -194,4 +217,76 @@ fn sendmail_logs_keep_the_promise() {
     let run = bounces(&["report", log.to_str().unwrap(), "--year", "2025", "--format", "csv"]).ok();
     let row = &csv_rows(&run.stdout)[0];
     assert_eq!((row["sent"].as_str(), row["delivered"].as_str(), row["pending"].as_str()), ("40000", "40000", "0"));
+}
+
+#[test]
+fn tries_keep_their_promise_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let year = first_year(&samples).parse().unwrap();
+    let (promised, _) = check_try_promises(&[samples.join("maillog")], year);
+    assert!(promised > 0, "the samples' maillog gives promises");
+    std::fs::write(d.join("sendmail.log"), sendmail_log()).unwrap();
+    let (promised, most_waiting) = check_try_promises(&[d.join("sendmail.log")], 2025);
+    assert!(promised > 1, "{promised} promises");
+    assert!(most_waiting < 20_000, "{most_waiting} tries waited at once");
+    std::fs::write(d.join("sending.csv"), sending_log(70_000)).unwrap();
+    let (promised, most_waiting) = check_try_promises(&[d.join("sending.csv")], 2026);
+    assert!(promised >= 2, "{promised} promises");
+    assert!(most_waiting < 40_000, "{most_waiting} tries waited at once");
+    if !generate(
+        d,
+        &["--contacts", "3000", "--campaigns", "6", "--seed", "5", "--formats", "postfix,exim,pmta,kumomta"],
+    ) {
+        return;
+    }
+    let year = first_year(d).parse().unwrap();
+    for log in ["maillog", "exim_mainlog", "pmta-acct.csv", "kumomta.jsonl"] {
+        let (promised, most_waiting) = check_try_promises(&[d.join(log)], year);
+        assert!(promised > 1, "{log}: {promised} promises");
+        // 18,000 messages, each tried about three times: what waits is the messages in flight, not the history.
+        assert!(most_waiting < 15_000, "{log}: {most_waiting} tries waited at once");
+    }
+    let text = std::fs::read_to_string(d.join("maillog")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    std::fs::write(d.join("mail.log.1"), lines[..half].join("\n") + "\n").unwrap();
+    std::fs::write(d.join("mail.log"), lines[half..].join("\n") + "\n").unwrap();
+    let (promised, _) = check_try_promises(&[d.join("mail.log"), d.join("mail.log.1")], year);
+    assert!(promised > 0);
+}
+
+/// `classify` on logs writes csv and json as it reads (released by the promise on tries), and gives the rows it gives
+/// when it holds every attempt until the end (`--strict`, which writes nothing before every line is read).
+#[test]
+fn classify_streams_what_it_would_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let text = std::fs::read_to_string(samples.join("maillog")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    std::fs::write(d.join("mail.log.1"), lines[..half].join("\n") + "\n").unwrap();
+    std::fs::write(d.join("mail.log"), lines[half..].join("\n") + "\n").unwrap();
+    std::fs::write(d.join("sendmail.log"), sendmail_log()).unwrap();
+    std::fs::write(d.join("sending.csv"), sending_log(70_000)).unwrap();
+    let sends = samples.join("sends.csv");
+    let runs: [(Vec<PathBuf>, &str); 4] = [
+        (vec![samples.join("maillog")], "2026"),
+        (vec![d.join("mail.log"), d.join("mail.log.1")], "2026"),
+        (vec![d.join("sendmail.log")], "2025"),
+        (vec![d.join("sending.csv"), samples.join("maillog")], "2026"),
+    ];
+    for (logs, year) in runs {
+        for format in ["csv", "json"] {
+            let mut args = vec!["classify", "--format", format, "--year", year, "--sends", sends.to_str().unwrap()];
+            args.extend(logs.iter().map(|l| l.to_str().unwrap()));
+            let streamed = bounces(&args).ok().stdout;
+            args.push("--strict");
+            let held = bounces(&args).ok().stdout;
+            assert!(streamed.lines().count() > 100, "{logs:?}");
+            assert!(streamed == held, "{logs:?} {format}: streamed and held differ");
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! deferrals. The joiner also says how early an outcome still to come can be, which lets outcomes be replayed
 //! while the log is read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -58,16 +58,25 @@ struct Shard {
     open: FxHashMap<QueueKey, Open>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<QueueKey>,
+    /// Each open message's place in the order of its floor and of its earliest try.
+    marks: Marks,
+    /// The serial number of the next message started (see [`Open::serial`]).
+    next_serial: u64,
+    /// Whether deferrals are folded (see [`Joiner::folding_deferrals`]).
+    fold: bool,
+}
+
+/// The orders a part of the queue keeps its messages in, beside the messages themselves.
+#[derive(Debug, Default)]
+struct Marks {
     /// The open messages that have tries, by a time no outcome of theirs still to come can be before (see
     /// [`Open::floor`]): the lowest bounds what can still settle. An entry may be lower than its message's floor
     /// has since become; it is raised when it is the lowest (see [`Shard::earliest_outcome`]).
     /// Keyed by a serial number rather than the queue key: many messages share a second, and telling them apart by
     /// host and queue id compared strings on every step of the tree.
     floors: BTreeMap<(Timestamp, u64), QueueKey>,
-    /// The serial number of the next message started (see [`Open::serial`]).
-    next_serial: u64,
-    /// Whether deferrals are folded (see [`Joiner::folding_deferrals`]).
-    fold: bool,
+    /// The open messages that have tries, by their earliest try, when asked for (see [`Joiner::tracking_tries`]).
+    firsts: Option<BTreeSet<(Timestamp, u64)>>,
 }
 
 /// One message in the queue.
@@ -116,6 +125,8 @@ struct Open {
     deferred: Vec<usize>,
     /// The time of its entry in [`Shard::floors`], if it has one.
     floor: Option<Timestamp>,
+    /// The time of its earliest try, if it has one: its entry in [`Shard::firsts`] when they are tracked.
+    first_try: Option<Timestamp>,
     /// Tells its entry in [`Shard::floors`] from those of other messages with the same floor.
     serial: u64,
 }
@@ -420,6 +431,7 @@ impl Open {
             tries: Vec::new(),
             deferred: m.deferred,
             floor: None,
+            first_try: None,
             serial: 0,
         };
         for a in m.attempts {
@@ -475,10 +487,11 @@ impl Joiner {
             let mut open = Open::from_message(m, queue_id);
             let key = (open.host.clone(), queue_id);
             open.floor = open.floor();
+            open.first_try = open.tries.iter().flat_map(|t| t.folded.iter().map(|f| f.0).chain([t.time])).min();
             open.serial = shard.next_serial;
             shard.next_serial += 1;
             if let Some(floor) = open.floor {
-                shard.floors.insert((floor, open.serial), key.clone());
+                shard.marks.floors.insert((floor, open.serial), key.clone());
             }
             shard.open.insert(key, open);
         }
@@ -497,6 +510,23 @@ impl Joiner {
             shard.fold = fold;
         }
         self
+    }
+
+    /// A joiner that keeps its messages in the order of their earliest tries, for [`Joiner::earliest_try`]: a run
+    /// that shows tries in time order needs it, others need not pay for it.
+    pub fn tracking_tries(mut self, track: bool) -> Self {
+        for shard in &mut self.shards {
+            shard.marks.firsts =
+                track.then(|| shard.open.values().filter_map(|m| Some((m.first_try?, m.serial))).collect());
+        }
+        self
+    }
+
+    /// A time before which no try of the messages in the queue is, when they are tracked ([`Joiner::tracking_tries`]):
+    /// the earliest try of any of them. Tries still to be read come later in the log. None when no message in the
+    /// queue has a try, or when tries are not tracked.
+    pub fn earliest_try(&self) -> Option<Timestamp> {
+        self.shards.iter().filter_map(|s| s.marks.firsts.as_ref()?.first().map(|&(t, _)| t)).min()
     }
 
     /// A time before which no outcome still to come from the messages in the queue can be: for each recipient
@@ -586,7 +616,7 @@ impl Shard {
     /// The lowest floor of the messages in this part (see [`Joiner::earliest_outcome`]), raising entries that have
     /// become too low on the way.
     fn earliest_outcome(&mut self) -> Option<Timestamp> {
-        while let Some((&(low, serial), key)) = self.floors.first_key_value() {
+        while let Some((&(low, serial), key)) = self.marks.floors.first_key_value() {
             let m = self.open.get_mut(key);
             let floor = m.as_ref().and_then(|m| m.floor());
             if floor == Some(low) {
@@ -596,9 +626,9 @@ impl Shard {
             if let Some(m) = m {
                 m.floor = floor;
             }
-            let Some((_, key)) = self.floors.pop_first() else { break };
+            let Some((_, key)) = self.marks.floors.pop_first() else { break };
             if let Some(f) = floor {
-                self.floors.insert((f, serial), key);
+                self.marks.floors.insert((f, serial), key);
             }
         }
         None
@@ -607,12 +637,25 @@ impl Shard {
     /// A message leaves the queue.
     fn closed(&mut self, m: &Open) {
         if let Some(floor) = m.floor {
-            self.floors.remove(&(floor, m.serial));
+            self.marks.floors.remove(&(floor, m.serial));
+        }
+        if let (Some(firsts), Some(first)) = (&mut self.marks.firsts, m.first_try) {
+            firsts.remove(&(first, m.serial));
         }
     }
 
-    /// A try at `time` was added to `m`: its entry is lowered to it, or made, if need be.
-    fn tried(floors: &mut BTreeMap<(Timestamp, u64), QueueKey>, m: &mut Open, time: Timestamp) {
+    /// A try at `time` was added to `m`: its entries are lowered to it, or made, if need be.
+    fn tried(marks: &mut Marks, m: &mut Open, time: Timestamp) {
+        let Marks { floors, firsts } = marks;
+        if m.first_try.is_none_or(|f| time < f) {
+            if let Some(firsts) = firsts {
+                if let Some(old) = m.first_try {
+                    firsts.remove(&(old, m.serial));
+                }
+                firsts.insert((time, m.serial));
+            }
+            m.first_try = Some(time);
+        }
         if m.floor.is_some_and(|f| f <= time) {
             return;
         }
@@ -644,6 +687,7 @@ impl Shard {
             tries: Vec::new(),
             deferred: Vec::new(),
             floor: None,
+            first_try: None,
             serial: self.next_serial,
         }
     }
@@ -677,7 +721,7 @@ impl Shard {
             |m: &Open| matches!(event, Event::MessageId(_)) && (m.message_id.is_some() || !m.deferred.is_empty());
         // One lookup for a message already in the queue (nearly every line), rather than a look and then a fetch.
         if let Some(m) = self.open.get_mut(&key).filter(|m| !reused(m)) {
-            Shard::apply(m, &mut self.floors, self.fold, event, time, source, line);
+            Shard::apply(m, &mut self.marks, self.fold, event, time, source, line);
             return;
         }
         if let Some(old) = self.open.remove(&key) {
@@ -686,13 +730,13 @@ impl Shard {
         }
         let m = self.start(&key, time);
         let m = self.open.entry(key).insert_entry(m).into_mut();
-        Shard::apply(m, &mut self.floors, self.fold, event, time, source, line);
+        Shard::apply(m, &mut self.marks, self.fold, event, time, source, line);
     }
 
     /// What a record other than a notification or a removal says about its message `m`.
     fn apply(
         m: &mut Open,
-        floors: &mut BTreeMap<(Timestamp, u64), QueueKey>,
+        marks: &mut Marks,
         fold: bool,
         event: Event,
         time: Timestamp,
@@ -715,7 +759,7 @@ impl Shard {
                     expired.line = line.as_deref().map(Box::from);
                     expired.folded = Vec::new();
                     m.tries.push(expired);
-                    Shard::tried(floors, m, time);
+                    Shard::tried(marks, m, time);
                 }
             }
             Event::Delivery { status, words } => {
@@ -735,7 +779,7 @@ impl Shard {
                         } else {
                             m.tries[k].folded.push((time, source));
                         }
-                        Shard::tried(floors, m, time);
+                        Shard::tried(marks, m, time);
                         return;
                     }
                 }
@@ -744,7 +788,7 @@ impl Shard {
                 if status == Status::Deferred {
                     m.deferred.push(m.tries.len());
                 }
-                Shard::tried(floors, m, time);
+                Shard::tried(marks, m, time);
                 m.push(index, time, source, status, Words::Logged(words.text(), words.dsn), words.relay(), line, 1);
             }
         }
