@@ -325,10 +325,12 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// vector it is lent (what it leaves is dropped): the vector's room is used again for the next batch.
 ///
 /// With each batch comes, where the reader knows one, a time before which no attempt handed over later can settle
-/// a message: the earliest outcome the messages still in the queue can have (each recipient's first final try, or
-/// else its last try, as one still deferred may be left pending), and the lines not read yet, less
-/// [`CLOCK_SLACK_MS`] for hosts whose clocks differ. Only Postfix logs read alone give one; other formats are read
-/// whole and handed over last.
+/// a message: the earliest outcome the messages still held can have (each recipient's first final try, or else its
+/// last try, as one still deferred may be left pending), the lines not read yet, less [`CLOCK_SLACK_MS`] for hosts
+/// whose clocks differ, and the start of the next file. With [`LogOptions::bound_tries`], it is instead a time
+/// before which no attempt handed over later is: the earliest try still held, and the same for the lines not read.
+/// A sending log whose rows are not in time order is read whole and handed over last, and then nothing is promised
+/// before the end.
 pub fn read_logs(
     paths: &[PathBuf],
     options: &LogOptions,

@@ -5,7 +5,8 @@
 //! dropped when `qmgr` logs `removed`. Messages do not depend on one another, so the queue is split into parts
 //! joined side by side. A retried message keeps its tries small, and runs that only settle messages fold repeated
 //! deferrals. The joiner also says how early an outcome still to come can be, which lets outcomes be replayed
-//! while the log is read.
+//! while the log is read, and, when asked, how early a try still to come can be, which lets `classify` write tries
+//! in time order as it reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -123,11 +124,11 @@ struct Open {
     tries: Vec<Try>,
     /// Tries (indexes) that were a recipient's last and a deferral: an expiry settles them.
     deferred: Vec<usize>,
-    /// The time of its entry in [`Shard::floors`], if it has one.
+    /// The time of its entry in [`Marks::floors`], if it has one.
     floor: Option<Timestamp>,
-    /// The time of its earliest try, if it has one: its entry in [`Shard::firsts`] when they are tracked.
+    /// The time of its earliest try, if it has one: its entry in [`Marks::firsts`] when they are tracked.
     first_try: Option<Timestamp>,
-    /// Tells its entry in [`Shard::floors`] from those of other messages with the same floor.
+    /// Tells its entry in [`Marks::floors`] from those of other messages with the same floor.
     serial: u64,
 }
 
