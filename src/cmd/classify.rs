@@ -354,11 +354,11 @@ fn write_rows(sink: &mut RowSink, shown: &[Shown], explain: bool, classifier: &C
 /// the logs. Rows are written as batches are released; an error writing them (a closed pipe) is returned once the
 /// logs are read.
 fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
+    let data = load_campaign_data(config)?;
     let mut sink = RowSink::open(out)?;
     let mut order: InOrder<Shown> = InOrder::new();
     let mut released = Vec::new();
     let mut failed: Option<anyhow::Error> = None;
-    let data = load_campaign_data(config)?;
     read_attempts(config, data, &mut |batch, bound| {
         batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
         let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
