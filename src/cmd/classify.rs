@@ -11,6 +11,7 @@ use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::in_order::{InOrder, InTime};
 use crate::domain::outcome::judge;
+use crate::domain::reason::{Class, Fault, Reason};
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, map_chunks, parse_chunk};
@@ -59,7 +60,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     if args.text {
         return classify_text(&config.logs, &config.classifier, args.explain, config.stats, config.strict, &out);
     }
-    if out.format != Format::Table && !config.strict {
+    if !config.strict {
         config.log_options.bound_tries = true;
         return stream_logs(args, &config, &out);
     }
@@ -128,28 +129,31 @@ fn encode_text_row(line: &str, classifier: &Classifier, explain: bool, rows: &mu
     Parsed::Used(())
 }
 
+/// The length of the longest of `names`: how wide a column of names from a known list must be.
+fn widest<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(|n| n.chars().count()).max().unwrap_or(0)
+}
+
 /// The table of `classify --text`, drawn as its rows come. A long table's columns are as wide as the widest cell
 /// they can hold, which may come after the rows it is sized from: the response column as wide as a response is
 /// shown ([`INPUT_SHOWN`]), those of names (class, reason, fault, codes, rule) as wide as the longest name.
 fn text_table(out: &OutputConfig, classifier: &Classifier, explain: bool) -> Result<TableSink> {
-    use crate::domain::reason::{Class, Fault, Reason};
     let columns: &[&'static str] = if explain {
         &["input", "class", "reason", "fault", "code", "enhanced", "rule", "why"]
     } else {
         &["input", "class", "reason", "fault", "code", "enhanced"]
     };
-    let widest = |names: &mut dyn Iterator<Item = &str>| names.map(|n| n.chars().count()).max().unwrap_or(0);
     let mut sizes = ColumnSizes::new(columns);
     sizes.at_least(0, INPUT_SHOWN);
-    sizes.at_least(1, widest(&mut Class::ALL.iter().map(|c| c.as_str())));
-    sizes.at_least(2, widest(&mut Reason::ALL.iter().map(|r| r.as_str())));
-    sizes.at_least(3, widest(&mut Fault::ALL.iter().map(|f| f.as_str())));
+    sizes.at_least(1, widest(Class::ALL.iter().map(|c| c.as_str())));
+    sizes.at_least(2, widest(Reason::ALL.iter().map(|r| r.as_str())));
+    sizes.at_least(3, widest(Fault::ALL.iter().map(|f| f.as_str())));
     // Three digits; an enhanced code's parts have up to three each.
     sizes.at_least(4, 3);
     sizes.at_least(5, "5.999.999".len());
     if explain {
-        sizes.at_least(6, widest(&mut classifier.rules().iter().map(|r| r.id.as_str())));
-        sizes.at_least(7, widest(&mut classifier.rules().iter().map(|r| r.description.as_str())));
+        sizes.at_least(6, widest(classifier.rules().iter().map(|r| r.id.as_str())));
+        sizes.at_least(7, widest(classifier.rules().iter().map(|r| r.description.as_str())));
     }
     TableSink::open(out, columns, sizes)
 }
@@ -348,14 +352,44 @@ fn write_rows(sink: &mut RowSink, shown: &[Shown], explain: bool, classifier: &C
     Ok(())
 }
 
-/// One csv or json row per attempt in the logs, in time order, written as the logs are read: an attempt is written
-/// once no try still to come can be before it (the readers bound the tries they hold, see
+/// Where `classify` on logs writes its rows: csv or json rows, or a table.
+enum Sink {
+    Rows(RowSink),
+    Table(TableSink),
+}
+
+impl Sink {
+    /// Writes attempts, in order.
+    fn write(&mut self, shown: &[Shown], explain: bool, classifier: &Classifier) -> Result<()> {
+        match self {
+            Sink::Rows(sink) => write_rows(sink, shown, explain, classifier),
+            Sink::Table(table) => shown.iter().try_for_each(|a| table.push(table_row(a, explain, classifier))),
+        }
+    }
+
+    /// Ends the output.
+    fn finish(self, explain: bool) -> Result<()> {
+        match self {
+            Sink::Rows(sink) => sink.finish(log_columns(explain)),
+            Sink::Table(table) => table.finish(),
+        }
+    }
+}
+
+/// One row per attempt in the logs, in time order, written as the logs are read: an attempt is written once no try
+/// still to come can be before it (the readers bound the tries they hold, see
 /// [`crate::input::LogOptions::bound_tries`]), so that memory holds the messages in flight, not every attempt of
-/// the logs. Rows are written as batches are released; an error writing them (a closed pipe) is returned once the
-/// logs are read.
+/// the logs. A table's columns are sized from its first rows (see [`table_sizes`]). An error writing rows (a closed
+/// pipe) is returned once the logs are read.
 fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
     let data = load_campaign_data(config)?;
-    let mut sink = RowSink::open(out)?;
+    let mut sink = match out.format {
+        Format::Table => {
+            let columns = table_columns(args.explain);
+            Sink::Table(TableSink::open(out, columns, table_sizes(columns, &config.classifier))?)
+        }
+        _ => Sink::Rows(RowSink::open(out)?),
+    };
     let mut order: InOrder<Shown> = InOrder::new();
     let mut released = Vec::new();
     let mut failed: Option<anyhow::Error> = None;
@@ -369,7 +403,7 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
         if let Some(bound) = bound {
             order.release_before(bound, &mut |shown| released.push(shown));
             if failed.is_none() {
-                failed = write_rows(&mut sink, &released, args.explain, &config.classifier).err();
+                failed = sink.write(&released, args.explain, &config.classifier).err();
             }
             released.clear();
         }
@@ -385,12 +419,72 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
         );
     }
     order.finish(&mut |shown| released.push(shown));
-    write_rows(&mut sink, &released, args.explain, &config.classifier)?;
-    sink.finish(log_columns(args.explain))
+    sink.write(&released, args.explain, &config.classifier)?;
+    sink.finish(args.explain)
 }
 
-/// One row per attempt in the logs, in time order, as a table: every attempt is held until the logs end, so that a
-/// long table is as wide as its widest cells.
+/// The columns of `classify` on logs as a table.
+fn table_columns(explain: bool) -> &'static [&'static str] {
+    if explain {
+        &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]
+    } else {
+        &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
+    }
+}
+
+/// How many characters of a response a table row shows.
+const TEXT_SHOWN: usize = 70;
+
+/// How wide the recipient column of a streamed table is at least: as wide as nearly every address.
+const RECIPIENT_SHOWN: usize = 48;
+
+/// An attempt as a table row.
+fn table_row(a: &Shown, explain: bool, classifier: &Classifier) -> Vec<Cell> {
+    let v = a.verdict;
+    let code = a.reply.code.map(|c| c.to_string());
+    let enhanced = a.reply.enhanced.map(|e| e.to_string());
+    let mut row = vec![
+        Cell::text(a.time.rfc3339()),
+        Cell::text(a.recipient.to_string()),
+        Cell::text(a.campaign.as_deref().unwrap_or("-")),
+        Cell::text(a.status.as_str()),
+        Cell::text(v.class.as_str()),
+        Cell::text(v.reason.as_str()),
+        Cell::text([code, enhanced].into_iter().flatten().collect::<Vec<_>>().join(" ")),
+        Cell::text(clip(&a.reply.text, TEXT_SHOWN)),
+    ];
+    if explain {
+        let rule = classifier.rule(&v);
+        row.push(Cell::text(rule.id.clone()));
+        row.push(Cell::text(rule.description.clone()));
+    }
+    row
+}
+
+/// The least widths of a table of attempts written as the logs are read: columns of names from a known list as wide
+/// as the longest name, the time and code as wide as they can be, the response as wide as the part a row shows. The
+/// recipient column is as wide as nearly every address ([`RECIPIENT_SHOWN`]) or the widest of the first rows (see
+/// [`crate::output::table::RowStream::HELD`]), the campaign column as wide as the widest of them, and a later cell
+/// wider than its column is cut with `…`: measuring every row first would hold them all.
+fn table_sizes(columns: &[&'static str], classifier: &Classifier) -> ColumnSizes {
+    let mut sizes = ColumnSizes::new(columns);
+    sizes.at_least(0, "2026-01-01T00:00:00Z".len());
+    sizes.at_least(1, RECIPIENT_SHOWN);
+    let statuses = [Status::Delivered, Status::Deferred, Status::Bounced, Status::Expired];
+    sizes.at_least(3, widest(statuses.iter().map(|s| s.as_str())));
+    sizes.at_least(4, widest(Class::ALL.iter().map(|c| c.as_str())));
+    sizes.at_least(5, widest(Reason::ALL.iter().map(|r| r.as_str())));
+    sizes.at_least(6, "550 5.999.999".len());
+    sizes.at_least(7, TEXT_SHOWN);
+    if columns.len() > 8 {
+        sizes.at_least(8, widest(classifier.rules().iter().map(|r| r.id.as_str())));
+        sizes.at_least(9, widest(classifier.rules().iter().map(|r| r.description.as_str())));
+    }
+    sizes
+}
+
+/// One row per attempt in the logs, in time order, every attempt held until the logs end (`--strict`, which writes
+/// nothing before every line has been read): a long table is then as wide as its widest cells.
 fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
     let attempts = shown_attempts(config)?;
     if out.format != Format::Table {
@@ -399,32 +493,8 @@ fn classify_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Out
         write_rows(&mut sink, &attempts, args.explain, &config.classifier)?;
         return sink.finish(log_columns(args.explain));
     }
-    let columns: &[&'static str] = if args.explain {
-        &["time", "recipient", "campaign", "status", "class", "reason", "code", "text", "rule", "why"]
-    } else {
-        &["time", "recipient", "campaign", "status", "class", "reason", "code", "text"]
-    };
-    let row = |a: &Shown| {
-        let v = a.verdict;
-        let rule = config.classifier.rule(&v);
-        let code = a.reply.code.map(|c| c.to_string());
-        let enhanced = a.reply.enhanced.map(|e| e.to_string());
-        let mut h = vec![
-            Cell::text(a.time.rfc3339()),
-            Cell::text(a.recipient.to_string()),
-            Cell::text(a.campaign.as_deref().unwrap_or("-")),
-            Cell::text(a.status.as_str()),
-            Cell::text(v.class.as_str()),
-            Cell::text(v.reason.as_str()),
-            Cell::text([code, enhanced].into_iter().flatten().collect::<Vec<_>>().join(" ")),
-            Cell::text(clip(&a.reply.text, 70)),
-        ];
-        if args.explain {
-            h.push(Cell::text(rule.id.clone()));
-            h.push(Cell::text(rule.description.clone()));
-        }
-        h
-    };
+    let columns = table_columns(args.explain);
+    let row = |a: &Shown| table_row(a, args.explain, &config.classifier);
     // The attempts are all in memory, sorted: the columns are measured first, so that a long table is as wide as
     // its widest cells, and then drawn a row at a time rather than held whole as cells besides.
     let mut sizes = ColumnSizes::new(columns);

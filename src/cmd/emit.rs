@@ -13,7 +13,7 @@ use super::args::OutputConfig;
 /// Where an output goes: the writer, the style it is drawn in, and what to say when writing fails. On standard
 /// output, a table is fitted to a terminal and coloured there (never with `NO_COLOR`), or fitted to `COLUMNS`
 /// elsewhere.
-fn destination(config: &OutputConfig) -> Result<(Box<dyn Write>, Style, String)> {
+fn destination(config: &OutputConfig) -> Result<(Box<dyn Write + Send>, Style, String)> {
     let mut style = Style { raw_csv: config.raw_csv, ..Style::default() };
     match &config.path {
         Some(path) => {
@@ -41,7 +41,7 @@ pub fn emit(output: &Output, config: &OutputConfig) -> Result<()> {
 /// A table for people written as its rows are produced ([`RowStream`]), for outputs of one row per input line:
 /// only its first rows are held, to size its columns.
 pub struct TableSink {
-    table: RowStream<Box<dyn Write>>,
+    table: RowStream<Box<dyn Write + Send>>,
     failed: String,
 }
 

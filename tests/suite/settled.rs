@@ -289,4 +289,16 @@ fn classify_streams_what_it_would_hold() {
             assert!(streamed == held, "{logs:?} {format}: streamed and held differ");
         }
     }
+    // A table of more than a thousand rows is written as it comes, its columns sized from the first rows and
+    // the names they can hold: the same cells as the table drawn from every row at the end, some columns narrower
+    // or wider.
+    let cells = |table: &str| -> Vec<Vec<String>> {
+        let rows = table.lines().filter(|l| l.starts_with('│'));
+        rows.map(|l| l.trim_matches('│').split('┆').map(|c| c.trim().to_string()).collect()).collect()
+    };
+    let log = d.join("sending.csv");
+    let streamed = bounces(&["classify", log.to_str().unwrap()]).ok().stdout;
+    let held = bounces(&["classify", log.to_str().unwrap(), "--strict"]).ok().stdout;
+    assert_eq!(cells(&streamed).len(), 70_001, "a header and a row per attempt");
+    assert!(cells(&streamed) == cells(&held), "the streamed table's cells differ from the held table's");
 }
