@@ -394,6 +394,11 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
     let mut released = Vec::new();
     let mut failed: Option<anyhow::Error> = None;
     read_attempts(config, data, &mut |batch, bound| {
+        if failed.is_some() {
+            // Nothing more can be written (a closed pipe): the logs are read to the end, but not classified.
+            batch.clear();
+            return;
+        }
         batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
         let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
         order.reserve(made.len());
