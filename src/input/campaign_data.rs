@@ -6,9 +6,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::domain::attempt::normalize_address;
 use crate::domain::campaign::{MessageIndex, normalize_message_id};
@@ -17,7 +16,6 @@ use crate::domain::time::Timestamp;
 
 use super::FileStats;
 use super::columns::{self, CAMPAIGN, EMAIL};
-use super::lines;
 use super::source::open_input;
 
 /// A campaign from the campaigns file.
@@ -70,9 +68,8 @@ impl SendsPart {
 
 /// Reads a CSV file: `columns(header, file name)` finds the columns, then `row(line, cells, columns, stats, part)`
 /// reads each row after the header into the part of the file it belongs to, and `apply` takes the parts in file
-/// order. Plain files are read as they are parsed: a sends file of millions of rows is never held whole. The file is
-/// read in blocks, and each block in ranges that end where a row ends, on all cores (see
-/// [`lines::map_csv_chunks`]): reading a sends file on one core was a second of a large run before the logs.
+/// order. The file is read in ranges on all cores ([`columns::read_in_ranges`]): a sends file of millions of rows
+/// is never held whole, and reading it on one core was a second of a large run before the logs.
 fn each_row<C: Send + Sync, P: Default + Send>(
     path: &Path,
     what: &str,
@@ -83,13 +80,10 @@ fn each_row<C: Send + Sync, P: Default + Send>(
     let input = open_input(path)?;
     let name = input.name.clone();
     let mut stats = FileStats::new(name.clone(), what);
-    let cols: OnceLock<C> = OnceLock::new();
-    let rows = |bytes: &[u8], first: u64, cols: &C| -> (FileStats, P) {
+    let rows = |bytes: &[u8], lines_before: u64, cols: &C| -> (FileStats, P) {
         let mut stats = FileStats::new(name.clone(), what);
         let mut part = P::default();
-        let mut reader =
-            csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(columns::LineEnds::new(bytes));
-        columns::each_record(&mut reader, &mut stats, first - 1, |line, _, record, stats| {
+        columns::each_record(&mut columns::range_reader(bytes), &mut stats, lines_before, |line, _, record, stats| {
             // Made a StringRecord without a copy; invalid UTF-8 (counted by the block) is read lossily.
             let text = csv::StringRecord::from_byte_record(record)
                 .unwrap_or_else(|invalid| csv::StringRecord::from_byte_record_lossy(invalid.into_byte_record()));
@@ -98,44 +92,11 @@ fn each_row<C: Send + Sync, P: Default + Send>(
         });
         (stats, part)
     };
-    let parse = |bytes: &[u8], first: u64| -> Result<Vec<(FileStats, P)>> {
-        let mut parts = Vec::new();
-        let (mut body, mut body_first) = (bytes, first);
-        if first == 1 {
-            let (header, end, blank) =
-                columns::header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
-            let _ = cols.set(columns(&csv::StringRecord::from_byte_record_lossy(header), &name)?);
-            let mut header_stats = FileStats::new(name.clone(), what);
-            header_stats.read += 1 + blank;
-            header_stats.ignored += 1 + blank;
-            parts.push((header_stats, P::default()));
-            body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
-            body = &bytes[end..];
-        }
-        let Some(c) = cols.get() else { return Ok(parts) };
-        parts.extend(lines::map_csv_chunks(body, body_first, |first, chunk| rows(chunk, first, c)));
-        Ok(parts)
-    };
-    lines::pipeline_blocks_cut(input.reader()?, lines::STREAM_BLOCK, lines::csv_records_end, parse, |block| {
-        match block {
-            lines::ParsedBlock::TooLong(line, len) => {
-                stats.read += 1;
-                stats.malformed(line, format!("row of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-            }
-            lines::ParsedBlock::Block(parts, _, invalid_utf8) => {
-                stats.add_invalid_utf8(invalid_utf8);
-                for (part_stats, part) in parts? {
-                    stats.absorb(part_stats);
-                    apply(part);
-                }
-            }
-        }
+    let header = |cells: &csv::StringRecord, _: &mut FileStats| columns(cells, &name);
+    columns::read_in_ranges(input.reader()?, &mut stats, header, rows, |parts, _| {
+        parts.into_iter().for_each(&mut apply);
         Ok(())
     })?;
-    if cols.get().is_none() {
-        // An empty file: no header, so no column.
-        columns(&csv::StringRecord::new(), &name)?;
-    }
     stats.note_damage(input.damage());
     Ok(stats)
 }
@@ -291,7 +252,7 @@ mod tests {
         }
         // Message 7 again, last, for another campaign.
         text.extend(b"c99,someone@example.com,2025-11-21T09:00:00Z,<m7.0123456789abcdef@news.example.com>\r\n");
-        assert!(text.len() > 2 * lines::STREAM_BLOCK, "more than two blocks");
+        assert!(text.len() > 2 * crate::input::lines::STREAM_BLOCK, "more than two blocks");
         file.write_all(&text).unwrap();
         let mut data = CampaignData::default();
         data.load_sends(file.path()).unwrap();

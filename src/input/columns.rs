@@ -1,7 +1,7 @@
 //! Finding columns in CSV headers by name, case-insensitively and with the aliases exports use
 //! (`email`, `email_address`, `Email Address`, `recipient`).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use super::FileStats;
 use super::lines::MAX_LINE;
@@ -197,6 +197,70 @@ pub fn header_of(bytes: &[u8]) -> csv::Result<(csv::ByteRecord, usize, u64)> {
     let leading = bytes.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(bytes.len());
     let blank = memchr::memchr_iter(b'\n', &bytes[..leading]).count() as u64;
     Ok((header, end, blank))
+}
+
+/// A CSV reader of `bytes` that starts after the header (a range of rows, see [`read_in_ranges`]), numbering rows
+/// with [`next_row`].
+pub fn range_reader(bytes: &[u8]) -> csv::Reader<LineEnds<&[u8]>> {
+    csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(LineEnds::new(bytes))
+}
+
+/// Reads a CSV input in blocks of whole records ([`super::lines::pipeline_blocks_cut`]), each block's rows range by
+/// range on all cores ([`super::lines::map_csv_chunks`]): a large file is neither held whole nor read on one core.
+/// `header(cells, stats)` makes the columns of the header (the first record; an empty record for an empty input);
+/// `rows(range, lines before it, columns)` reads a range of rows (see [`range_reader`]) into its own accounting and
+/// a part; `handle(parts, bytes)` takes each block's parts in file order, once their accounting is in `stats`.
+pub fn read_in_ranges<C: Send + Sync, P: Send>(
+    reader: impl std::io::Read + Send,
+    stats: &mut FileStats,
+    header: impl Fn(&csv::StringRecord, &mut FileStats) -> Result<C> + Sync,
+    rows: impl Fn(&[u8], u64, &C) -> (FileStats, P) + Sync,
+    mut handle: impl FnMut(Vec<P>, u64) -> Result<()> + Send,
+) -> Result<()> {
+    use super::lines;
+    let columns: std::sync::OnceLock<C> = std::sync::OnceLock::new();
+    let (name, kind) = (stats.name.clone(), stats.kind.clone());
+    let parse = |bytes: &[u8], first: u64| -> Result<(Vec<FileStats>, Vec<P>)> {
+        let mut accounts = Vec::new();
+        let (mut body, mut body_first) = (bytes, first);
+        if first == 1 {
+            let mut head = FileStats::new(name.clone(), &kind);
+            let (record, end, blank) =
+                header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
+            head.read += 1 + blank;
+            head.ignored += 1 + blank;
+            let _ = columns.set(header(&csv::StringRecord::from_byte_record_lossy(record), &mut head)?);
+            accounts.push(head);
+            body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
+            body = &bytes[end..];
+        }
+        let Some(c) = columns.get() else { return Ok((accounts, Vec::new())) };
+        let (ranges, parts): (Vec<FileStats>, Vec<P>) =
+            lines::map_csv_chunks(body, body_first, |first, range| rows(range, first - 1, c)).into_iter().unzip();
+        accounts.extend(ranges);
+        Ok((accounts, parts))
+    };
+    lines::pipeline_blocks_cut(reader, lines::STREAM_BLOCK, lines::csv_records_end, parse, |block| match block {
+        lines::ParsedBlock::TooLong(line, len) => {
+            stats.read += 1;
+            stats.malformed(line, format!("row of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
+            Ok(())
+        }
+        lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
+            stats.add_invalid_utf8(invalid_utf8);
+            let (accounts, parts) = parsed?;
+            for account in accounts {
+                stats.absorb(account);
+            }
+            handle(parts, bytes)
+        }
+    })?;
+    if columns.get().is_none() {
+        stats.read += 1;
+        stats.ignored += 1;
+        header(&csv::StringRecord::new(), stats)?;
+    }
+    Ok(())
 }
 
 /// Email column names.

@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::campaign::normalize_message_id;
@@ -28,7 +28,7 @@ use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::Timestamp;
 
 use super::columns;
-use super::lines::{self, Parsed};
+use super::lines::Parsed;
 use super::{FileStats, KeepLines};
 
 /// What the file is called in messages.
@@ -96,7 +96,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
 }
 
 /// Reads a PowerMTA accounting file from `reader` in blocks of whole records, each block's rows turned into
-/// attempts on all cores, range by range, while the block before is handled (see [`lines::pipeline_blocks_cut`]);
+/// attempts on all cores, range by range, while the block before is handled (see [`columns::read_in_ranges`]);
 /// `each` gets each block's attempts, in file order, and the latest time of a row read so far. `advanced` is told
 /// how many bytes each block held.
 pub fn read(
@@ -107,20 +107,15 @@ pub fn read(
     advanced: &mut (dyn FnMut(u64) + Send),
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
 ) -> Result<()> {
-    // The header is the first block's first record, read before the rest of the block; each block's rows are then
-    // read range by range on all cores (see [`lines::map_csv_chunks`]), and a block's ranges are accounted for in
-    // file order.
-    let columns: std::sync::OnceLock<Columns> = std::sync::OnceLock::new();
     let name = stats.name.clone();
-    let rows = |bytes: &[u8], first: u64, c: &Columns| -> (FileStats, Vec<Attempt>) {
+    let rows = |bytes: &[u8], lines_before: u64, c: &Columns| -> (FileStats, Vec<Attempt>) {
         let mut part = FileStats::new(name.clone(), "pmta");
-        let mut reader =
-            csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(columns::LineEnds::new(bytes));
+        let mut reader = columns::range_reader(bytes);
         let mut record = csv::ByteRecord::new();
         // Rows are seldom shorter than 200 bytes: room for them all at once.
         let mut attempts = Vec::with_capacity(bytes.len() / 200 + 1);
         loop {
-            let (line, range) = match columns::next_row(&mut reader, &mut record, &mut part, first - 1) {
+            let (line, range) = match columns::next_row(&mut reader, &mut record, &mut part, lines_before) {
                 columns::Row::Read(line, range) => (line, range),
                 columns::Row::Skipped => continue,
                 columns::Row::End => break,
@@ -137,62 +132,17 @@ pub fn read(
         }
         (part, attempts)
     };
-    let parse = |bytes: &[u8], first: u64| -> Result<(Vec<FileStats>, Vec<Attempt>)> {
-        let mut parts = Vec::new();
-        let (mut body, mut body_first) = (bytes, first);
-        if first == 1 {
-            let mut part = FileStats::new(name.clone(), "pmta");
-            let (header, end, blank) =
-                columns::header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
-            part.read += 1 + blank;
-            part.ignored += 1 + blank;
-            let _ = columns.set(Columns::find(&string_record(&header), &mut part)?);
-            parts.push(part);
-            body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
-            body = &bytes[end..];
-        }
-        let Some(c) = columns.get() else {
-            return Ok((parts, Vec::new()));
-        };
-        let chunks = lines::map_csv_chunks(body, body_first, |first, chunk| rows(chunk, first, c));
-        let mut attempts = Vec::with_capacity(chunks.iter().map(|(_, a)| a.len()).sum());
-        for (part, mut chunk) in chunks {
-            parts.push(part);
-            attempts.append(&mut chunk);
-        }
-        Ok((parts, attempts))
-    };
     let mut latest: Option<Timestamp> = None;
-    lines::pipeline_blocks_cut(reader, lines::STREAM_BLOCK, lines::csv_records_end, parse, |block| {
-        match block {
-            lines::ParsedBlock::TooLong(line, len) => {
-                stats.read += 1;
-                stats.malformed(line, format!("row of {len} bytes is longer than the limit of {}", lines::MAX_LINE));
-            }
-            lines::ParsedBlock::Block(parsed, bytes, invalid_utf8) => {
-                advanced(bytes);
-                stats.add_invalid_utf8(invalid_utf8);
-                let (parts, attempts) = parsed?;
-                for part in parts {
-                    stats.absorb(part);
-                }
-                latest = latest.max(attempts.iter().map(|a| a.time).max());
-                each(attempts, latest);
-            }
+    columns::read_in_ranges(reader, stats, Columns::find, rows, |ranges, bytes| {
+        advanced(bytes);
+        let mut attempts = Vec::with_capacity(ranges.iter().map(Vec::len).sum());
+        for mut range in ranges {
+            attempts.append(&mut range);
         }
+        latest = latest.max(attempts.iter().map(|a| a.time).max());
+        each(attempts, latest);
         Ok(())
-    })?;
-    if columns.get().is_none() {
-        stats.read += 1;
-        stats.ignored += 1;
-        Columns::find(&csv::StringRecord::new(), stats)?;
-    }
-    Ok(())
-}
-
-/// A header row as text (bad UTF-8 replaced).
-fn string_record(record: &csv::ByteRecord) -> csv::StringRecord {
-    record.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect()
+    })
 }
 
 /// One row as an attempt from the file's row `source`, with its line as written (`raw`) where it is kept.
