@@ -22,7 +22,7 @@ use crate::domain::time::Timestamp;
 use crate::input::Carry;
 use crate::input::campaign_data::{CampaignData, CampaignInfo};
 use crate::input::state::{self, StateFile};
-use crate::input::{FileStats, KeepLines, read_logs};
+use crate::input::{EachBatch, FileStats, KeepLines, read_logs};
 use crate::output::escape_controls;
 
 use super::args::{RunConfig, now};
@@ -95,7 +95,7 @@ pub fn load_campaign_data(config: &RunConfig) -> Result<CampaignData> {
 pub fn read_attempts(
     config: &RunConfig,
     mut data: CampaignData,
-    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut EachBatch<'_>,
 ) -> Result<(CampaignData, Vec<FileStats>, Carry)> {
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
@@ -105,7 +105,7 @@ pub fn read_attempts(
         if let Some(until) = config.until {
             batch.retain(|a| a.time < until);
         }
-        each(batch, settled);
+        each(batch, settled)
     })?;
     let mut files = std::mem::take(&mut data.files);
     files.extend(read.files);
@@ -200,6 +200,7 @@ impl Analysis {
             if let Some(t) = settled {
                 in_order.release_before(t, &mut replay);
             }
+            Ok(())
         })?;
         in_order.finish(&mut replay);
         if in_order.late() > 0 {

@@ -302,6 +302,7 @@ fn shown_attempts(config: &super::args::RunConfig) -> Result<Vec<Shown>> {
         batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
         let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
         shown.extend(made);
+        Ok(())
     })?;
     shown.sort_by_key(|a| (a.time, a.source));
     Ok(shown)
@@ -380,7 +381,7 @@ impl Sink {
 /// still to come can be before it (the readers bound the tries they hold, see
 /// [`crate::input::LogOptions::bound_tries`]), so that memory holds the messages in flight, not every attempt of
 /// the logs. A table's columns are sized from its first rows (see [`table_sizes`]). An error writing rows (a closed
-/// pipe) is returned once the logs are read.
+/// pipe) stops the reading, and is returned.
 fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &OutputConfig) -> Result<()> {
     let data = load_campaign_data(config)?;
     let mut sink = match out.format {
@@ -392,13 +393,9 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
     };
     let mut order: InOrder<Shown> = InOrder::new();
     let mut released = Vec::new();
+    // The error writing rows, kept apart from the error that stops the reading (which names the file being read).
     let mut failed: Option<anyhow::Error> = None;
-    read_attempts(config, data, &mut |batch, bound| {
-        if failed.is_some() {
-            // Nothing more can be written (a closed pipe): the logs are read to the end, but not classified.
-            batch.clear();
-            return;
-        }
+    let read = read_attempts(config, data, &mut |batch, bound| {
         batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
         let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
         order.reserve(made.len());
@@ -407,15 +404,19 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
         }
         if let Some(bound) = bound {
             order.release_before(bound, &mut |shown| released.push(shown));
-            if failed.is_none() {
-                failed = sink.write(&released, args.explain, &config.classifier).err();
-            }
+            let written = sink.write(&released, args.explain, &config.classifier);
             released.clear();
+            if let Err(e) = written {
+                failed = Some(e);
+                anyhow::bail!("the output was closed");
+            }
         }
-    })?;
+        Ok(())
+    });
     if let Some(e) = failed {
         return Err(e);
     }
+    read?;
     if order.late() > 0 {
         let _ = writeln!(
             std::io::stderr(),

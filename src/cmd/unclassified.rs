@@ -152,6 +152,7 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
                 .map(|a| (a.reply.display(), a.reply))
                 .collect();
             failures += tally(&batch, &config.classifier, &mut groups);
+            Ok(())
         })?;
     }
     let unmatched: u64 = groups.values().map(|g| g.count).sum();

@@ -449,7 +449,7 @@ pub fn read(
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut (dyn FnMut(u64) + Send),
-    each: &mut (dyn FnMut(Vec<(Source, Record)>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(Vec<(Source, Record)>, Option<Timestamp>) -> anyhow::Result<()> + Send),
 ) -> anyhow::Result<()> {
     let (mut latest, mut records) = (None, Vec::new());
     lines::stream_lines(
@@ -462,6 +462,7 @@ pub fn read(
                 stats.used += 1;
                 latest = latest.max(Some(r.time));
                 records.push((Source { file, line }, r));
+                Ok(())
             }
             Streamed::EndOfBlock => each(std::mem::take(&mut records), latest),
         },

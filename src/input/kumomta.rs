@@ -230,6 +230,7 @@ pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -
         for a in batch {
             queue.push(a, &mut attempts);
         }
+        Ok(())
     })?;
     queue.finish(&mut attempts);
     attempts.sort_by_key(|a| a.source);
@@ -246,7 +247,7 @@ pub fn read(
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut (dyn FnMut(u64) + Send),
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) -> Result<()> + Send),
 ) -> Result<()> {
     let (mut latest, mut batch) = (None, Vec::new());
     let parse = |line_no, line: &str| parse_line(line, Source { file, line: line_no }, keep);
@@ -255,6 +256,7 @@ pub fn read(
             stats.used += 1;
             latest = latest.max(attempts.first().map(|a: &Attempt| a.time));
             batch.extend(attempts);
+            Ok(())
         }
         Streamed::EndOfBlock => each(std::mem::take(&mut batch), latest),
     })

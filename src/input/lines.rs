@@ -429,17 +429,25 @@ pub enum Streamed<T> {
 /// Reads a log line by line in blocks of [`STREAM_BLOCK`], as [`pipeline_blocks_cut`] does: each block's lines are
 /// parsed by `parse` on all cores while the block before is handled. Every line is counted in `stats` as read, and
 /// as ignored or malformed where `parse` says so; `advanced` is told the size of each block; `handle` gets each
-/// record with its line number (and counts it as used, or as malformed), then the end of its block.
+/// record with its line number (and counts it as used, or as malformed), then the end of its block. An error from
+/// `handle` stops the reading, and is returned.
 pub fn stream_lines<T: Send>(
     reader: impl std::io::Read + Send,
     stats: &mut super::FileStats,
     advanced: &mut (dyn FnMut(u64) + Send),
     parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
-    mut handle: impl FnMut(Streamed<T>, &mut super::FileStats) + Send,
+    mut handle: impl FnMut(Streamed<T>, &mut super::FileStats) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
     stream_line_blocks(reader, stats, advanced, parse, |block, stats| {
-        block.account(stats, |line, record, stats| handle(Streamed::Record(line, record), stats));
-        handle(Streamed::EndOfBlock, stats);
+        // After an error the block's other records are only counted as read: the run stops with the error.
+        let mut failed = Ok(());
+        block.account(stats, |line, record, stats| {
+            if failed.is_ok() {
+                failed = handle(Streamed::Record(line, record), stats);
+            }
+        });
+        failed?;
+        handle(Streamed::EndOfBlock, stats)
     })
 }
 
@@ -472,7 +480,7 @@ pub fn stream_line_blocks<T: Send>(
     stats: &mut super::FileStats,
     advanced: &mut (dyn FnMut(u64) + Send),
     parse: impl Fn(u64, &str) -> Parsed<T> + Sync,
-    mut handle: impl FnMut(&mut ParsedBlockLines<T>, &mut super::FileStats) + Send,
+    mut handle: impl FnMut(&mut ParsedBlockLines<T>, &mut super::FileStats) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
     // The vectors of records, handed back once emptied and filled again: fresh ones for every block were memory
     // the allocator gave back to the system and took again, a page fault for every few records.
@@ -498,14 +506,14 @@ pub fn stream_line_blocks<T: Send>(
                 parsed
             }
         };
-        handle(&mut parsed, stats);
+        let handled = handle(&mut parsed, stats);
         if let Ok(mut spare) = spare.lock() {
             spare.extend(parsed.0.into_iter().map(|mut chunk| {
                 chunk.clear();
                 chunk
             }));
         }
-        Ok(())
+        handled
     })
 }
 
@@ -648,6 +656,7 @@ mod tests {
                 if let Streamed::Record(..) = streamed {
                     used += 1;
                 }
+                Ok(())
             },
         )
         .unwrap();

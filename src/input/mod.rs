@@ -313,7 +313,10 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
 /// sending log in another order is read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
-    let read = read_logs(paths, options, &mut |batch, _| attempts.append(batch))?;
+    let read = read_logs(paths, options, &mut |batch, _| {
+        attempts.append(batch);
+        Ok(())
+    })?;
     Ok(Logs { attempts, files: read.files, duplicates: read.duplicates })
 }
 
@@ -322,7 +325,8 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// caller can settle a batch and drop it. Returns the accounting of each file, and the Postfix messages still in the
 /// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from. With several
 /// files, copies of a try across files are handed over once (see [`dedupe`]). `each` takes the attempts out of the
-/// vector it is lent (what it leaves is dropped): the vector's room is used again for the next batch.
+/// vector it is lent (what it leaves is dropped): the vector's room is used again for the next batch. An error
+/// from `each` (its output closed, say) stops the reading at once, and is returned.
 ///
 /// With each batch comes, where the reader knows one, a time before which no attempt handed over later can settle
 /// a message: the earliest outcome the messages still held can have (each recipient's first final try, or else its
@@ -331,11 +335,7 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// before which no attempt handed over later is: the earliest try still held, and the same for the lines not read.
 /// A sending log whose rows are not in time order is read whole and handed over last, and then nothing is promised
 /// before the end.
-pub fn read_logs(
-    paths: &[PathBuf],
-    options: &LogOptions,
-    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
-) -> Result<LogsRead> {
+pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'_>) -> Result<LogsRead> {
     let mut deduper = dedupe::Deduper::default();
     let several = paths.len() > 1;
     let mut logs = Logs::default();
@@ -385,7 +385,10 @@ pub fn read_logs(
                 streamed.push((order.earliest, file, Stream::SendingLog, opened, stats));
             } else {
                 let mut advanced = |bytes| options.progress.advance(bytes);
-                let mut all = |batch: Vec<Attempt>, _| logs.attempts.extend(batch);
+                let mut all = |batch: Vec<Attempt>, _| {
+                    logs.attempts.extend(batch);
+                    Ok(())
+                };
                 sending_log::read(opened.reader()?, file, &mut stats, &options.keep, &mut advanced, &mut all)
                     .with_context(|| format!("{}: cannot read", opened.name))?;
                 stats.note_damage(opened.damage());
@@ -493,18 +496,18 @@ pub fn read_logs(
     } else {
         Carry::default()
     };
-    held.joiner.finish_in_batches(&mut |mut batch| each(&mut batch, None));
+    held.joiner.finish_in_batches(&mut |mut batch| each(&mut batch, None))?;
     let mut pending = Vec::new();
     held.exim.finish(&mut pending);
     held.sendmail.finish(&mut pending);
     held.pmta.finish(&mut pending);
     held.kumo.finish(&mut pending);
-    each(&mut pending, None);
+    each(&mut pending, None)?;
     // Sending logs read whole (their rows not in time order) go in one batch, their copies across files removed.
     if several {
         deduper.filter(&mut logs.attempts);
     }
-    each(&mut logs.attempts, None);
+    each(&mut logs.attempts, None)?;
     files.sort_by_key(|(file, _)| *file);
     Ok(LogsRead {
         files: files.into_iter().map(|(_, stats)| stats).collect(),
@@ -579,7 +582,10 @@ fn first_try(head: &[u8], kumo: bool) -> Option<Timestamp> {
     let head = &head[..cut.unwrap_or(head.len())];
     let mut stats = FileStats::default();
     let mut first = None;
-    let mut take = |batch: Vec<Attempt>, _| first = first.or(batch.first().map(|a| a.time));
+    let mut take = |batch: Vec<Attempt>, _| {
+        first = first.or(batch.first().map(|a| a.time));
+        Ok(())
+    };
     let _ = if kumo {
         kumomta::read(head, 0, &mut stats, &KeepLines::None, &mut |_| {}, &mut take)
     } else {
@@ -599,7 +605,7 @@ fn read_stream<R>(
     held: &mut Held,
     mut copies: Option<&mut dedupe::Deduper>,
     settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut EachBatch<'_>,
     join: impl Fn(&mut Held, R, &mut Vec<Attempt>) + Send + Sync,
     read: impl FnOnce(Box<dyn Read + Send + '_>, Batches<'_, R>) -> Result<()>,
 ) -> Result<()> {
@@ -616,13 +622,18 @@ fn read_stream<R>(
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
-        each(&mut attempts, settled_bound(settled, last, held, options.bound_tries));
+        each(&mut attempts, settled_bound(settled, last, held, options.bound_tries))
     };
     read(opened.reader()?, (&mut advanced, &mut batch)).with_context(|| format!("{}: cannot read", opened.name))
 }
 
+/// What [`read_logs`] hands each batch of attempts to, with the time before which nothing later settles: it takes
+/// the attempts out of the vector, and an error it returns stops the reading.
+pub type EachBatch<'a> = dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) -> Result<()> + Send + 'a;
+
 /// What a streamed reader is given: told the bytes read, and handed each block's records with the latest time read.
-type Batches<'a, R> = (&'a mut (dyn FnMut(u64) + Send), &'a mut (dyn FnMut(Vec<R>, Option<Timestamp>) + Send));
+type Batches<'a, R> =
+    (&'a mut (dyn FnMut(u64) + Send), &'a mut (dyn FnMut(Vec<R>, Option<Timestamp>) -> Result<()> + Send));
 
 /// What [`read_logs`] reports besides the attempts.
 #[derive(Debug, Default)]
@@ -735,7 +746,7 @@ fn read_postfix(
     held: &mut Held,
     mut copies: Option<(&mut postfix::LineDeduper, postfix::Overlap)>,
     settled: Option<Option<Timestamp>>,
-    each: &mut (dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut EachBatch<'_>,
 ) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
     let mut last: Option<Timestamp> = None;
@@ -776,19 +787,22 @@ fn read_postfix(
                 settled_bound(settled, last, held, options.bound_tries)
             },
             || {
-                previous.map(|(mut attempts, bound)| {
-                    each(&mut attempts, bound);
-                    attempts.clear();
-                    attempts
-                })
+                previous
+                    .map(|(mut attempts, bound)| {
+                        each(&mut attempts, bound)?;
+                        attempts.clear();
+                        Ok::<_, anyhow::Error>(attempts)
+                    })
+                    .transpose()
             },
         );
-        spare = used.unwrap_or_default();
+        spare = used?.unwrap_or_default();
         joined = Some((out, bound));
+        Ok(())
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
     if let Some((mut attempts, bound)) = joined {
-        each(&mut attempts, bound);
+        each(&mut attempts, bound)?;
     }
     Ok(last)
 }

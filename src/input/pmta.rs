@@ -91,7 +91,10 @@ impl Columns {
 /// accounting. A file without a `type` or `rcpt` column is an error naming the file.
 pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
     let mut attempts = Vec::new();
-    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| attempts.extend(batch))?;
+    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| {
+        attempts.extend(batch);
+        Ok(())
+    })?;
     Ok(attempts)
 }
 
@@ -105,7 +108,7 @@ pub fn read(
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut (dyn FnMut(u64) + Send),
-    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) -> Result<()> + Send),
 ) -> Result<()> {
     let name = stats.name.clone();
     let rows = |bytes: &[u8], lines_before: u64, c: &Columns| -> (FileStats, Vec<Attempt>) {
@@ -140,8 +143,7 @@ pub fn read(
             attempts.append(&mut range);
         }
         latest = latest.max(attempts.iter().map(|a| a.time).max());
-        each(attempts, latest);
-        Ok(())
+        each(attempts, latest)
     })
 }
 

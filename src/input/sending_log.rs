@@ -124,7 +124,7 @@ pub fn read(
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut dyn FnMut(u64),
-    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>),
+    each: &mut dyn FnMut(Vec<Attempt>, Option<Timestamp>) -> Result<()>,
 ) -> Result<()> {
     let mut reader = csv_reader(reader);
     let columns = Columns::read(&mut reader, &stats.name)?;
@@ -174,7 +174,7 @@ pub fn read(
             let now = reader.position().byte();
             advanced(now - position);
             position = now;
-            each(batch, latest);
+            each(batch, latest)?;
         }
     }
     Ok(())
@@ -207,7 +207,10 @@ fn fill<R: Read>(
 /// Reads a sending log held in `bytes`, whole.
 pub fn parse(bytes: &[u8], file: u32, stats: &mut FileStats, keep: &KeepLines) -> Result<Vec<Attempt>> {
     let mut attempts = Vec::new();
-    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| attempts.extend(batch))?;
+    read(bytes, file, stats, keep, &mut |_| {}, &mut |batch, _| {
+        attempts.extend(batch);
+        Ok(())
+    })?;
     Ok(attempts)
 }
 
@@ -286,6 +289,7 @@ mod tests {
         read(text.as_bytes(), 0, &mut stats, &KeepLines::None, &mut |n| bytes += n, &mut |batch, _| {
             batches += 1;
             lines.extend(batch.iter().map(|a| a.source.line));
+            Ok(())
         })
         .unwrap();
         assert_eq!(batches, 3);

@@ -418,7 +418,7 @@ pub fn read(
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut (dyn FnMut(u64) + Send),
-    each: &mut (dyn FnMut(Vec<Dated>, Option<Timestamp>) + Send),
+    each: &mut (dyn FnMut(Vec<Dated>, Option<Timestamp>) -> anyhow::Result<()> + Send),
 ) -> anyhow::Result<()> {
     let mut years = YearCounter::new(first_year);
     let (mut latest, mut records) = (None, Vec::new());
@@ -433,8 +433,12 @@ pub fn read(
                     stats.used += 1;
                     latest = latest.max(Some(time));
                     records.push((Source { file, line }, time, r));
+                    Ok(())
                 }
-                Err(why) => stats.malformed(line, why),
+                Err(why) => {
+                    stats.malformed(line, why);
+                    Ok(())
+                }
             },
             Streamed::EndOfBlock => each(std::mem::take(&mut records), latest),
         },

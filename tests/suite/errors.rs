@@ -107,3 +107,75 @@ fn closed_pipe_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `classify big.log | head`: once the reader of its output is gone, the run stops reading and ends, rather than
+/// reading the rest of the log first. Here the log never ends (its writer keeps standard input open), so a run that
+/// read on would never end.
+#[test]
+fn classify_stops_reading_once_its_output_is_closed() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // Ten megabytes of Postfix lines, one delivered message a second: several blocks, hours of log.
+    let mut log = String::new();
+    for n in 0..60_000u32 {
+        let (h, m, s) = (n / 3600, n / 60 % 60, n % 60);
+        let t = format!("2026-03-0{}T{:02}:{m:02}:{s:02}+00:00", 2 + h / 24, h % 24);
+        let id = format!("{:010X}", 0xA0000 + n);
+        log.push_str(&format!("{t} mta1 postfix/cleanup[2915]: {id}: message-id=<m{n}@news.example.com>\n"));
+        log.push_str(&format!(
+            "{t} mta1 postfix/qmgr[1187]: {id}: from=<bounce@news.example.com>, size=39398, nrcpt=1 (queue active)\n"
+        ));
+        log.push_str(&format!("{t} mta1 postfix/smtp[4829]: {id}: to=<r{n}@example.org>, relay=mx.example.org[198.51.100.27]:25, delay=1.2, delays=0.1/0/0.64/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK queued as {n})\n"));
+        log.push_str(&format!("{t} mta1 postfix/qmgr[1187]: {id}: removed\n"));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bounces"))
+        .args(["classify", "-", "--log-format", "postfix", "--year", "2026", "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (done, wait_for_done) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(log.as_bytes());
+        // Standard input stays open until the test is over.
+        let _ = wait_for_done.recv();
+    });
+    // The first two lines, then the read end is closed.
+    let stdout = child.stdout.take().unwrap();
+    let (first, first_lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let (mut header, mut row) = (String::new(), String::new());
+        let _ = reader.read_line(&mut header).and_then(|_| reader.read_line(&mut row));
+        let _ = first.send((header, row));
+    });
+    let Ok((header, row)) = first_lines.recv_timeout(Duration::from_secs(60)) else {
+        let _ = child.kill();
+        panic!("no rows within a minute");
+    };
+    assert!(header.starts_with("time,recipient,"), "{header}");
+    assert!(row.starts_with("2026-03-02T00:00:00Z,r0@example.org,"), "{row}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let _ = done.send(());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.is_some(), "still reading a minute after its output was closed: {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -20,6 +20,7 @@ fn check_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
     read_logs(logs, &options, &mut |attempts, settled| {
         let times = settle(std::mem::take(attempts), &classifier).iter().map(|o| o.time).collect();
         batches.push((times, settled));
+        Ok(())
     })
     .unwrap();
     kept(&batches)
@@ -32,6 +33,7 @@ fn check_try_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
     let mut batches: Vec<(Vec<Timestamp>, Option<Timestamp>)> = Vec::new();
     read_logs(logs, &options, &mut |attempts, settled| {
         batches.push((attempts.drain(..).map(|a| a.time).collect(), settled));
+        Ok(())
     })
     .unwrap();
     kept(&batches)

@@ -593,12 +593,16 @@ impl Joiner {
 
     /// The attempts of the messages still in the queue when the logs end.
     pub fn finish(self, out: &mut Vec<Attempt>) {
-        self.finish_in_batches(&mut |batch| out.extend(batch));
+        let _ = self.finish_in_batches(&mut |batch| {
+            out.extend(batch);
+            Ok(())
+        });
     }
 
     /// The attempts of the messages still in the queue when the logs end, handed to `each` a few thousand messages
-    /// at a time: a log that ends with a large queue is not made whole attempts all at once.
-    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>)) {
+    /// at a time: a log that ends with a large queue is not made whole attempts all at once. An error from `each`
+    /// stops it, and is returned.
+    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>) -> anyhow::Result<()>) -> anyhow::Result<()> {
         const MESSAGES: usize = 4096;
         let mut open: Vec<Open> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
@@ -606,10 +610,10 @@ impl Joiner {
         for (n, m) in open.into_iter().enumerate() {
             m.into_attempts(&mut batch);
             if (n + 1) % MESSAGES == 0 {
-                each(std::mem::take(&mut batch));
+                each(std::mem::take(&mut batch))?;
             }
         }
-        each(batch);
+        each(batch)
     }
 }
 
