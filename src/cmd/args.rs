@@ -41,8 +41,9 @@ pub struct InputArgs {
     #[arg(long, value_name = "FORMAT", value_parser = ["postfix", "exim", "sendmail", "pmta", "kumomta", "sending-log"])]
     pub log_format: Option<String>,
 
-    /// The year of the first line of syslog files, whose timestamps have no year. Without it, a file's last line is
-    /// taken to be at or before the file's modification time.
+    /// The year of the first line of syslog files, whose timestamps have no year. Without it, a file whose first line
+    /// carries its year (RFC 3339) takes that one, and any other file's last line is taken to be at or before the
+    /// file's modification time.
     #[arg(long, value_name = "YEAR")]
     pub year: Option<i32>,
 

@@ -358,7 +358,8 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
         let mut stats = FileStats::new(opened.name.clone(), format.as_str());
         let file = index as u32;
         if matches!(format, LogFormat::Postfix | LogFormat::Sendmail) {
-            let (opened, first_year) = match options.year {
+            // Times that carry their year (RFC 3339) need no inference, and no pass over the file for it.
+            let (opened, first_year) = match options.year.or_else(|| written_year(&opened.head)) {
                 Some(y) => (opened, y),
                 None => {
                     // The year is inferred from the last line: standard input is read twice, from a copy.
@@ -721,6 +722,16 @@ fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<InferredYear> {
     })
 }
 
+/// The year of the first syslog line in a file's first bytes, if its time carries one (RFC 3339, or
+/// `2013 Jun 16 16:05:06.123`). A later line without a year is then counted on from it (see [`YearCounter`]).
+fn written_year(head: &[u8]) -> Option<i32> {
+    let first = lines::split(head).find_map(|line| Some(syslog::parse_syslog(std::str::from_utf8(line).ok()?)?.time));
+    match first? {
+        syslog::LineTime::Full(t) => Some(t.civil().year),
+        syslog::LineTime::Yearless(_) => None,
+    }
+}
+
 /// The time of the first syslog line in a file's first bytes.
 fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
     lines::split(head).find_map(|line| {
@@ -810,6 +821,15 @@ fn read_postfix(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_year_is_taken_from_the_first_line_that_carries_one() {
+        let rfc3339 = b"garbage\n2026-03-02T09:00:00.661522+00:00 mta1 postfix/pickup[2905]: D068EDC851: uid=1001\n";
+        assert_eq!(written_year(rfc3339), Some(2026));
+        let traditional = b"Mar  2 09:00:00 mta1 postfix/pickup[2905]: D068EDC851: uid=1001\n";
+        assert_eq!(written_year(traditional), None);
+        assert_eq!(written_year(b""), None);
+    }
 
     #[test]
     fn detects_formats() {
