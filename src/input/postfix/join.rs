@@ -56,7 +56,10 @@ fn shard_of_record(record: &Record) -> usize {
 /// One part of the queue, joined in log order.
 #[derive(Debug, Default)]
 struct Shard {
-    open: FxHashMap<QueueKey, Open>,
+    /// Each message in its own allocation: held inline, the table's slots were 300 bytes each, and a platform's
+    /// queue of hundreds of thousands of deferred messages made every lookup and every growth of the table go
+    /// through that much memory.
+    open: FxHashMap<QueueKey, Box<Open>>,
     /// Queue ids (with their host) of notifications the MTA sends itself.
     notifications: FxHashSet<QueueKey>,
     /// Each open message's place in the order of its floor and of its earliest try.
@@ -494,7 +497,7 @@ impl Joiner {
             if let Some(floor) = open.floor {
                 shard.marks.floors.insert((floor, open.serial), key.clone());
             }
-            shard.open.insert(key, open);
+            shard.open.insert(key, Box::new(open));
         }
         Ok(joiner)
     }
@@ -541,7 +544,7 @@ impl Joiner {
 
     /// What the next run needs to go on from here.
     pub fn state(&self) -> JoinerState {
-        let mut open: Vec<Message> = self.shards.iter().flat_map(|s| s.open.values().map(Open::to_message)).collect();
+        let mut open: Vec<Message> = self.shards.iter().flat_map(|s| s.open.values().map(|m| m.to_message())).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
         let mut notifications: Vec<(String, String)> = self
             .shards
@@ -604,7 +607,7 @@ impl Joiner {
     /// stops it, and is returned.
     pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>) -> anyhow::Result<()>) -> anyhow::Result<()> {
         const MESSAGES: usize = 4096;
-        let mut open: Vec<Open> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
+        let mut open: Vec<Box<Open>> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
         let mut batch = Vec::new();
         for (n, m) in open.into_iter().enumerate() {
@@ -734,7 +737,7 @@ impl Shard {
             old.into_attempts(out);
         }
         let m = self.start(&key, time);
-        let m = self.open.entry(key).insert_entry(m).into_mut();
+        let m = self.open.entry(key).insert_entry(Box::new(m)).into_mut();
         Shard::apply(m, &mut self.marks, self.fold, event, time, source, line);
     }
 
