@@ -11,7 +11,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -24,8 +23,10 @@ use super::lines::Parsed;
 use super::syslog::{LineTime, parse_syslog};
 
 mod join;
+mod name;
 
 pub use join::{Joiner, JoinerState, Message, SHARDS, join};
+pub use name::Name;
 
 /// What one Postfix line says about a message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -34,9 +35,9 @@ pub enum Event {
     MessageId(String),
     /// `qmgr` or `pickup`: the envelope sender (empty for notifications), normalised, and one string for the lines
     /// that name the same sender.
-    Sender(Arc<str>),
+    Sender(Name),
     /// `qmgr`: the message expired in the queue; the envelope sender.
-    Expired(Arc<str>),
+    Expired(Name),
     /// `bounce`: this other queue id is a notification the MTA sends itself.
     Notification(QueueId),
     /// A delivery agent's try for one recipient.
@@ -183,43 +184,8 @@ impl fmt::Debug for QueueId {
     }
 }
 
-/// A host's name, one copy shared by the lines that name it. Two are compared by pointer before their bytes:
-/// `Arc<str>`'s own `==` always compares the bytes, and the join compares hosts for every line.
-#[derive(Clone, Debug)]
-pub struct Host(Arc<str>);
-
-impl PartialEq for Host {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
-    }
-}
-
-impl Eq for Host {}
-
-impl std::hash::Hash for Host {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-    }
-}
-
-impl std::ops::Deref for Host {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Host {
-    fn from(host: &str) -> Host {
-        Host(Arc::from(host))
-    }
-}
-
-impl fmt::Display for Host {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+/// A host's name, shared by the lines and messages of that host (see [`Name`]).
+pub type Host = Name;
 
 /// A message in the queue: its host and queue id.
 pub(crate) type QueueKey = (Host, QueueId);
@@ -232,15 +198,13 @@ fn queue_id(message: &str) -> Option<(QueueId, &str)> {
     Some((QueueId::parse(&message[..at])?, &message[at + 2..]))
 }
 
-/// The host's name, shared: a log names a few hosts millions of times. Each thread remembers the last few it saw,
-/// and all threads share one copy of each of the first hosts seen, so that the join compares hosts by pointer.
+/// The host's name, shared: a log names a few hosts millions of times. Each thread remembers the last few it saw, so
+/// that most lines take a copy of a name without going to the run's table of them.
 fn shared_host(host: &str) -> Host {
     const REMEMBERED: usize = 32;
-    const SHARED: usize = 1024;
     thread_local! {
         static HOSTS: RefCell<Vec<Host>> = const { RefCell::new(Vec::new()) };
     }
-    static ALL_HOSTS: std::sync::Mutex<Vec<Host>> = std::sync::Mutex::new(Vec::new());
     HOSTS.with_borrow_mut(|hosts| {
         if let Some(h) = hosts.iter().find(|h| ***h == *host) {
             return h.clone();
@@ -248,17 +212,7 @@ fn shared_host(host: &str) -> Host {
         if hosts.len() == REMEMBERED {
             hosts.remove(0);
         }
-        let shared = ALL_HOSTS.lock().ok().map(|mut all| {
-            if let Some(h) = all.iter().find(|h| ***h == *host) {
-                return h.clone();
-            }
-            let h = Host::from(host);
-            if all.len() < SHARED {
-                all.push(h.clone());
-            }
-            h
-        });
-        let h = shared.unwrap_or_else(|| Host::from(host));
+        let h = Name::host(host);
         hosts.push(h.clone());
         h
     })
@@ -267,11 +221,11 @@ fn shared_host(host: &str) -> Host {
 /// The envelope sender `raw`, normalised (see [`normalize_address`]), shared with the lines before that named it.
 /// Four in ten Postfix lines name a sender (`pickup`, then `qmgr` at every try), and a platform sends a campaign's
 /// messages from one or a few addresses: each thread remembers the last few, so that most of these lines take a
-/// reference instead of a new string.
-fn shared_sender(raw: &str) -> Arc<str> {
+/// copy of a name (see [`Name`]) instead of a new string.
+fn shared_sender(raw: &str) -> Name {
     const REMEMBERED: usize = 16;
     thread_local! {
-        static SENDERS: RefCell<Vec<(Box<str>, Arc<str>)>> = const { RefCell::new(Vec::new()) };
+        static SENDERS: RefCell<Vec<(Box<str>, Name)>> = const { RefCell::new(Vec::new()) };
     }
     SENDERS.with_borrow_mut(|senders| {
         // Newest first: a platform sends one campaign after another.
@@ -281,7 +235,7 @@ fn shared_sender(raw: &str) -> Arc<str> {
         if senders.len() == REMEMBERED {
             senders.remove(0);
         }
-        let s: Arc<str> = Arc::from(normalize_address(raw));
+        let s = Name::sender(&normalize_address(raw));
         senders.push((Box::from(raw), s.clone()));
         s
     })
@@ -647,7 +601,7 @@ mod tests {
             "Nov 20 09:00:00 mta1 postfix/qmgr[1187]: 6E4F7A6E69: from=<Bounce+c1@News.example.com>, size=1, nrcpt=1 (queue active)",
         );
         assert_eq!(&*a, "bounce+c1@news.example.com");
-        assert!(Arc::ptr_eq(&a, &b));
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
         // Spelled otherwise, the same address once normalised; another address is another string.
         let c = sender(
             "Nov 20 09:00:01 mta1 postfix/qmgr[1187]: 7B2430E483: from=< bounce+c1@news.example.com>, size=1, nrcpt=1 (queue active)",
@@ -665,8 +619,8 @@ mod tests {
                 .event,
             Event::MessageId("c0001.1.3b@news.example.com".into())
         );
-        assert_eq!(used("Nov 20 09:00:00 mta1 postfix/qmgr[1187]: 6E4F7A6E69: from=<Bounce+c0001@news.example.com>, size=48199, nrcpt=1 (queue active)").event, Event::Sender("bounce+c0001@news.example.com".into()));
-        assert_eq!(used("Nov 25 10:29:40 mta1 postfix/qmgr[1187]: FC3B2E263A: from=<b@n.example>, status=expired, returned to sender").event, Event::Expired("b@n.example".into()));
+        assert_eq!(used("Nov 20 09:00:00 mta1 postfix/qmgr[1187]: 6E4F7A6E69: from=<Bounce+c0001@news.example.com>, size=48199, nrcpt=1 (queue active)").event, Event::Sender(Name::sender("bounce+c0001@news.example.com")));
+        assert_eq!(used("Nov 25 10:29:40 mta1 postfix/qmgr[1187]: FC3B2E263A: from=<b@n.example>, status=expired, returned to sender").event, Event::Expired(Name::sender("b@n.example")));
         assert_eq!(used("Nov 20 09:00:01 mta1 postfix/qmgr[1187]: 6E4F7A6E69: removed").event, Event::Removed);
         assert_eq!(
             used("Nov 20 09:01:31 mta1 postfix/bounce[3900]: 8C18DEE50C: sender non-delivery notification: 7811399F30")

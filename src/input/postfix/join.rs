@@ -9,7 +9,6 @@
 //! in time order as it reads.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -18,7 +17,7 @@ use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
-use super::{Event, Host, QueueId, QueueKey, Record};
+use super::{Event, Host, Name, QueueId, QueueKey, Record};
 
 /// Joins Postfix records into attempts as they come, message by message, so that memory holds only the messages
 /// still in the queue: a message's state is dropped when `qmgr` logs `removed`. Records must come in log order
@@ -119,7 +118,7 @@ struct Open {
     first: Timestamp,
     message_id: Option<String>,
     /// Shared with the parsed lines that named it (see [`super::Event::Sender`]).
-    sender: Option<Arc<str>>,
+    sender: Option<Name>,
     notification: bool,
     recipients: Vec<String>,
     texts: Vec<String>,
@@ -422,12 +421,12 @@ impl Open {
     /// From the state file; `queue_id` is its queue id, checked.
     fn from_message(m: Message, queue_id: QueueId) -> Open {
         let mut open = Open {
-            host: Host::from(m.host.as_str()),
+            host: Name::host(&m.host),
             queue_id,
             key: m.key,
             first: m.first,
             message_id: m.message_id,
-            sender: m.sender.map(Arc::from),
+            sender: m.sender.as_deref().map(Name::sender),
             notification: m.notification,
             recipients: Vec::new(),
             texts: Vec::new(),
@@ -483,7 +482,7 @@ impl Joiner {
         let mut joiner = Joiner::new();
         for (host, queue_id) in state.notifications {
             let queue_id = id(&queue_id)?;
-            joiner.shards[shard_of(&host, &queue_id)].notifications.insert((Host::from(host.as_str()), queue_id));
+            joiner.shards[shard_of(&host, &queue_id)].notifications.insert((Name::host(&host), queue_id));
         }
         for m in state.open {
             let queue_id = id(&m.queue_id)?;
