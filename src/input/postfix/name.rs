@@ -9,6 +9,7 @@
 //! return paths, say) cannot grow it: the names beyond it are counted copies, as before.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use rustc_hash::FxHashSet;
@@ -30,6 +31,9 @@ enum Held {
 struct Table {
     names: Mutex<FxHashSet<&'static str>>,
     room: usize,
+    /// Whether the table has no room left: names are then counted copies without a look at the table, so that a
+    /// log of per-recipient return paths does not take its lock for every new one.
+    full: AtomicBool,
 }
 
 /// The longest name a table keeps: a host name is at most 253 characters.
@@ -37,12 +41,13 @@ const LONGEST_KEPT: usize = 255;
 
 impl Table {
     fn new(room: usize) -> Table {
-        Table { names: Mutex::new(FxHashSet::default()), room }
+        Table { names: Mutex::new(FxHashSet::default()), room, full: AtomicBool::new(false) }
     }
 
     /// `name` as the table holds it, added if there is room.
     fn name(&self, name: &str) -> Name {
         if name.len() <= LONGEST_KEPT
+            && !self.full.load(Ordering::Relaxed)
             && let Ok(mut names) = self.names.lock()
         {
             if let Some(&kept) = names.get(name) {
@@ -53,6 +58,7 @@ impl Table {
                 names.insert(kept);
                 return Name(Held::Kept(kept));
             }
+            self.full.store(true, Ordering::Relaxed);
         }
         Name(Held::Counted(Arc::from(name)))
     }
@@ -135,6 +141,11 @@ mod tests {
         assert!(matches!((&a.0, &again.0), (Held::Kept(x), Held::Kept(y)) if std::ptr::eq(*x, *y)));
         assert_eq!(a, again);
         assert_ne!(a, b);
+        // Once full, even a name the table holds comes as a counted copy, equal to the kept one.
+        table.name("mta3");
+        let late = table.name("mta1");
+        assert!(matches!(late.0, Held::Counted(_)));
+        assert_eq!((late == a, a == late), (true, true));
         // No room left, and too long a name: counted copies, equal to any other copy of the same name.
         let (c, c2) = (table.name("mta3"), table.name("mta3"));
         assert!(matches!(c.0, Held::Counted(_)));
