@@ -492,3 +492,53 @@ fn server_text_cannot_change_its_own_code() {
     let row = &r.csv()[0];
     assert_eq!((row["class"].as_str(), row["reply_code"].as_str()), ("hard", "550"), "{}", r.describe());
 }
+
+/// A log where every message comes from its own host with its own return path: more names than the run keeps in its
+/// tables (see `postfix::Name`), so that most are held as counted copies. The verdicts, the deactivations and the
+/// accounting must be those of the same log from one host with one sender.
+#[test]
+fn endless_distinct_hosts_and_senders_join_as_one_host_would() {
+    let log = |distinct: bool| {
+        let mut log = String::new();
+        for n in 0..5_000u32 {
+            let t =
+                format!("2026-03-{:02}T{:02}:{:02}:{:02}+00:00", 2 + n / 86_400, n / 3600 % 24, n / 60 % 60, n % 60);
+            let id = format!("{:010X}", 0xB0000 + n);
+            let (host, sender) =
+                if distinct { (format!("mta-{n}"), format!("bounce+{n}")) } else { ("mta".into(), "bounce".into()) };
+            // Four recipients take turns; one in seven messages bounces, one in five is deferred and then delivered.
+            let to = format!("r{}@example.org", n % 4);
+            log.push_str(&format!("{t} {host} postfix/cleanup[1]: {id}: message-id=<m{n}@news.example.com>\n"));
+            log.push_str(&format!(
+                "{t} {host} postfix/qmgr[2]: {id}: from=<{sender}@news.example.com>, size=1, nrcpt=1 (queue active)\n"
+            ));
+            if n % 5 == 0 {
+                log.push_str(&format!("{t} {host} postfix/smtp[3]: {id}: to=<{to}>, relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.2.2, status=deferred (host mx.example.org[192.0.2.1] said: 452 4.2.2 Mailbox full (in reply to RCPT TO command))\n"));
+            }
+            let (dsn, status, text) = if n % 7 == 0 {
+                (
+                    "5.1.1",
+                    "bounced",
+                    "host mx.example.org[192.0.2.1] said: 550 5.1.1 User unknown (in reply to RCPT TO command)",
+                )
+            } else {
+                ("2.0.0", "sent", "250 2.0.0 Ok: queued")
+            };
+            log.push_str(&format!("{t} {host} postfix/smtp[3]: {id}: to=<{to}>, relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn={dsn}, status={status} ({text})\n"));
+            log.push_str(&format!("{t} {host} postfix/qmgr[2]: {id}: removed\n"));
+        }
+        log
+    };
+    let dir = Dir::new();
+    let (many, one) = (dir.write("many.log", log(true)), dir.write("sole.log", log(false)));
+    // Every try (5,000 final, 1,000 deferrals) and a header; each of the four recipients deactivated, and a header.
+    let commands =
+        [(&["classify", "--format", "csv"][..], 6_001), (&["deactivations", "--format", "csv", "--hard", "3"][..], 5)];
+    for (command, rows) in commands {
+        let got = |path: &str| run(&[command, &[path, "--stats"]].concat()).ok();
+        let (a, b) = (got(&many), got(&one));
+        assert_eq!(a.stdout, b.stdout, "{command:?}");
+        assert_eq!(a.stderr.replace("many.log", "sole.log"), b.stderr, "{command:?}");
+        assert_eq!(a.stdout.lines().count(), rows, "{command:?}");
+    }
+}
