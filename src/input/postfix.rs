@@ -252,15 +252,20 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         let Some(at) = eq.checked_sub(name.len()) else { continue };
         if &bytes[at..eq] == name && (at == 0 || bytes[at - 1] == b' ') {
             let value = &text[eq + 1..];
-            let end = if value.starts_with('<') {
-                memchr::memchr(b'>', value.as_bytes()).map_or(value.len(), |e| e + 1)
-            } else {
-                super::lines::find_pair(value, b',', b' ').unwrap_or(value.len())
-            };
-            return Some(&value[..end]);
+            return Some(&value[..value_len(value)]);
         }
     }
     None
+}
+
+/// The length of the value at the start of `value` in a `key=value, key=value` list: up to the next `, `, or the
+/// whole `<...>` of an address (which may hold `, ` itself).
+fn value_len(value: &str) -> usize {
+    if value.starts_with('<') {
+        memchr::memchr(b'>', value.as_bytes()).map_or(value.len(), |e| e + 1)
+    } else {
+        super::lines::find_pair(value, b',', b' ').unwrap_or(value.len())
+    }
 }
 
 /// Parses one line.
@@ -354,11 +359,7 @@ impl<'a> DeliveryFields<'a> {
                 fields.status = Some(value);
                 return Some(fields);
             }
-            let end = if value.starts_with('<') {
-                memchr::memchr(b'>', value.as_bytes()).map_or(value.len(), |e| e + 1)
-            } else {
-                super::lines::find_pair(value, b',', b' ').unwrap_or(value.len())
-            };
+            let end = value_len(value);
             let slot = match key {
                 "to" => &mut fields.to,
                 "relay" => &mut fields.relay,

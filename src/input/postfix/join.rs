@@ -595,16 +595,16 @@ impl Joiner {
 
     /// The attempts of the messages still in the queue when the logs end.
     pub fn finish(self, out: &mut Vec<Attempt>) {
-        let _ = self.finish_in_batches(&mut |batch| {
+        let Ok(()) = self.finish_in_batches(&mut |batch| {
             out.extend(batch);
-            Ok(())
+            Ok::<(), std::convert::Infallible>(())
         });
     }
 
     /// The attempts of the messages still in the queue when the logs end, handed to `each` a few thousand messages
     /// at a time: a log that ends with a large queue is not made whole attempts all at once. An error from `each`
     /// stops it, and is returned.
-    pub fn finish_in_batches(self, each: &mut dyn FnMut(Vec<Attempt>) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    pub fn finish_in_batches<E>(self, each: &mut dyn FnMut(Vec<Attempt>) -> Result<(), E>) -> Result<(), E> {
         const MESSAGES: usize = 4096;
         let mut open: Vec<Box<Open>> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
