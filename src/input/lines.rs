@@ -235,14 +235,41 @@ pub fn csv_records_end(buf: &[u8]) -> Option<usize> {
 /// blocks are cut with [`csv_records_end`], so that a quoted line end stays inside its record. A record with no end
 /// within two [`MAX_LINE`]s is skipped up to the next line end, and reported as too long.
 pub fn for_each_block_cut<R: std::io::Read>(
-    mut reader: R,
+    reader: R,
     size: usize,
     cut: impl Fn(&[u8]) -> Option<usize>,
     mut f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    // One buffer, lent to `f` and filled again.
+    read_blocks(reader, size, cut, |block| match block {
+        Filled::Lines(buf, end, first) => f(Block::Lines(&buf[..end], first)).map(|()| Some(buf)),
+        Filled::TooLong(line, len) => f(Block::TooLong(line, len)).map(|()| None),
+    })
+}
+
+/// A piece of an input read by [`read_blocks`].
+enum Filled {
+    /// A buffer whose first `end` bytes are whole lines, and the number of the first. The buffer is as long as
+    /// `read_blocks` made it, so that it is filled again without being zeroed.
+    Lines(Vec<u8>, usize, u64),
+    /// A line longer than [`MAX_LINE`], skipped: its number and length.
+    TooLong(u64, u64),
+}
+
+/// Reads `reader` as [`for_each_block_cut`] does, handing `f` each block's buffer itself: `f` gives back a buffer
+/// of the same length (the one it was given, or an earlier one) for the next block, or None to have one made. The
+/// few bytes of the last line not yet whole are copied into it; the block is not copied.
+fn read_blocks<R: std::io::Read>(
+    mut reader: R,
+    size: usize,
+    cut: impl Fn(&[u8]) -> Option<usize>,
+    mut f: impl FnMut(Filled) -> anyhow::Result<Option<Vec<u8>>>,
+) -> anyhow::Result<()> {
     let size = size.max(2 * MAX_LINE + 2);
     // Filled up to `len`: zeroed once, not each time it is filled again.
-    let mut buf: Vec<u8> = vec![0; size * 2];
+    let fresh = || vec![0; size * 2];
+    let mut buf: Vec<u8> = fresh();
+    let mut tail = Vec::new();
     let mut len = 0;
     let mut line = 1u64;
     // Bytes of an over-long line still being skipped.
@@ -264,14 +291,14 @@ pub fn for_each_block_cut<R: std::io::Read>(
         if let Some(skipped) = skipping {
             match memchr::memchr(b'\n', &buf[..len]) {
                 Some(i) => {
-                    f(Block::TooLong(line, skipped + i as u64))?;
+                    f(Filled::TooLong(line, skipped + i as u64))?;
                     line += 1;
                     skipping = None;
                     buf.copy_within(i + 1..len, 0);
                     len -= i + 1;
                 }
                 None if eof => {
-                    f(Block::TooLong(line, skipped + len as u64))?;
+                    f(Filled::TooLong(line, skipped + len as u64))?;
                     len = 0;
                 }
                 None => {
@@ -292,12 +319,18 @@ pub fn for_each_block_cut<R: std::io::Read>(
             }
         };
         if end > 0 {
-            f(Block::Lines(&buf[..end], line))?;
+            let first = line;
             line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
             if eof && end == len && buf[end - 1] != b'\n' {
                 line += 1;
             }
-            buf.copy_within(end..len, 0);
+            // The few bytes after the block, for the next buffer.
+            tail.clear();
+            tail.extend_from_slice(&buf[end..len]);
+            buf = f(Filled::Lines(std::mem::take(&mut buf), end, first))?
+                .filter(|b| b.len() == size * 2)
+                .unwrap_or_else(fresh);
+            buf[..tail.len()].copy_from_slice(&tail);
             len -= end;
         }
     }
@@ -372,26 +405,23 @@ fn pipeline_checked_blocks<T: Send>(
             let (ahead, blocks) = std::sync::mpsc::sync_channel(1);
             // The blocks' buffers, handed back once parsed, to be filled again.
             let (give_back, spares) = std::sync::mpsc::channel::<Vec<u8>>();
+            // Each block goes over in the buffer it was read into, and the next is read into a spare one.
             let read = move || {
-                for_each_block_cut(reader, size, cut, |block| {
+                read_blocks(reader, size, cut, |block| {
                     let piece = match block {
-                        Block::Lines(bytes, first) => {
-                            let mut buf = spares.try_recv().unwrap_or_default();
-                            buf.clear();
-                            buf.extend_from_slice(bytes);
-                            Ok((buf, first))
-                        }
-                        Block::TooLong(line, len) => Err((line, len)),
+                        Filled::Lines(buf, end, first) => Ok((buf, end, first)),
+                        Filled::TooLong(line, len) => Err((line, len)),
                     };
                     // Fails only when `handle` has stopped at an error, which is the one to report.
-                    ahead.send(piece).map_err(|_| anyhow::anyhow!("the reading was stopped"))
+                    ahead.send(piece).map_err(|_| anyhow::anyhow!("the reading was stopped"))?;
+                    Ok(spares.try_recv().ok())
                 })
             };
             let reader = std::thread::Builder::new().name("read".into()).spawn_scoped(scope, read)?;
             // On an error, `blocks` is dropped, which stops the reading thread at its next block.
             let handled = blocks.into_iter().try_for_each(|piece| match piece {
-                Ok((buf, first)) => {
-                    let done = step(Block::Lines(&buf, first));
+                Ok((buf, end, first)) => {
+                    let done = step(Block::Lines(&buf[..end], first));
                     let _ = give_back.send(buf);
                     done
                 }
@@ -600,13 +630,15 @@ mod tests {
         let parsed = std::sync::atomic::AtomicUsize::new(0);
         let parse = |bytes: &[u8], first: u64| {
             parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            (first, bytes.len() as u64)
+            ((first, bytes.len() as u64), bytes.to_vec())
         };
         let mut seen = Vec::new();
+        let mut whole = Vec::new();
         pool.install(|| {
             pipeline_blocks_cut(&text[..], STREAM_BLOCK, lines_end, parse, |block| {
-                if let ParsedBlock::Block(got, size, _) = block {
+                if let ParsedBlock::Block((got, bytes), size, _) = block {
                     seen.push((got, size));
+                    whole.extend_from_slice(&bytes);
                 }
                 Ok(())
             })
@@ -619,6 +651,8 @@ mod tests {
             next = (first + len / 50, next.1 + size);
         }
         assert_eq!(next.1, text.len() as u64);
+        // Each block's buffer is handed over and filled again: the blocks hold the text, byte for byte.
+        assert!(whole == text, "the blocks put together are the text");
         // An error from `handle` is the one reported, and the reading stops soon after it.
         parsed.store(0, std::sync::atomic::Ordering::Relaxed);
         let mut handled = 0;
@@ -725,6 +759,40 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, ["1:a", "2:b", &format!("3:long {}", 3 * MAX_LINE), "4:c", "5:d"]);
+    }
+
+    #[test]
+    fn blocks_read_ahead_skip_long_lines_and_keep_the_lines_around_them() {
+        // Blocks read on a thread of their own, each in its own buffer, around a line too long for any block.
+        let mut text = Vec::new();
+        for n in 1..=600_000u64 {
+            if n == 90_000 {
+                text.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
+            } else {
+                text.extend_from_slice(format!("line {n}").as_bytes());
+            }
+            text.push(b'\n');
+        }
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let parse = |bytes: &[u8], first: u64| {
+            split(bytes).enumerate().map(|(i, l)| (first + i as u64, l.to_vec())).collect::<Vec<_>>()
+        };
+        let (mut lines, mut long) = (Vec::new(), Vec::new());
+        pool.install(|| {
+            pipeline_blocks_cut(&text[..], 1, lines_end, parse, |block| {
+                match block {
+                    ParsedBlock::Block(got, ..) => lines.extend(got),
+                    ParsedBlock::TooLong(n, len) => long.push((n, len)),
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert_eq!(long, [(90_000, 3 * MAX_LINE as u64)]);
+        assert_eq!(lines.len(), 599_999);
+        for (n, line) in lines {
+            assert_eq!(line, format!("line {n}").into_bytes());
+        }
     }
 
     #[test]
