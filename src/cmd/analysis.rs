@@ -157,6 +157,8 @@ impl Analysis {
         // Outcomes need only how many times a deferral was repeated, not each repeat; with `--until`, the repeats
         // after it must be told apart from those before.
         config.log_options.fold_deferrals = config.until.is_none();
+        // A delivery's reply is shown only as proof; without proof, it is not read at all (Postfix).
+        config.log_options.skip_delivery_replies = !keep_text;
         let config = &config;
         let carried = previous.as_ref().map(StateFile::carried).unwrap_or_default();
         let mut replayer = Replayer::new(carried, config.replay);

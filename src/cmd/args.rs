@@ -259,6 +259,7 @@ impl InputArgs {
                 carry: None,
                 keep_carry: false,
                 fold_deferrals: false,
+                skip_delivery_replies: false,
                 progress,
                 bound_tries: false,
             },

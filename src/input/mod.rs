@@ -120,6 +120,9 @@ pub struct LogOptions {
     /// Whether a Postfix deferral that follows the recipient's last deferral is folded into it, for a run that only
     /// settles messages (see [`postfix::Joiner::folding_deferrals`] and [`Attempt::tries`]).
     pub fold_deferrals: bool,
+    /// Whether the replies of Postfix deliveries are left unread, for a run that shows no delivery's words (see
+    /// [`postfix::Joiner::reading_delivery_replies`]).
+    pub skip_delivery_replies: bool,
     /// Told how many bytes of a streamed log were just read.
     pub progress: Progress,
     /// Whether the time handed with each batch bounds the tries still to come rather than the outcomes (see
@@ -417,6 +420,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
     let joiner = postfix::Joiner::from_state(carry.postfix)
         .map_err(|e| anyhow::anyhow!("the state's Postfix queue: {e}"))?
         .folding_deferrals(options.fold_deferrals)
+        .reading_delivery_replies(!options.skip_delivery_replies)
         .tracking_tries(options.bound_tries);
     let mut held = Held {
         joiner,

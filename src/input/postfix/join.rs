@@ -67,6 +67,8 @@ struct Shard {
     next_serial: u64,
     /// Whether deferrals are folded (see [`Joiner::folding_deferrals`]).
     fold: bool,
+    /// Whether the replies of deliveries are left unread (see [`Joiner::reading_delivery_replies`]).
+    skip_delivery_replies: bool,
 }
 
 /// The orders a part of the queue keeps its messages in, beside the messages themselves.
@@ -174,13 +176,15 @@ impl<'a> Words<'a> {
 }
 
 /// A try made a whole attempt, with the strings it takes from its message: the recipient, (sender, message-id,
-/// key), the reply text and the relay.
+/// key), the reply text and the relay. Its reply is read unless `read_reply` is false, when it has only the try's
+/// enhanced code (see [`Joiner::reading_delivery_replies`]).
 fn whole_attempt(
     t: &Try,
     recipient: String,
     (sender, message_id, message_key): (Option<String>, Option<String>, String),
     text: String,
     relay: Option<String>,
+    read_reply: bool,
 ) -> Attempt {
     Attempt {
         time: t.time,
@@ -192,7 +196,9 @@ fn whole_attempt(
         campaign_hint: None,
         campaign: None,
         status: t.status,
-        reply: if t.raw {
+        reply: if !read_reply {
+            Reply { enhanced: t.enhanced, ..Reply::default() }
+        } else if t.raw {
             Reply::parse_with_dsn(&text, t.enhanced)
         } else {
             Reply { code: t.code, enhanced: t.enhanced, text, command: t.command }
@@ -249,12 +255,14 @@ impl Open {
             (self.sender_string(), self.message_id.clone(), self.key.clone()),
             self.texts[t.text as usize].clone(),
             t.relay.map(|r| self.relays[r as usize].clone()),
+            true,
         )
     }
 
     /// Its tries as attempts, into `out`. Each string the message holds is moved into the last attempt that uses
-    /// it and copied only into those before: most messages have one or two tries.
-    fn into_attempts(mut self, out: &mut Vec<Attempt>) {
+    /// it and copied only into those before: most messages have one or two tries. The replies of deliveries are
+    /// read unless `skip_delivery_replies` (see [`Joiner::reading_delivery_replies`]).
+    fn into_attempts(mut self, out: &mut Vec<Attempt>, skip_delivery_replies: bool) {
         fn take_or_clone(s: &mut String, last: bool) -> String {
             if last { std::mem::take(s) } else { s.clone() }
         }
@@ -279,7 +287,8 @@ impl Open {
             let text = take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text));
             let relay =
                 t.relay.map(|r| take_or_clone(&mut self.relays[r as usize], later.iter().all(|u| u.relay != Some(r))));
-            out.push(whole_attempt(t, recipient, shared, text, relay));
+            let read_reply = !(skip_delivery_replies && t.status == Status::Delivered);
+            out.push(whole_attempt(t, recipient, shared, text, relay, read_reply));
         }
     }
 
@@ -515,6 +524,17 @@ impl Joiner {
         self
     }
 
+    /// A joiner that leaves the reply of a delivery unread (only its `dsn=` code) when `read` is false. A delivery is
+    /// settled by its status alone, and a run that shows no delivery's words (a report, a suppression list) had
+    /// taken apart, nine times in ten, a reply it then dropped. A message still in the queue is kept for the next run
+    /// with every reply read (see [`Joiner::state`]).
+    pub fn reading_delivery_replies(mut self, read: bool) -> Self {
+        for shard in &mut self.shards {
+            shard.skip_delivery_replies = !read;
+        }
+        self
+    }
+
     /// A joiner that keeps its messages in the order of their earliest tries, for [`Joiner::earliest_try`]: a run
     /// that shows tries in time order needs it, others need not pay for it.
     pub fn tracking_tries(mut self, track: bool) -> Self {
@@ -607,11 +627,12 @@ impl Joiner {
     /// stops it, and is returned.
     pub fn finish_in_batches<E>(self, each: &mut dyn FnMut(Vec<Attempt>) -> Result<(), E>) -> Result<(), E> {
         const MESSAGES: usize = 4096;
+        let skip_delivery_replies = self.shards.first().is_some_and(|s| s.skip_delivery_replies);
         let mut open: Vec<Box<Open>> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
         let mut batch = Vec::new();
         for (n, m) in open.into_iter().enumerate() {
-            m.into_attempts(&mut batch);
+            m.into_attempts(&mut batch, skip_delivery_replies);
             if (n + 1) % MESSAGES == 0 {
                 each(std::mem::take(&mut batch))?;
             }
@@ -732,7 +753,7 @@ impl Shard {
                 let key = (host, queue_id);
                 if let Some(m) = self.open.remove(&key) {
                     self.closed(&m);
-                    m.into_attempts(out);
+                    m.into_attempts(out, self.skip_delivery_replies);
                 }
                 self.notifications.remove(&key);
                 return;
@@ -750,7 +771,7 @@ impl Shard {
         }
         if let Some(old) = self.open.remove(&key) {
             self.closed(&old);
-            old.into_attempts(out);
+            old.into_attempts(out, self.skip_delivery_replies);
         }
         let m = self.start(&key, time);
         let m = self.open.entry(key).insert_entry(Box::new(m)).into_mut();
@@ -865,6 +886,73 @@ mod tests {
         joiner.shards.iter().flat_map(|s| s.open.values().filter_map(|m| m.floor())).min()
     }
 
+    /// A record of host `mta1`.
+    fn record(queue_id: QueueId, time: Timestamp, event: Event) -> Record {
+        Record {
+            time: crate::input::syslog::LineTime::Full(time),
+            host: Name::host("mta1"),
+            queue_id,
+            event,
+            line: None,
+        }
+    }
+
+    /// A delivery agent's try.
+    fn delivery(status: Status, to: &str, text: &str) -> Event {
+        let dsn = EnhancedCode::parse(if status == Status::Delivered { "2.0.0" } else { "5.1.1" });
+        Event::Delivery { status, words: super::super::DeliveryWords::new(to, Some("mx"), text, dsn) }
+    }
+
+    #[test]
+    fn delivery_replies_are_left_unread_when_asked_and_kept_for_the_next_run() {
+        let (a, b) = (QueueId::parse("ABCDE1").unwrap(), QueueId::parse("ABCDE2").unwrap());
+        let lines = |joiner: &mut Joiner, out: &mut Vec<Attempt>| {
+            let mut n = 0;
+            let mut push = |id, event| {
+                n += 1;
+                let time = Timestamp::from_secs(n);
+                joiner.push(Source { file: 0, line: n as u64 }, time, record(id, time, event), out);
+            };
+            push(a, Event::Sender(Name::sender("s@example.com")));
+            push(a, delivery(Status::Delivered, "<x@example.org>", "250 2.0.0 Ok: queued as 1"));
+            push(a, delivery(Status::Bounced, "<y@example.org>", "550 5.1.1 <y@example.org>: user unknown"));
+            push(a, Event::Removed);
+            push(b, Event::Sender(Name::sender("s@example.com")));
+            push(b, delivery(Status::Delivered, "<z@example.org>", "250 2.0.0 Ok: queued as 2"));
+        };
+        for read in [true, false] {
+            let mut joiner = Joiner::new().reading_delivery_replies(read);
+            let mut out = Vec::new();
+            lines(&mut joiner, &mut out);
+            // The message still in the queue is kept with its reply read, whatever the run reads.
+            let state = joiner.state();
+            assert_eq!(state.open[0].attempts[0].reply.code, Some(250));
+            joiner.finish(&mut out);
+            let got: Vec<_> = out.iter().map(|a| (a.recipient.as_str(), a.reply.code, a.reply.text.as_str())).collect();
+            if read {
+                assert_eq!(
+                    got,
+                    [
+                        ("x@example.org", Some(250), "Ok: queued as 1"),
+                        ("y@example.org", Some(550), "<y@example.org>: user unknown"),
+                        ("z@example.org", Some(250), "Ok: queued as 2"),
+                    ]
+                );
+            } else {
+                // A delivery keeps its `dsn=` code; a bounce's reply is read as ever.
+                assert_eq!(
+                    got,
+                    [
+                        ("x@example.org", None, ""),
+                        ("y@example.org", Some(550), "<y@example.org>: user unknown"),
+                        ("z@example.org", None, ""),
+                    ]
+                );
+                assert_eq!(out[0].reply.enhanced, EnhancedCode::parse("2.0.0"));
+            }
+        }
+    }
+
     #[test]
     fn earliest_outcome_is_the_lowest_floor_after_every_line() {
         // Messages of one to forty recipients, tried again and again (sometimes out of time order), with and without
@@ -896,21 +984,10 @@ mod tests {
                             _ => Status::Deferred,
                         };
                         let to = format!("r{}@example.com", next(recipients[m]));
-                        let text = format!("4.2.1 try {}", next(3));
-                        Event::Delivery {
-                            status,
-                            words: super::super::DeliveryWords::new(&to, Some("mx"), &text, None),
-                        }
+                        delivery(status, &to, &format!("4.2.1 try {}", next(3)))
                     }
                 };
-                let record = Record {
-                    time: crate::input::syslog::LineTime::Full(time),
-                    host: Name::host("mta1"),
-                    queue_id: ids[m],
-                    event,
-                    line: None,
-                };
-                joiner.push(Source { file: 0, line: line + 1 }, time, record, &mut out);
+                joiner.push(Source { file: 0, line: line + 1 }, time, record(ids[m], time, event), &mut out);
                 assert_eq!(joiner.earliest_outcome(), lowest_floor(&joiner), "fold {fold}, line {line}");
             }
         }
