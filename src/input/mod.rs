@@ -726,11 +726,15 @@ fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<InferredYear> {
     })
 }
 
+/// The times of the syslog lines in a file's first bytes, in order.
+fn head_times(head: &[u8]) -> impl Iterator<Item = syslog::LineTime> + '_ {
+    lines::split(head).filter_map(|line| Some(syslog::parse_syslog(std::str::from_utf8(line).ok()?)?.time))
+}
+
 /// The year of the first syslog line in a file's first bytes, if its time carries one (RFC 3339, or
 /// `2013 Jun 16 16:05:06.123`). A later line without a year is then counted on from it (see [`YearCounter`]).
 fn written_year(head: &[u8]) -> Option<i32> {
-    let first = lines::split(head).find_map(|line| Some(syslog::parse_syslog(std::str::from_utf8(line).ok()?)?.time));
-    match first? {
+    match head_times(head).next()? {
         syslog::LineTime::Full(t) => Some(t.civil().year),
         syslog::LineTime::Yearless(_) => None,
     }
@@ -738,12 +742,9 @@ fn written_year(head: &[u8]) -> Option<i32> {
 
 /// The time of the first syslog line in a file's first bytes.
 fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
-    lines::split(head).find_map(|line| {
-        let line = std::str::from_utf8(line).ok()?;
-        match syslog::parse_syslog(line)?.time {
-            syslog::LineTime::Full(t) => Some(t),
-            syslog::LineTime::Yearless(t) => t.in_year(first_year),
-        }
+    head_times(head).find_map(|time| match time {
+        syslog::LineTime::Full(t) => Some(t),
+        syslog::LineTime::Yearless(t) => t.in_year(first_year),
     })
 }
 

@@ -92,14 +92,8 @@ fn garbage_and_unknown_formats_never_panic() {
 #[test]
 fn closed_pipe_ends_quietly() {
     use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bounces"))
-        .args(["classify", "samples/maillog", "--format", "csv"])
-        .current_dir(super::util::root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    use std::process::Stdio;
+    let mut child = super::util::spawn(&["classify", "samples/maillog", "--format", "csv"], Stdio::null());
     let mut first = [0u8; 10];
     child.stdout.take().unwrap().read_exact(&mut first).unwrap();
     // Dropping the read end closes the pipe while the binary still writes.
@@ -114,7 +108,7 @@ fn closed_pipe_ends_quietly() {
 #[test]
 fn classify_stops_reading_once_its_output_is_closed() {
     use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     use std::time::{Duration, Instant};
     // Ten megabytes of Postfix lines, one delivered message a second: several blocks, hours of log.
     let mut log = String::new();
@@ -129,14 +123,9 @@ fn classify_stops_reading_once_its_output_is_closed() {
         log.push_str(&format!("{t} mta1 postfix/smtp[4829]: {id}: to=<r{n}@example.org>, relay=mx.example.org[198.51.100.27]:25, delay=1.2, delays=0.1/0/0.64/0.5, dsn=2.0.0, status=sent (250 2.0.0 OK queued as {n})\n"));
         log.push_str(&format!("{t} mta1 postfix/qmgr[1187]: {id}: removed\n"));
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bounces"))
-        // No --year: RFC 3339 times carry theirs, so standard input is streamed, not copied whole first.
-        .args(["classify", "-", "--log-format", "postfix", "--format", "csv"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // No --year: RFC 3339 times carry theirs, so standard input is streamed, not copied whole first.
+    let mut child =
+        super::util::spawn(&["classify", "-", "--log-format", "postfix", "--format", "csv"], Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let (done, wait_for_done) = std::sync::mpsc::channel::<()>();
     let writer = std::thread::spawn(move || {

@@ -86,14 +86,8 @@ fn a_log_table_is_as_wide_as_its_widest_cells() {
 #[test]
 fn a_table_closed_early_by_its_reader_ends_quietly() {
     use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bounces"))
-        .args(["classify", "--text"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    use std::process::Stdio;
+    let mut child = super::util::spawn(&["classify", "--text"], Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let input = responses().repeat(40);
     let writer = std::thread::spawn(move || {

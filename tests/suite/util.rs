@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 /// The project's root, where `samples/` and `tests/fixtures/` are.
 pub fn root() -> PathBuf {
@@ -76,18 +76,24 @@ pub fn bounces<S: AsRef<str>>(args: &[S]) -> Run {
     bounces_stdin(args, None)
 }
 
-/// Runs `bounces ARGS` with `stdin` as standard input.
-pub fn bounces_stdin<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Run {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bounces"))
-        .args(&args)
+/// Starts `bounces ARGS` in the repository's folder with `stdin` as standard input, and its output and errors
+/// piped, for a test that reads or closes them as the binary runs.
+pub fn spawn<S: AsRef<str>>(args: &[S], stdin: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bounces"))
+        .args(args.iter().map(AsRef::as_ref))
         .current_dir(root())
         .env_remove("COLUMNS")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the binary runs");
+        .expect("the binary runs")
+}
+
+/// Runs `bounces ARGS` with `stdin` as standard input.
+pub fn bounces_stdin<S: AsRef<str>>(args: &[S], stdin: Option<&[u8]>) -> Run {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let mut child = spawn(&args, if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().expect("stdin");
         let input = input.to_vec();
