@@ -156,13 +156,29 @@ pub fn days_in_month(year: i32, month: u8) -> u8 {
 
 /// The month number (1 to 12) of an English three-letter abbreviation (`Jan`, `feb`, ...).
 pub fn month_from_abbrev(abbrev: &[u8]) -> Option<u8> {
-    const MONTHS: [&[u8; 3]; 12] =
-        [b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"];
-    if abbrev.len() != 3 {
-        return None;
+    // The three letters, lower-cased, as one number: every syslog line asks, so the twelve names are told apart by
+    // one comparison each rather than three.
+    const fn key(m: &[u8; 3]) -> u32 {
+        u32::from_le_bytes([m[0], m[1], m[2], 0])
     }
-    let lower = [abbrev[0].to_ascii_lowercase(), abbrev[1].to_ascii_lowercase(), abbrev[2].to_ascii_lowercase()];
-    MONTHS.iter().position(|m| **m == lower).map(|i| i as u8 + 1)
+    const MONTHS: [u32; 12] = [
+        key(b"jan"),
+        key(b"feb"),
+        key(b"mar"),
+        key(b"apr"),
+        key(b"may"),
+        key(b"jun"),
+        key(b"jul"),
+        key(b"aug"),
+        key(b"sep"),
+        key(b"oct"),
+        key(b"nov"),
+        key(b"dec"),
+    ];
+    let &[a, b, c] = abbrev else { return None };
+    // Setting bit 5 lower-cases a letter and makes no other byte a letter.
+    let lower = key(&[a | 0x20, b | 0x20, c | 0x20]);
+    MONTHS.iter().position(|&m| m == lower).map(|i| i as u8 + 1)
 }
 
 /// Reads `n` ASCII digits as a number.
@@ -268,7 +284,19 @@ impl YearlessTime {
     /// Places this time in the year the counter gives it.
     pub fn resolve(self, years: &mut YearCounter) -> LineYear {
         let year = years.year_of(self.month);
-        self.in_year(year).map_or(LineYear::NoSuchDay, LineYear::Valid)
+        let date = (year, self.month, self.day);
+        if let Some((last, midnight)) = years.last_day
+            && last == date
+        {
+            return LineYear::Valid(Timestamp(midnight + i64::from(self.ms_of_day)));
+        }
+        match self.in_year(year) {
+            Some(t) => {
+                years.last_day = Some((date, t.0 - i64::from(self.ms_of_day)));
+                LineYear::Valid(t)
+            }
+            None => LineYear::NoSuchDay,
+        }
     }
 }
 
@@ -277,12 +305,15 @@ impl YearlessTime {
 pub struct YearCounter {
     year: i32,
     last_month: u8,
+    /// The date of the last time placed ([`YearlessTime::resolve`]) and its midnight in milliseconds: a log has
+    /// millions of lines a day, and each of them would work its date out again.
+    last_day: Option<((i32, u8, u8), i64)>,
 }
 
 impl YearCounter {
     /// A counter whose first line is in `first_year`.
     pub fn new(first_year: i32) -> Self {
-        YearCounter { year: first_year, last_month: 0 }
+        YearCounter { year: first_year, last_month: 0, last_day: None }
     }
 
     /// The year of the latest time counted.
@@ -391,6 +422,39 @@ mod tests {
         assert_eq!(Timestamp::parse("2025-02-30T00:00:00Z"), None);
         assert_eq!(Timestamp::parse("yesterday"), None);
         assert_eq!(Timestamp::parse("2025-11-20T09:00:03Q"), None);
+    }
+
+    #[test]
+    fn month_abbreviations_in_any_case() {
+        let names = ["Jan", "feb", "MAR", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "dEc"];
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(month_from_abbrev(name.as_bytes()), Some(i as u8 + 1), "{name}");
+        }
+        // Other lengths, and bytes one bit from a month's letters.
+        for not in ["", "Ja", "Janu", "J\x01N", "jA\x0e", "\x0aan", "Ja ", "Ja.", "Mon"] {
+            assert_eq!(month_from_abbrev(not.as_bytes()), None, "{not:?}");
+        }
+    }
+
+    #[test]
+    fn times_placed_one_after_another_are_those_placed_alone() {
+        // Every day of two years and a leap day, as a log goes through them (the day cache), and each on its own.
+        let mut years = YearCounter::new(2023);
+        let mut day = days_from_civil(2023, 1, 1);
+        while day < days_from_civil(2025, 1, 1) {
+            let (y, month, d) = civil_from_days(day);
+            for ms_of_day in [0, 1, 43_200_000, 86_399_999] {
+                let t = YearlessTime { month, day: d, ms_of_day };
+                assert_eq!(t.resolve(&mut years), LineYear::Valid(t.in_year(y).unwrap()), "{y}-{month}-{d}");
+            }
+            day += 1;
+        }
+        // 29 February in a year without it is no day, cached or not.
+        let mut years = YearCounter::new(2025);
+        let feb = |day| YearlessTime { month: 2, day, ms_of_day: 0 };
+        assert!(matches!(feb(28).resolve(&mut years), LineYear::Valid(_)));
+        assert_eq!(feb(29).resolve(&mut years), LineYear::NoSuchDay);
+        assert_eq!(feb(29).resolve(&mut years), LineYear::NoSuchDay);
     }
 
     #[test]
