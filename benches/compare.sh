@@ -185,7 +185,7 @@ warm() { cat "$@" >/dev/null; }
 timed() {
     local label=$1 input=$2 dest=$3
     shift 4
-    local best="" rss=0 i t0 t1 w r tf="$out/time/$label.txt"
+    local best="" cpu="" rss=0 i t0 t1 w c r tf="$out/time/$label.txt"
     warm "$input"
     for ((i = 0; i < runs; i++)); do
         t0=$EPOCHREALTIME
@@ -194,13 +194,15 @@ timed() {
         fi
         t1=$EPOCHREALTIME
         w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+        # User and system CPU time: on two cores a parallel program's wall time hides how much work it did.
+        c=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$tf")
         r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
-        if [[ -z $best ]] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$w; fi
+        if [[ -z $best ]] || awk -v a="$w" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$w cpu=$c; fi
         if ((r > rss)); then rss=$r; fi
     done
     wall_of[$label]=$best
-    rows+=("$label|$input|$(bytes_of "$input")|$(lines_of "$input")|$best|$rss")
-    log "$label: $best s, peak RSS $((rss / 1024)) MB"
+    rows+=("$label|$input|$(bytes_of "$input")|$(lines_of "$input")|$best|$cpu|$rss")
+    log "$label: $best s ($cpu s of CPU), peak RSS $((rss / 1024)) MB"
 }
 
 campaign_data=(--sends "$out/sends.csv" --campaigns "$out/campaigns.csv" --contacts "$out/contacts.csv")
@@ -261,16 +263,16 @@ per_response() { # per_response WALL LINES: microseconds per response
         "$(lines_of "$maillog") lines; $responses responses. $(nproc) cores; fastest of $runs run(s);" \
         "file cache warm; output to /dev/null. MB = 10^6 bytes of the input named."
     echo
-    echo "| command | input | wall s | MB/s | lines/s | peak RSS MB |"
-    echo "|---|---|---:|---:|---:|---:|"
+    echo "| command | input | wall s | CPU s | MB/s | lines/s | peak RSS MB |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
     for row in "${rows[@]}"; do
-        IFS='|' read -r label input bytes lines wall rss <<<"$row"
-        awk -v l="$label" -v i="$(basename "$input")" -v b="$bytes" -v n="$lines" -v w="$wall" -v r="$rss" \
-            'BEGIN { if (w <= 0) w = 0.001
-                     printf "| %s | %s | %.3f | %.1f | %.0f | %.1f |\n", l, i, w, b / w / 1e6, n / w, r / 1024 }'
+        IFS='|' read -r label input bytes lines wall cpu rss <<<"$row"
+        awk -v l="$label" -v i="$(basename "$input")" -v b="$bytes" -v n="$lines" -v w="$wall" -v c="$cpu" \
+            -v r="$rss" 'BEGIN { if (w <= 0) w = 0.001
+                printf "| %s | %s | %.3f | %.2f | %.1f | %.0f | %.1f |\n", l, i, w, c, b / w / 1e6, n / w, r / 1024 }'
     done
     echo
-    echo "Ratios (wall time; more than 1 means the first is slower):"
+    echo "Ratios (wall time; more than 1 means the first is slower; CPU s is user plus system time of the run kept):"
     echo
     if [[ -n ${wall_of[pflogsumm]:-} ]]; then
         echo "- pflogsumm / bounces-report: $(ratio "${wall_of[pflogsumm]}" "${wall_of[bounces-report]}")"
