@@ -14,7 +14,7 @@ use crate::domain::outcome::judge;
 use crate::domain::reason::{Class, Fault, Reason};
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
-use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, map_chunks, parse_chunk};
+use crate::input::lines::{Block as Piece, MAX_LINE, Parsed, for_each_block, map_ranges, parse_chunk};
 use crate::input::source::open_input;
 use crate::input::{FileStats, KeepLines};
 use crate::output::table::ColumnSizes;
@@ -183,12 +183,12 @@ fn classify_text(
                     file_stats.read += 1;
                     file_stats.malformed(line, format!("line of {len} bytes is longer than the limit of {MAX_LINE}"));
                 }
-                Piece::Lines(bytes, first) => {
+                Piece::Lines(bytes, first, ranges) => {
                     file_stats.count_invalid_utf8_at(bytes, first);
                     // Each worker classifies its range and, for csv and json, encodes its rows too: writing is then
                     // all that is left to do in order.
                     let encoder = sink.as_ref().map(RowSink::encoder);
-                    let chunks = map_chunks(bytes, first, |first, chunk| {
+                    let chunks = map_ranges(bytes, ranges, |first, chunk| {
                         // The table's rows (its columns depend on --explain), when there is no csv or json to encode.
                         let mut rows: Vec<Vec<Cell>> = Vec::new();
                         // A row is the response and a few short fields: twice the input is room enough for csv.

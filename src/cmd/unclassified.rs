@@ -116,7 +116,7 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
                         stats.malformed(line, format!("line of {len} bytes is longer than the limit of {MAX_LINE}"));
                         return Ok(());
                     }
-                    Piece::Lines(bytes, first) => (bytes, first),
+                    Piece::Lines(bytes, first, _) => (bytes, first),
                 };
                 stats.count_invalid_utf8_at(bytes, first);
                 let mut responses = Vec::new();

@@ -64,7 +64,17 @@ where
     R: Send,
     F: Fn(u64, &[u8]) -> R + Sync,
 {
-    let mut ranges = Vec::new();
+    map_ranges(bytes, &line_ranges(bytes, first_line).0, f)
+}
+
+/// A range of a block of lines: where it starts and ends, and the number of its first line.
+pub type Range = (usize, usize, u64);
+
+/// Cuts `bytes` into ranges of whole lines of about 256 KiB, as [`map_chunks`] maps them; also gives the number of
+/// line ends in all. The reader of a stream counts a block's lines anyway, to number the next: it cuts the block
+/// as it counts ([`Block::Lines`]), so that the block is not gone through again to be cut before it is parsed.
+fn line_ranges(bytes: &[u8], first_line: u64) -> (Vec<Range>, u64) {
+    let mut ranges = Vec::with_capacity(bytes.len() / CHUNK + 1);
     let mut start = 0;
     let mut line = first_line;
     while start < bytes.len() {
@@ -76,7 +86,7 @@ where
         line += memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64;
         start = end;
     }
-    map_ranges(bytes, &ranges, f)
+    (ranges, line - first_line)
 }
 
 /// [`map_chunks`] for CSV `bytes` that start at a record's start: each range ends where a record ends, at a line end
@@ -108,7 +118,7 @@ where
 }
 
 /// Maps each range `(start, end, number of its first line)` of `bytes` with `f` on all cores, in input order.
-fn map_ranges<R, F>(bytes: &[u8], ranges: &[(usize, usize, u64)], f: F) -> Vec<R>
+pub fn map_ranges<R, F>(bytes: &[u8], ranges: &[Range], f: F) -> Vec<R>
 where
     R: Send,
     F: Fn(u64, &[u8]) -> R + Sync,
@@ -195,8 +205,10 @@ pub fn find_str(s: &str, needle: &str) -> Option<usize> {
 
 /// A piece of an input read block by block.
 pub enum Block<'a> {
-    /// Whole lines (the input's last line may lack its `\n`), and the number of the first.
-    Lines(&'a [u8], u64),
+    /// Whole lines (the input's last line may lack its `\n`), the number of the first, and the lines cut into
+    /// ranges at line ends, as [`map_chunks`] cuts them: [`map_ranges`] maps them on all cores. (A CSV block's
+    /// ranges may end inside a quoted field: CSV is cut with [`map_csv_chunks`].)
+    Lines(&'a [u8], u64, &'a [Range]),
     /// A line longer than [`MAX_LINE`], skipped without being held whole: its number and length.
     TooLong(u64, u64),
 }
@@ -242,16 +254,17 @@ pub fn for_each_block_cut<R: std::io::Read>(
 ) -> anyhow::Result<()> {
     // One buffer, lent to `f` and filled again.
     read_blocks(reader, size, cut, |block| match block {
-        Filled::Lines(buf, end, first) => f(Block::Lines(&buf[..end], first)).map(|()| Some(buf)),
+        Filled::Lines(buf, end, first, ranges) => f(Block::Lines(&buf[..end], first, &ranges)).map(|()| Some(buf)),
         Filled::TooLong(line, len) => f(Block::TooLong(line, len)).map(|()| None),
     })
 }
 
 /// A piece of an input read by [`read_blocks`].
 enum Filled {
-    /// A buffer whose first `end` bytes are whole lines, and the number of the first. The buffer is as long as
-    /// `read_blocks` made it, so that it is filled again without being zeroed.
-    Lines(Vec<u8>, usize, u64),
+    /// A buffer whose first `end` bytes are whole lines, the number of the first, and those bytes cut into ranges
+    /// (see [`Block::Lines`]). The buffer is as long as `read_blocks` made it, so that it is filled again without
+    /// being zeroed.
+    Lines(Vec<u8>, usize, u64, Vec<Range>),
     /// A line longer than [`MAX_LINE`], skipped: its number and length.
     TooLong(u64, u64),
 }
@@ -320,14 +333,15 @@ fn read_blocks<R: std::io::Read>(
         };
         if end > 0 {
             let first = line;
-            line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+            let (ranges, lines) = line_ranges(&buf[..end], first);
+            line += lines;
             if eof && end == len && buf[end - 1] != b'\n' {
                 line += 1;
             }
             // The few bytes after the block, for the next buffer.
             tail.clear();
             tail.extend_from_slice(&buf[end..len]);
-            buf = f(Filled::Lines(std::mem::take(&mut buf), end, first))?
+            buf = f(Filled::Lines(std::mem::take(&mut buf), end, first, ranges))?
                 .filter(|b| b.len() == size * 2)
                 .unwrap_or_else(fresh);
             buf[..tail.len()].copy_from_slice(&tail);
@@ -357,7 +371,7 @@ pub fn pipeline_blocks_cut<T: Send>(
     handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
     // The block's bad lines are counted beside its parsing, not before it.
-    let parse = |bytes: &[u8], first| {
+    let parse = |bytes: &[u8], first, _: &[Range]| {
         let ((count, at), parsed) = rayon::join(|| invalid_utf8_lines(bytes), || parse(bytes, first));
         (parsed, (count, at.map(|n| n + first - 1)))
     };
@@ -376,7 +390,7 @@ fn pipeline_checked_blocks<T: Send>(
     reader: impl std::io::Read + Send,
     size: usize,
     cut: impl Fn(&[u8]) -> Option<usize> + Send,
-    parse: impl Fn(&[u8], u64) -> (T, InvalidLines) + Sync,
+    parse: impl Fn(&[u8], u64, &[Range]) -> (T, InvalidLines) + Sync,
     mut handle: impl FnMut(ParsedBlock<T>) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<()> {
     let mut pending: Option<ParsedBlock<T>> = None;
@@ -387,11 +401,11 @@ fn pipeline_checked_blocks<T: Send>(
             }
             handle(ParsedBlock::TooLong(line, len))
         }
-        Block::Lines(bytes, first) => {
+        Block::Lines(bytes, first, ranges) => {
             let previous = pending.take();
             let (parsed, handled) = rayon::join(
                 || {
-                    let (parsed, invalid) = parse(bytes, first);
+                    let (parsed, invalid) = parse(bytes, first, ranges);
                     ParsedBlock::Block(parsed, bytes.len() as u64, invalid)
                 },
                 || previous.map_or(Ok(()), &mut handle),
@@ -409,7 +423,7 @@ fn pipeline_checked_blocks<T: Send>(
             let read = move || {
                 read_blocks(reader, size, cut, |block| {
                     let piece = match block {
-                        Filled::Lines(buf, end, first) => Ok((buf, end, first)),
+                        Filled::Lines(buf, end, first, ranges) => Ok((buf, end, first, ranges)),
                         Filled::TooLong(line, len) => Err((line, len)),
                     };
                     // Fails only when `handle` has stopped at an error, which is the one to report.
@@ -420,8 +434,8 @@ fn pipeline_checked_blocks<T: Send>(
             let reader = std::thread::Builder::new().name("read".into()).spawn_scoped(scope, read)?;
             // On an error, `blocks` is dropped, which stops the reading thread at its next block.
             let handled = blocks.into_iter().try_for_each(|piece| match piece {
-                Ok((buf, end, first)) => {
-                    let done = step(Block::Lines(&buf[..end], first));
+                Ok((buf, end, first, ranges)) => {
+                    let done = step(Block::Lines(&buf[..end], first, &ranges));
                     let _ = give_back.send(buf);
                     done
                 }
@@ -515,8 +529,8 @@ pub fn stream_line_blocks<T: Send>(
     // The vectors of records, handed back once emptied and filled again: fresh ones for every block were memory
     // the allocator gave back to the system and took again, a page fault for every few records.
     let spare: std::sync::Mutex<Vec<ParsedLines<T>>> = std::sync::Mutex::default();
-    let parse = |bytes: &[u8], first| {
-        let chunks = map_chunks(bytes, first, |first, chunk| {
+    let parse = |bytes: &[u8], _, ranges: &[Range]| {
+        let chunks = map_ranges(bytes, ranges, |first, chunk| {
             let room = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
             parse_chunk_into(chunk, first, &parse, room)
         });
@@ -740,13 +754,39 @@ mod tests {
     }
 
     #[test]
+    fn a_block_comes_cut_into_numbered_ranges_at_line_ends() {
+        // Lines of changing lengths, over several blocks of several ranges each, the last without its line end.
+        let text: String = (0..60_000).map(|i| format!("line {i} {}\n", "x".repeat(i % 97))).collect();
+        let text = &text[..text.len() - 1];
+        let line_of = |at: usize| 1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() as u64;
+        let (mut offset, mut blocks, mut ranges_seen) = (0, 0, 0);
+        for_each_block(text.as_bytes(), 0, |b| {
+            let Block::Lines(bytes, first, ranges) = b else { panic!("no line is too long") };
+            assert_eq!(first, line_of(offset));
+            assert_eq!(ranges, &line_ranges(bytes, first).0[..], "as map_chunks cuts the block");
+            let mut start = 0;
+            for &(s, e, line) in ranges {
+                assert_eq!((s, line), (start, line_of(offset + s)));
+                assert!(e == bytes.len() || bytes[e - 1] == b'\n');
+                start = e;
+            }
+            assert_eq!(start, bytes.len());
+            (offset, blocks, ranges_seen) = (offset + bytes.len(), blocks + 1, ranges_seen + ranges.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(offset, text.len());
+        assert!(blocks > 1 && ranges_seen > blocks, "{blocks} blocks, {ranges_seen} ranges");
+    }
+
+    #[test]
     fn blocks_cut_at_line_ends_and_skip_long_lines() {
         let long = "x".repeat(3 * MAX_LINE);
         let text = format!("a\nb\n{long}\nc\nd");
         let mut seen = Vec::new();
         for_each_block(text.as_bytes(), 1, |b| {
             match b {
-                Block::Lines(bytes, first) => {
+                Block::Lines(bytes, first, _) => {
                     for (i, l) in split(bytes).enumerate() {
                         let l =
                             if l.len() > 10 { format!("{} bytes", l.len()) } else { String::from_utf8_lossy(l).into() };

@@ -707,7 +707,7 @@ impl InferredYear {
 fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<InferredYear> {
     let mut inference = YearInference::default();
     lines::for_each_block(opened.reader()?, BLOCK, |block| {
-        if let lines::Block::Lines(bytes, _) = block {
+        if let lines::Block::Lines(bytes, ..) = block {
             for line in lines::split(bytes) {
                 if let Some(t) = syslog::yearless_prefix(line) {
                     inference.push(t);
