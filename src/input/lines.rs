@@ -145,7 +145,7 @@ fn parse_chunk_into<T>(
     out.clear();
     out.reserve(chunk.len() / 128 + 1);
     // Valid text (nearly every chunk) is checked once, at memory speed, rather than line by line.
-    let text = std::str::from_utf8(chunk).ok();
+    let text = valid_text(chunk);
     let (mut invalid, mut first_invalid) = (0, None);
     for (i, raw) in split(chunk).enumerate() {
         let n = first + i as u64;
@@ -564,7 +564,7 @@ pub fn stream_line_blocks<T: Send>(
 /// How many lines of `bytes` are not valid UTF-8, and the number of the first. Valid text is checked at memory
 /// speed; only a file with bad bytes is looked at line by line.
 pub fn invalid_utf8_lines(bytes: &[u8]) -> (u64, Option<u64>) {
-    if std::str::from_utf8(bytes).is_ok() {
+    if valid_text(bytes).is_some() {
         return (0, None);
     }
     let mut count = 0;
@@ -576,6 +576,13 @@ pub fn invalid_utf8_lines(bytes: &[u8]) -> (u64, Option<u64>) {
         }
     }
     (count, first)
+}
+
+/// `bytes` as text, if they are valid UTF-8. Every byte of every input is checked once, so with the vector
+/// instructions of the machine (`simdutf8`): std's check takes a word at a time, and took 2% of a Postfix report's
+/// instructions.
+pub fn valid_text(bytes: &[u8]) -> Option<&str> {
+    simdutf8::basic::from_utf8(bytes).ok()
 }
 
 /// The lines of a buffer without their line ends; a last line without `\n` counts.

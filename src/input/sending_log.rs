@@ -147,7 +147,11 @@ pub fn read(
                     .with_min_len(256)
                     .map(|(line, record)| {
                         let source = Source { file, line: *line };
-                        (*line, std::str::from_utf8(record.as_slice()).is_err(), columns.attempt(record, source, keep))
+                        (
+                            *line,
+                            super::lines::valid_text(record.as_slice()).is_none(),
+                            columns.attempt(record, source, keep),
+                        )
                     })
                     .collect::<Vec<_>>()
             },
