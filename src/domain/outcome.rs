@@ -131,14 +131,28 @@ pub fn settle_into(attempts: &mut Vec<Attempt>, classifier: &Classifier, outcome
 /// What [`settle_into`] sorts: (group hash, index) of each attempt, and the attempts, taken one by one.
 type SettleScratch = (Vec<(u64, u32)>, Vec<Option<Attempt>>);
 
-/// FNV-1a over the message key and the recipient: cheap, and stable across runs and platforms.
+/// A hash of the message key and the recipient, eight bytes at a step: every attempt is hashed, and a byte at a step
+/// (FNV-1a, as first written) was a fifth of the settling. Stable across runs and platforms; attempts whose hashes
+/// collide are told apart by their strings.
 fn group_hash(a: &Attempt) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in a.message_key.bytes().chain([0]).chain(a.recipient.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let h = words_hash(0, a.message_key.as_bytes());
+    words_hash(h.rotate_left(7) ^ 0xff, a.recipient.as_bytes())
+}
+
+/// Folds `bytes` into `h` eight bytes at a step (little-endian words, the last one padded with zeros, then the
+/// length), each step a multiply that spreads every bit of the word over the hash.
+fn words_hash(mut h: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut step = |w: u64| h = (h.rotate_left(23) ^ w).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        step(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
     }
-    h
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    step(u64::from_le_bytes(last));
+    step(bytes.len() as u64);
+    h ^ (h >> 29)
 }
 
 /// What one try means: its outcome kind and verdict. The log's status decides a delivery and an expiry; the words
