@@ -143,7 +143,11 @@ fn parse_chunk_into<T>(
     // Log lines are seldom shorter than 128 bytes: room for them all at once, so that records are not moved as a
     // new vector grows (one used again keeps the room it grew to).
     out.clear();
-    out.reserve(chunk.len() / 128 + 1);
+    let room = chunk.len() / 128 + 1;
+    if out.capacity() < room {
+        // Fresh room rather than more: growing would copy the old room, which holds nothing now.
+        out = Vec::with_capacity(room);
+    }
     // Valid text (nearly every chunk) is checked once, at memory speed, rather than line by line.
     let text = valid_text(chunk);
     let (mut invalid, mut first_invalid) = (0, None);
