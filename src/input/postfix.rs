@@ -130,26 +130,38 @@ impl QueueId {
     /// The id, if `id` is one: 5 to 16 upper-case hex digits (short ids), or 12 to 20 letters and digits with at
     /// least one digit (long ids).
     pub fn parse(id: &str) -> Option<QueueId> {
-        let b = id.as_bytes();
-        if !b.iter().all(u8::is_ascii_alphanumeric) {
+        let scan = QueueId::scan(id.as_bytes());
+        if scan.len != id.len() {
             return None;
         }
-        QueueId::classified(b, b.iter().all(|&c| is_short_id_byte(c)), b.iter().any(u8::is_ascii_digit))
+        QueueId::scanned(id.as_bytes(), scan)
     }
 
-    /// The id, if `id`, all letters and digits, is one; `hex` says whether all are short ids' digits (`0-9A-F`),
-    /// `digit` whether one is a digit.
-    fn classified(id: &[u8], hex: bool, digit: bool) -> Option<QueueId> {
-        let short = (5..=16).contains(&id.len()) && hex;
-        let long = (12..=QueueId::MAX).contains(&id.len()) && digit;
+    /// Reads the run of letters and digits at the start of `b`, up to one byte past the longest id, in one pass that
+    /// tells as it goes whether it can be a short or a long id.
+    fn scan(b: &[u8]) -> IdScan {
+        let mut scan = IdScan { len: 0, hex: true, digit: false };
+        while scan.len <= QueueId::MAX && scan.len < b.len() && b[scan.len].is_ascii_alphanumeric() {
+            let c = b[scan.len];
+            scan.hex &= c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
+            scan.digit |= c.is_ascii_digit();
+            scan.len += 1;
+        }
+        scan
+    }
+
+    /// The run [`QueueId::scan`] read at the start of `b`, if it is an id.
+    fn scanned(b: &[u8], scan: IdScan) -> Option<QueueId> {
+        let n = scan.len;
+        let short = (5..=16).contains(&n) && scan.hex;
+        let long = (12..=QueueId::MAX).contains(&n) && scan.digit;
         if !(short || long) {
             return None;
         }
         let mut bytes = [0; QueueId::MAX];
-        bytes[..id.len()].copy_from_slice(id);
-        Some(QueueId { len: id.len() as u8, bytes })
+        bytes[..n].copy_from_slice(&b[..n]);
+        Some(QueueId { len: n as u8, bytes })
     }
-
     /// The id as logged.
     pub fn as_str(&self) -> &str {
         // Only ASCII letters and digits are ever stored.
@@ -197,27 +209,24 @@ pub type Host = Name;
 /// A message in the queue: its host and queue id.
 pub(crate) type QueueKey = (Host, QueueId);
 
-/// Whether `c` can be in a short queue id: an upper-case hex digit.
-fn is_short_id_byte(c: u8) -> bool {
-    c.is_ascii_digit() || (b'A'..=b'F').contains(&c)
+/// What [`QueueId::scan`] read: the length of the run of letters and digits, whether all are upper-case hex digits
+/// (a short id's), and whether one is a digit (as a long id needs).
+#[derive(Clone, Copy)]
+struct IdScan {
+    len: usize,
+    hex: bool,
+    digit: bool,
 }
 
-/// The queue id that starts a line's message, and the rest of the message. Every Postfix line goes through here,
-/// so the id's letters and digits are read once, telling as they go whether it can be a short or a long id; they
-/// must be followed by `: `.
+/// The queue id that starts a line's message, and the rest of the message. Every Postfix line goes through here:
+/// the id is read in one pass ([`QueueId::scan`]) and must be followed by `: `.
 fn queue_id(message: &str) -> Option<(QueueId, &str)> {
     let b = message.as_bytes();
-    let (mut n, mut hex, mut digit) = (0, true, false);
-    // One byte past the longest id: a longer run of letters and digits is no id.
-    while n <= QueueId::MAX && n < b.len() && b[n].is_ascii_alphanumeric() {
-        hex &= is_short_id_byte(b[n]);
-        digit |= b[n].is_ascii_digit();
-        n += 1;
-    }
-    if b.get(n..n + 2) != Some(b": ") {
+    let scan = QueueId::scan(b);
+    if b.get(scan.len..scan.len + 2) != Some(b": ") {
         return None;
     }
-    Some((QueueId::classified(&b[..n], hex, digit)?, &message[n + 2..]))
+    Some((QueueId::scanned(b, scan)?, &message[scan.len + 2..]))
 }
 
 /// The host's name, shared: a log names a few hosts millions of times. Each thread remembers the last few it saw, so
@@ -520,10 +529,19 @@ mod tests {
     use crate::domain::attempt::{Attempt, Source};
     use crate::domain::smtp::Reply;
 
-    /// The queue id as first read: the text up to the first `: `, if it is an id.
+    /// The queue id as first read: the text up to the first `: `, if it is an id by the rules written out on their
+    /// own (5 to 16 upper-case hex digits, or 12 to 20 letters and digits with a digit).
     fn queue_id_by_search(message: &str) -> Option<(QueueId, &str)> {
         let at = message.find(": ")?;
-        Some((QueueId::parse(&message[..at])?, &message[at + 2..]))
+        let id = &message[..at];
+        let short =
+            (5..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        let long = (12..=20).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            && id.bytes().any(|b| b.is_ascii_digit());
+        let parsed = QueueId::parse(id);
+        assert_eq!(parsed.is_some(), short || long, "{id:?}");
+        Some((parsed?, &message[at + 2..]))
     }
 
     proptest::proptest! {
