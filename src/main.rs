@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use libmimalloc_sys as mi;
 
 use bounces::cmd::{Cli, NothingFound, run};
 
@@ -28,7 +29,6 @@ const PLAIN_ALIGN: usize = std::mem::size_of::<usize>();
 unsafe impl std::alloc::GlobalAlloc for Mimalloc {
     #[inline]
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys as mi;
         // SAFETY: see the impl.
         unsafe {
             if layout.align() <= PLAIN_ALIGN {
@@ -41,7 +41,6 @@ unsafe impl std::alloc::GlobalAlloc for Mimalloc {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        use libmimalloc_sys as mi;
         // SAFETY: see the impl.
         unsafe {
             if layout.align() <= PLAIN_ALIGN {
@@ -55,12 +54,11 @@ unsafe impl std::alloc::GlobalAlloc for Mimalloc {
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: std::alloc::Layout) {
         // SAFETY: see the impl; `ptr` came from this allocator.
-        unsafe { libmimalloc_sys::mi_free(ptr.cast()) }
+        unsafe { mi::mi_free(ptr.cast()) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        use libmimalloc_sys as mi;
         // SAFETY: see the impl; `ptr` came from this allocator with `layout`.
         unsafe {
             if layout.align() <= PLAIN_ALIGN {
@@ -74,7 +72,7 @@ unsafe impl std::alloc::GlobalAlloc for Mimalloc {
 
 /// mimalloc's option number for how long freed memory is held before it is given back to the system
 /// (`mi_option_purge_delay` in `mimalloc.h`).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+const MI_OPTION_PURGE_DELAY: mi::mi_option_t = 15;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -85,7 +83,7 @@ fn main() -> ExitCode {
     if cli.replays_logs() && std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: a plain FFI call with a valid option number and value, made before any other thread starts, so
         // that nothing reads the option while it is set.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+        unsafe { mi::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

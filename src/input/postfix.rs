@@ -163,6 +163,7 @@ impl QueueId {
         bytes[..n].copy_from_slice(&b[..n]);
         Some(QueueId { len: n as u8, bytes })
     }
+
     /// The id as logged.
     pub fn as_str(&self) -> &str {
         // Only ASCII letters and digits are ever stored.
