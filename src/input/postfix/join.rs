@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::smtp::{EnhancedCode, Reply, SmtpCommand};
@@ -122,12 +123,12 @@ struct Open {
     /// Shared with the parsed lines that named it (see [`super::Event::Sender`]).
     sender: Option<Name>,
     notification: bool,
-    recipients: Vec<String>,
-    texts: Vec<String>,
-    relays: Vec<String>,
-    tries: Vec<Try>,
+    recipients: Few<String>,
+    texts: Few<String>,
+    relays: Few<String>,
+    tries: Few<Try>,
     /// Tries (indexes) that were a recipient's last and a deferral: an expiry settles them.
-    deferred: Vec<usize>,
+    deferred: Few<usize>,
     /// The time of its entry in [`Marks::floors`], if it has one.
     floor: Option<Timestamp>,
     /// The time of its earliest try, if it has one: its entry in [`Marks::firsts`] when they are tracked.
@@ -135,6 +136,12 @@ struct Open {
     /// Tells its entry in [`Marks::floors`] from those of other messages with the same floor.
     serial: u64,
 }
+
+/// A list of an [`Open`] message that nearly always has one item (its recipients, reply texts, relays, tries),
+/// held in the message itself until it has more: each line of a message in the queue goes through them, long after
+/// the message was last in the cache, and a list in its own allocation was one more place in memory to wait for,
+/// and a string's more.
+type Few<T> = SmallVec<[T; 1]>;
 
 /// One try of an [`Open`] message; its recipient, text and relay are indexes into the message's lists.
 #[derive(Clone, Debug)]
@@ -211,7 +218,7 @@ fn whole_attempt(
 
 /// The index of `value` in `list`, added at the end if it is not among the last few: a message's tries repeat the
 /// same few texts and relays, and looking further back would cost more than a copy saves.
-fn index_of(list: &mut Vec<String>, value: &str) -> u32 {
+fn index_of(list: &mut Few<String>, value: &str) -> u32 {
     let from = list.len().saturating_sub(8);
     match list[from..].iter().rposition(|v| v == value) {
         Some(i) => (from + i) as u32,
@@ -437,11 +444,11 @@ impl Open {
             message_id: m.message_id,
             sender: m.sender.as_deref().map(Name::sender),
             notification: m.notification,
-            recipients: Vec::new(),
-            texts: Vec::new(),
-            relays: Vec::new(),
-            tries: Vec::new(),
-            deferred: m.deferred,
+            recipients: Few::new(),
+            texts: Few::new(),
+            relays: Few::new(),
+            tries: Few::new(),
+            deferred: m.deferred.into(),
             floor: None,
             first_try: None,
             serial: 0,
@@ -726,11 +733,11 @@ impl Shard {
             message_id: None,
             sender: None,
             notification,
-            recipients: Vec::new(),
-            texts: Vec::new(),
-            relays: Vec::new(),
-            tries: Vec::new(),
-            deferred: Vec::new(),
+            recipients: Few::new(),
+            texts: Few::new(),
+            relays: Few::new(),
+            tries: Few::new(),
+            deferred: Few::new(),
             floor: None,
             first_try: None,
             serial: self.next_serial,
@@ -829,7 +836,7 @@ impl Shard {
                     }
                 }
                 let tries = &m.tries;
-                m.deferred.retain(|&k| tries[k].recipient != index);
+                m.deferred.retain(|k| tries[*k].recipient != index);
                 if status == Status::Deferred {
                     m.deferred.push(m.tries.len());
                 }
