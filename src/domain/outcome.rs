@@ -83,12 +83,14 @@ pub fn settle(mut attempts: Vec<Attempt>, classifier: &Classifier) -> Vec<Outcom
 pub fn settle_into(attempts: &mut Vec<Attempt>, classifier: &Classifier, outcomes: &mut Vec<Outcome>) {
     // Indexes sorted by a hash of message and recipient first, so that strings are compared only within a group (or
     // between the rare groups whose hashes collide) and attempts are not moved while sorting; the order of the groups
-    // does not matter, as outcomes are sorted by time at the end. The index and the slots are each thread's, kept
-    // with their room from call to call: fresh ones for every batch were memory the system faulted in each time.
+    // does not matter, as outcomes are sorted by time at the end. Each group is settled where its attempts lie, by
+    // their indexes: an attempt is some 260 bytes, and moving every one out of the batch and again into its group
+    // wrote twice as much memory as the batch holds. The index is each thread's, kept with its room from call to
+    // call: a fresh one for every batch was memory the system faulted in each time.
     thread_local! {
-        static SCRATCH: RefCell<SettleScratch> = const { RefCell::new((Vec::new(), Vec::new())) };
+        static ORDER: RefCell<Vec<(u64, u32)>> = const { RefCell::new(Vec::new()) };
     }
-    SCRATCH.with_borrow_mut(|(order, slots)| {
+    ORDER.with_borrow_mut(|order| {
         order.clear();
         order.extend(attempts.iter().enumerate().map(|(i, a)| (group_hash(a), i as u32)));
         order.sort_unstable_by(|&(ha, ia), &(hb, ib)| {
@@ -98,38 +100,24 @@ pub fn settle_into(attempts: &mut Vec<Attempt>, classifier: &Classifier, outcome
                 .then_with(|| (a.time, a.source).cmp(&(b.time, b.source)))
                 .then_with(|| ia.cmp(&ib))
         });
-        slots.clear();
-        slots.extend(attempts.drain(..).map(Some));
-        let mut group: Vec<Attempt> = Vec::new();
-        let mut i = 0;
-        while i < order.len() {
-            let (hash, first) = order[i];
-            group.clear();
-            while let Some(&(h, index)) = order.get(i) {
-                let same = h == hash && {
-                    let (a, b) = (slots[index as usize].as_ref(), group.first().or(slots[first as usize].as_ref()));
-                    a.zip(b).is_some_and(|(a, b)| a.message_key == b.message_key && a.recipient == b.recipient)
-                };
-                if !same {
-                    break;
-                }
-                if let Some(a) = slots[index as usize].take() {
-                    group.push(a);
-                }
-                i += 1;
-            }
-            if group.is_empty() {
-                i += 1;
-                continue;
-            }
-            outcomes.push(settle_one(&mut group, classifier));
+        let mut start = 0;
+        while start < order.len() {
+            let (hash, first) = order[start];
+            let first = &attempts[first as usize];
+            let end = start
+                + order[start..]
+                    .iter()
+                    .take_while(|&&(h, i)| {
+                        let a = &attempts[i as usize];
+                        h == hash && a.message_key == first.message_key && a.recipient == first.recipient
+                    })
+                    .count();
+            outcomes.push(settle_one(attempts, &order[start..end], classifier));
+            start = end;
         }
-        slots.clear();
     });
+    attempts.clear();
 }
-
-/// What [`settle_into`] sorts: (group hash, index) of each attempt, and the attempts, taken one by one.
-type SettleScratch = (Vec<(u64, u32)>, Vec<Option<Attempt>>);
 
 /// A hash of the message key and the recipient, eight bytes at a step: every attempt is hashed, and a byte at a step
 /// (FNV-1a, as first written) was a fifth of the settling. Stable across runs and platforms; attempts whose hashes
@@ -181,25 +169,30 @@ pub fn judge(status: Status, reply: &Reply, classifier: &Classifier) -> (Outcome
     }
 }
 
-fn settle_one(group: &mut [Attempt], classifier: &Classifier) -> Outcome {
+/// The outcome of one group: the tries of a message to a recipient, in time order, as (hash, index into
+/// `attempts`) pairs from [`settle_into`]'s order. The strings the outcome keeps are taken out of the attempts.
+fn settle_one(attempts: &mut [Attempt], order: &[(u64, u32)], classifier: &Classifier) -> Outcome {
+    let group = || order.iter().map(|&(_, i)| i as usize);
     // The first final try settles the message; later lines for it (a duplicate, a notification) change nothing.
-    let last = group.iter().position(|a| a.status.is_final()).unwrap_or(group.len() - 1);
-    let decided = &group[last];
-    let (time, source, status) = (decided.time, decided.source, decided.status);
-    let (kind, verdict) = judge(status, &decided.reply, classifier);
-    let provider = provider_of(domain_of(&group[last].recipient), group[last].relay.as_deref());
-    let proof = group[..=last].iter_mut().filter_map(|a| a.line.take()).collect();
+    let last = group().position(|i| attempts[i].status.is_final()).unwrap_or(order.len() - 1);
+    let (settled, decided) = (group().take(last + 1), order[last].1 as usize);
+    let d = &attempts[decided];
+    let (time, source, status) = (d.time, d.source, d.status);
+    let (kind, verdict) = judge(status, &d.reply, classifier);
+    let provider = provider_of(domain_of(&d.recipient), d.relay.as_deref());
+    let proof = settled.clone().filter_map(|i| attempts[i].line.take()).collect();
+    let campaign = attempts[decided].campaign.take().or_else(|| group().find_map(|i| attempts[i].campaign.clone()));
     Outcome {
         time,
-        first_time: group[0].time,
-        recipient: std::mem::take(&mut group[last].recipient),
-        campaign: group[last].campaign.take().or_else(|| group.iter().find_map(|a| a.campaign.clone())),
+        first_time: attempts[order[0].1 as usize].time,
+        recipient: std::mem::take(&mut attempts[decided].recipient),
+        campaign,
         kind,
         verdict,
-        reply: std::mem::take(&mut group[last].reply),
+        reply: std::mem::take(&mut attempts[decided].reply),
         provider,
         source,
-        attempts: group[..=last].iter().map(|a| a.tries).sum(),
+        attempts: settled.map(|i| attempts[i].tries).sum(),
         proof,
     }
 }
