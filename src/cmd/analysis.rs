@@ -100,12 +100,14 @@ pub fn read_attempts(
     let resolver =
         CampaignResolver::new(std::mem::take(&mut data.campaign_by_message_id), config.campaign_pattern.clone())
             .map_err(anyhow::Error::msg)?;
-    let read = read_logs(&config.logs, &config.log_options, &mut |batch, settled| {
-        resolve_all(&resolver, batch);
-        if let Some(until) = config.until {
-            batch.retain(|a| a.time < until);
+    let read = read_logs(&config.logs, &config.log_options, &mut |parts, settled| {
+        for batch in parts.iter_mut() {
+            resolve_all(&resolver, batch);
+            if let Some(until) = config.until {
+                batch.retain(|a| a.time < until);
+            }
         }
-        each(batch, settled)
+        each(parts, settled)
     })?;
     let mut files = std::mem::take(&mut data.files);
     files.extend(read.files);
@@ -190,8 +192,8 @@ impl Analysis {
                 steps.push(step);
             }
         };
-        let (mut data, files, carry) = read_attempts(config, data, &mut |batch, settled| {
-            let batch_outcomes = settler.settle(batch, &config.classifier);
+        let (mut data, files, carry) = read_attempts(config, data, &mut |parts, settled| {
+            let batch_outcomes = settler.settle(parts, &config.classifier);
             in_order.reserve(batch_outcomes.iter().map(Vec::len).sum());
             for mut o in batch_outcomes.iter_mut().flat_map(|part| part.drain(..)) {
                 if !keep_text && o.kind == OutcomeKind::Delivered {
@@ -227,11 +229,12 @@ impl Analysis {
     }
 }
 
-/// Settles batches of whole messages on all cores: each batch is cut into a fixed number of parts by message (so
+/// Settles batches of whole messages on all cores: each batch is settled in a fixed number of parts by message (so
 /// that the result does not depend on the number of threads), each part settled and classified on its own, and the
-/// outcomes returned part after part. Reading and joining the log is one thread's work; this spreads the rest. The
-/// parts and their outcomes keep their room from batch to batch: fresh room for every batch was memory the system had
-/// to fault in again each time.
+/// outcomes returned part after part. A batch that comes in parts (the Postfix joiner's, see [`EachBatch`]) is
+/// settled in them; one that comes whole is cut into parts by message first. Reading and joining the log is one
+/// thread's work; this spreads the rest. The parts and their outcomes keep their room from batch to batch: fresh
+/// room for every batch was memory the system had to fault in again each time.
 #[derive(Default)]
 struct PartSettler {
     parts: Vec<Vec<Attempt>>,
@@ -239,35 +242,48 @@ struct PartSettler {
 }
 
 impl PartSettler {
-    /// The number of parts.
+    /// The number of parts a batch that comes whole is cut into.
     const PARTS: usize = 8;
 
-    /// Settles `batch`, which it empties; the outcomes are to be taken out of the vectors returned.
+    /// Settles the batch `parts`, which it empties; the outcomes are to be taken out of the vectors returned.
     fn settle(
         &mut self,
-        batch: &mut Vec<Attempt>,
+        parts: &mut [Vec<Attempt>],
         classifier: &crate::domain::classify::Classifier,
     ) -> &mut [Vec<Outcome>] {
         use rayon::prelude::*;
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        self.parts.resize_with(Self::PARTS, Vec::new);
-        self.outcomes.resize_with(Self::PARTS, Vec::new);
-        if batch.len() < 256 {
-            settle_into(batch, classifier, &mut self.outcomes[0]);
+        let total: usize = parts.iter().map(Vec::len).sum();
+        if total < 256 {
+            self.outcomes.resize_with(self.outcomes.len().max(1), Vec::new);
+            for part in parts {
+                settle_into(part, classifier, &mut self.outcomes[0]);
+            }
             return &mut self.outcomes[..1];
         }
-        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
-        for part in &mut self.parts {
-            part.reserve(batch.len() / Self::PARTS + 16);
-        }
-        for a in batch.drain(..) {
-            self.parts[(hasher.hash_one(&a.message_key) % Self::PARTS as u64) as usize].push(a);
-        }
-        self.parts.par_iter_mut().zip(self.outcomes.par_iter_mut()).for_each(|(part, out)| {
+        let parts = match parts {
+            [batch] => Self::cut(&mut self.parts, batch),
+            parts => parts,
+        };
+        self.outcomes.resize_with(self.outcomes.len().max(parts.len()), Vec::new);
+        parts.par_iter_mut().zip(self.outcomes.par_iter_mut()).for_each(|(part, out)| {
             out.reserve(part.len());
             settle_into(part, classifier, out);
         });
-        &mut self.outcomes
+        &mut self.outcomes[..parts.len()]
+    }
+
+    /// A batch that comes whole, cut into [`Self::PARTS`] parts by message, which it empties into `parts`.
+    fn cut<'a>(parts: &'a mut Vec<Vec<Attempt>>, batch: &mut Vec<Attempt>) -> &'a mut [Vec<Attempt>] {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+        parts.resize_with(Self::PARTS, Vec::new);
+        for part in parts.iter_mut() {
+            part.reserve(batch.len() / Self::PARTS + 16);
+        }
+        for a in batch.drain(..) {
+            parts[(hasher.hash_one(&a.message_key) % Self::PARTS as u64) as usize].push(a);
+        }
+        parts
     }
 }
 

@@ -298,10 +298,12 @@ impl Shown {
 fn shown_attempts(config: &super::args::RunConfig) -> Result<Vec<Shown>> {
     let mut shown = Vec::new();
     let data = load_campaign_data(config)?;
-    read_attempts(config, data, &mut |batch, _| {
-        batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
-        let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
-        shown.extend(made);
+    read_attempts(config, data, &mut |parts, _| {
+        for batch in parts {
+            batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
+            let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
+            shown.extend(made);
+        }
         Ok(())
     })?;
     shown.sort_by_key(|a| (a.time, a.source));
@@ -395,12 +397,14 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
     let mut released = Vec::new();
     // The error writing rows, kept apart from the error that stops the reading (which names the file being read).
     let mut failed: Option<anyhow::Error> = None;
-    let read = read_attempts(config, data, &mut |batch, bound| {
-        batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
-        let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
-        order.reserve(made.len());
-        for shown in made {
-            order.push(shown);
+    let read = read_attempts(config, data, &mut |parts, bound| {
+        for batch in parts {
+            batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
+            let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
+            order.reserve(made.len());
+            for shown in made {
+                order.push(shown);
+            }
         }
         if let Some(bound) = bound {
             order.release_before(bound, &mut |shown| released.push(shown));

@@ -145,9 +145,10 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
     } else {
         // The logs are read as a stream: each batch's failures are grouped, and the batch dropped.
         let data = load_campaign_data(&config)?;
-        read_attempts(&config, data, &mut |batch, _| {
-            let batch: Vec<(String, Reply)> = batch
-                .drain(..)
+        read_attempts(&config, data, &mut |parts, _| {
+            let batch: Vec<(String, Reply)> = parts
+                .iter_mut()
+                .flat_map(|part| part.drain(..))
                 .filter(|a| a.status != Status::Delivered && config.since.is_none_or(|t| a.time >= t))
                 .map(|a| (a.reply.display(), a.reply))
                 .collect();

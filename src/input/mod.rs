@@ -316,8 +316,10 @@ pub fn detect(bytes: &[u8]) -> Option<LogFormat> {
 /// sending log in another order is read whole.
 pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
     let mut attempts = Vec::new();
-    let read = read_logs(paths, options, &mut |batch, _| {
-        attempts.append(batch);
+    let read = read_logs(paths, options, &mut |parts, _| {
+        for part in parts {
+            attempts.append(part);
+        }
         Ok(())
     })?;
     Ok(Logs { attempts, files: read.files, duplicates: read.duplicates })
@@ -501,18 +503,18 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
     } else {
         Carry::default()
     };
-    held.joiner.finish_in_batches(&mut |mut batch| each(&mut batch, None))?;
+    held.joiner.finish_in_batches(&mut |mut batch| each(std::slice::from_mut(&mut batch), None))?;
     let mut pending = Vec::new();
     held.exim.finish(&mut pending);
     held.sendmail.finish(&mut pending);
     held.pmta.finish(&mut pending);
     held.kumo.finish(&mut pending);
-    each(&mut pending, None)?;
+    each(std::slice::from_mut(&mut pending), None)?;
     // Sending logs read whole (their rows not in time order) go in one batch, their copies across files removed.
     if several {
         deduper.filter(&mut logs.attempts);
     }
-    each(&mut logs.attempts, None)?;
+    each(std::slice::from_mut(&mut logs.attempts), None)?;
     files.sort_by_key(|(file, _)| *file);
     Ok(LogsRead {
         files: files.into_iter().map(|(_, stats)| stats).collect(),
@@ -627,14 +629,17 @@ fn read_stream<R>(
         if let Some(copies) = copies.as_mut() {
             copies.filter(&mut attempts);
         }
-        each(&mut attempts, settled_bound(settled, last, held, options.bound_tries))
+        each(std::slice::from_mut(&mut attempts), settled_bound(settled, last, held, options.bound_tries))
     };
     read(opened.reader()?, (&mut advanced, &mut batch)).with_context(|| format!("{}: cannot read", opened.name))
 }
 
 /// What [`read_logs`] hands each batch of attempts to, with the time before which nothing later settles: it takes
-/// the attempts out of the vector, and an error it returns stops the reading.
-pub type EachBatch<'a> = dyn FnMut(&mut Vec<Attempt>, Option<Timestamp>) -> Result<()> + Send + 'a;
+/// the attempts out of the vectors, and an error it returns stops the reading. A batch comes in parts, each holding
+/// whole messages (a message's tries are all in one part), in order: the parts the Postfix joiner joined them in,
+/// so that they are settled there, part by part, rather than first copied into one vector and cut up again; other
+/// readers hand one part.
+pub type EachBatch<'a> = dyn FnMut(&mut [Vec<Attempt>], Option<Timestamp>) -> Result<()> + Send + 'a;
 
 /// What a streamed reader is given: told the bytes read, and handed each block's records with the latest time read.
 type Batches<'a, R> =
@@ -770,14 +775,15 @@ fn read_postfix(
     let mut parts: Vec<Vec<(Source, Timestamp, postfix::Record)>> = (0..postfix::SHARDS).map(|_| Vec::new()).collect();
     let mut advanced = |bytes| options.progress.advance(bytes);
     let parse = |_, line: &str| postfix::parse_line(line, &options.keep);
-    // A block's attempts and bound, handed on while the next block is joined: the analysis of one block and the
-    // join of the next then share the cores, instead of the join waiting for the analysis.
-    let mut joined: Option<(Vec<Attempt>, Option<Timestamp>)> = None;
-    // The vector a block's attempts were handed on in, emptied, for the next block's: fresh room for every block
+    // A block's attempts, part by part of the queue, and bound, handed on while the next block is joined: the
+    // analysis of one block and the join of the next then share the cores, instead of the join waiting for the
+    // analysis.
+    let mut joined: Option<(Vec<Vec<Attempt>>, Option<Timestamp>)> = None;
+    // The vectors a block's attempts were handed on in, emptied, for the next block's: fresh room for every block
     // was memory the system had to fault in again.
-    let mut spare: Vec<Attempt> = Vec::new();
+    let mut spare: Vec<Vec<Attempt>> = Vec::new();
     lines::stream_line_blocks(opened.reader()?, stats, &mut advanced, parse, |block, stats| {
-        // Made as large as the parts' attempts by `push_parts`, at once.
+        // One vector a part, made as large as the part's attempts by `push_parts`, at once.
         let mut out = std::mem::take(&mut spare);
         let previous = joined.take();
         // The block's records are split by part of the queue and joined while the attempts of the block before are
@@ -804,10 +810,10 @@ fn read_postfix(
             },
             || {
                 previous
-                    .map(|(mut attempts, bound)| {
-                        each(&mut attempts, bound)?;
-                        attempts.clear();
-                        Ok::<_, anyhow::Error>(attempts)
+                    .map(|(mut parts, bound)| {
+                        each(&mut parts, bound)?;
+                        parts.iter_mut().for_each(Vec::clear);
+                        Ok::<_, anyhow::Error>(parts)
                     })
                     .transpose()
             },
@@ -817,8 +823,8 @@ fn read_postfix(
         Ok(())
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
-    if let Some((mut attempts, bound)) = joined {
-        each(&mut attempts, bound)?;
+    if let Some((mut parts, bound)) = joined {
+        each(&mut parts, bound)?;
     }
     Ok(last)
 }

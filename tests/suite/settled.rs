@@ -1,6 +1,7 @@
 //! The reader's promise that lets outcomes be replayed as the log is read: with each batch of attempts comes a time
 //! before which no later batch settles a message. Broken, the replay would count soft bounces in the wrong order.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bounces::domain::classify::Classifier;
@@ -17,9 +18,17 @@ fn check_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
     let options = LogOptions { year: Some(year), ..LogOptions::default() };
     let classifier = Classifier::builtin();
     let mut batches: Vec<(Vec<Timestamp>, Option<Timestamp>)> = Vec::new();
-    read_logs(logs, &options, &mut |attempts, settled| {
-        let times = settle(std::mem::take(attempts), &classifier).iter().map(|o| o.time).collect();
-        batches.push((times, settled));
+    read_logs(logs, &options, &mut |parts, settled| {
+        // Each part holds whole messages: settled part by part, as the analysis does.
+        let mut part_of: HashMap<String, usize> = HashMap::new();
+        for (i, part) in parts.iter().enumerate() {
+            for a in part {
+                let first = *part_of.entry(a.message_key.clone()).or_insert(i);
+                assert_eq!(first, i, "message {} is in parts {first} and {i} of one batch", a.message_key);
+            }
+        }
+        let times = parts.iter_mut().flat_map(|part| settle(std::mem::take(part), &classifier)).map(|o| o.time);
+        batches.push((times.collect(), settled));
         Ok(())
     })
     .unwrap();
@@ -31,8 +40,8 @@ fn check_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
 fn check_try_promises(logs: &[PathBuf], year: i32) -> (usize, usize) {
     let options = LogOptions { year: Some(year), bound_tries: true, ..LogOptions::default() };
     let mut batches: Vec<(Vec<Timestamp>, Option<Timestamp>)> = Vec::new();
-    read_logs(logs, &options, &mut |attempts, settled| {
-        batches.push((attempts.drain(..).map(|a| a.time).collect(), settled));
+    read_logs(logs, &options, &mut |parts, settled| {
+        batches.push((parts.iter_mut().flat_map(|part| part.drain(..)).map(|a| a.time).collect(), settled));
         Ok(())
     })
     .unwrap();

@@ -31,9 +31,6 @@ use super::{Event, Host, Name, QueueId, QueueKey, Record};
 #[derive(Debug)]
 pub struct Joiner {
     shards: Vec<Shard>,
-    /// Each part's attempts of the last records pushed, on their way out (see [`Joiner::push_parts`]): kept with
-    /// their room from block to block, as fresh ones were fresh memory for the system to fault in every time.
-    joined: Vec<Vec<Attempt>>,
 }
 
 /// The number of parts the queue is joined in.
@@ -482,7 +479,7 @@ pub struct JoinerState {
 
 impl Default for Joiner {
     fn default() -> Self {
-        Joiner { shards: (0..SHARDS).map(|_| Shard::default()).collect(), joined: vec![Vec::new(); SHARDS] }
+        Joiner { shards: (0..SHARDS).map(|_| Shard::default()).collect() }
     }
 }
 
@@ -599,15 +596,22 @@ impl Joiner {
         for r in records {
             parts[shard_of_record(&r.2)].push(r);
         }
-        self.push_parts(&mut parts, out);
+        let mut joined = Vec::new();
+        self.push_parts(&mut parts, &mut joined);
+        for part in &mut joined {
+            out.append(part);
+        }
     }
 
-    /// [`Joiner::push_all`] for records already split by [`Joiner::part_of`], each part in log order: `parts` (one
+    /// [`Joiner::push_all`] for records already split by [`Joiner::part_of`], each part in log order, with the
+    /// attempts of each part of the queue into its own vector of `out` (made [`SHARDS`] long): a message's attempts
+    /// are then all in one vector, which can be settled on its own (see [`crate::input::EachBatch`]). `parts` (one
     /// vector a part) are emptied and keep their room, to be filled again with the next records.
-    pub fn push_parts(&mut self, parts: &mut [Vec<(Source, Timestamp, Record)>], out: &mut Vec<Attempt>) {
+    pub fn push_parts(&mut self, parts: &mut [Vec<(Source, Timestamp, Record)>], out: &mut Vec<Vec<Attempt>>) {
         use rayon::prelude::*;
         assert_eq!(parts.len(), SHARDS, "one vector for each part of the queue");
-        self.shards.par_iter_mut().zip(parts.par_iter_mut()).zip(self.joined.par_iter_mut()).for_each(
+        out.resize_with(SHARDS, Vec::new);
+        self.shards.par_iter_mut().zip(parts.par_iter_mut()).zip(out.par_iter_mut()).for_each(
             |((shard, records), joined)| {
                 joined.reserve(records.len());
                 for (source, time, record) in records.drain(..) {
@@ -615,10 +619,6 @@ impl Joiner {
                 }
             },
         );
-        out.reserve(self.joined.iter().map(Vec::len).sum());
-        for part in &mut self.joined {
-            out.append(part);
-        }
     }
 
     /// The attempts of the messages still in the queue when the logs end.
