@@ -113,7 +113,7 @@ pub struct Record {
     /// What it says.
     pub event: Event,
     /// The line, when proof is kept for it.
-    pub line: Option<String>,
+    pub line: Option<Box<str>>,
 }
 
 /// A Postfix queue id, held inline: a log has millions of them, and none is longer than [`QueueId::MAX`].
@@ -378,7 +378,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
         host: shared_host(syslog.host),
         queue_id: qid,
         event,
-        line: keep_line.then(|| line.to_string()),
+        line: keep_line.then(|| Box::from(line)),
     })
 }
 

@@ -346,7 +346,7 @@ impl Open {
         status: Status,
         reply: Words,
         relay: Option<&str>,
-        line: Option<String>,
+        line: Option<Box<str>>,
         tries: u32,
     ) {
         let (code, enhanced, command, text, raw) = reply.parts();
@@ -363,7 +363,7 @@ impl Open {
             text,
             raw,
             relay,
-            line: line.map(String::into_boxed_str),
+            line,
             folded: vec![(time, source); tries.saturating_sub(1) as usize],
         });
     }
@@ -459,7 +459,7 @@ impl Open {
                 a.status,
                 Words::Parsed(&a.reply),
                 a.relay.as_deref(),
-                a.line,
+                a.line.map(String::into_boxed_str),
                 a.tries,
             );
         }
@@ -793,7 +793,7 @@ impl Shard {
         event: Event,
         time: Timestamp,
         source: Source,
-        line: Option<String>,
+        line: Option<Box<str>>,
     ) {
         match event {
             Event::MessageId(mid) => m.message_id = Some(mid),
@@ -808,7 +808,7 @@ impl Shard {
                     expired.time = time;
                     expired.source = source;
                     expired.status = Status::Expired;
-                    expired.line = line.as_deref().map(Box::from);
+                    expired.line = line.clone();
                     expired.folded = Vec::new();
                     m.tries.push(expired);
                     Shard::tried(marks, m, time);
