@@ -330,7 +330,8 @@ pub fn load_logs(paths: &[PathBuf], options: &LogOptions) -> Result<Logs> {
 /// caller can settle a batch and drop it. Returns the accounting of each file, and the Postfix messages still in the
 /// queue at the end (their attempts so far are handed to `each` too), for a next run to go on from. With several
 /// files, copies of a try across files are handed over once (see [`dedupe`]). `each` takes the attempts out of the
-/// vector it is lent (what it leaves is dropped): the vector's room is used again for the next batch. An error
+/// vectors it is lent, one a part of the batch (see [`EachBatch`]; what it leaves is dropped): their room is used
+/// again for the next batch. An error
 /// from `each` (its output closed, say) stops the reading at once, and is returned.
 ///
 /// With each batch comes, where the reader knows one, a time before which no attempt handed over later can settle
