@@ -15,6 +15,7 @@ use crate::domain::block_event::{BlockDetector, BlockEvent, BlockPolicy};
 use crate::domain::campaign::CampaignResolver;
 use crate::domain::engagement::Engagement;
 use crate::domain::in_order::InOrder;
+use crate::domain::name::Name;
 use crate::domain::outcome::{Outcome, OutcomeKind, settle_into};
 use crate::domain::replay::{Replay, Replayer};
 use crate::domain::summary::Counts;
@@ -42,7 +43,7 @@ impl Keep {
     fn wants(&self, o: &Outcome) -> bool {
         match self {
             Keep::Nothing => false,
-            Keep::Campaign(c) => o.campaign == *c,
+            Keep::Campaign(c) => o.campaign.as_deref() == c.as_deref(),
             Keep::Contacts(emails) => emails.contains(&o.recipient),
         }
     }
@@ -59,9 +60,9 @@ pub struct Analysis {
     /// The replay: every contact's counters, every deactivation, and one step per outcome kept.
     pub replay: Replay,
     /// Outcome counts per campaign (`None`: campaign unknown), of the outcomes shown.
-    pub counts: BTreeMap<Option<String>, Counts>,
+    pub counts: BTreeMap<Option<Name>, Counts>,
     /// The first try of each campaign's first outcome.
-    pub first_seen: HashMap<Option<String>, Timestamp>,
+    pub first_seen: HashMap<Option<Name>, Timestamp>,
     /// Campaigns from the campaigns file.
     pub campaigns: HashMap<String, CampaignInfo>,
     /// Engagement from the contacts file.
@@ -167,8 +168,8 @@ impl Analysis {
         let mut in_order = InOrder::new();
         let mut outcomes = Vec::new();
         let mut steps = Vec::new();
-        let mut counts: BTreeMap<Option<String>, Counts> = BTreeMap::new();
-        let mut first_seen: HashMap<Option<String>, Timestamp> = HashMap::new();
+        let mut counts: BTreeMap<Option<Name>, Counts> = BTreeMap::new();
+        let mut first_seen: HashMap<Option<Name>, Timestamp> = HashMap::new();
         let mut settler = PartSettler::default();
         let mut detector = blocks.map(BlockDetector::new);
         let mut replay = |o: Outcome| {

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::domain::attempt::{Attempt, Source, Status};
 use crate::domain::classify::{Classifier, Verdict};
 use crate::domain::in_order::{InOrder, InTime};
+use crate::domain::name::Name;
 use crate::domain::outcome::judge;
 use crate::domain::reason::{Class, Fault, Reason};
 use crate::domain::smtp::Reply;
@@ -265,7 +266,7 @@ struct Shown {
     time: Timestamp,
     source: Source,
     recipient: Box<str>,
-    campaign: Option<Box<str>>,
+    campaign: Option<Name>,
     status: Status,
     /// As the outcomes judge it: a line the MTA logged as delivered is a delivery whatever its words say.
     verdict: Verdict,
@@ -285,7 +286,7 @@ impl Shown {
             time: a.time,
             source: a.source,
             recipient: a.recipient.into_boxed_str(),
-            campaign: a.campaign.map(String::into_boxed_str),
+            campaign: a.campaign,
             status: a.status,
             verdict,
             reply: a.reply,

@@ -105,7 +105,7 @@ pub fn run(args: &ContactArgs) -> Result<()> {
             table.push(vec![
                 Cell::int(n + 1),
                 Cell::text(o.time.rfc3339()),
-                Cell::text(o.campaign.clone().unwrap_or_else(|| "-".into())),
+                Cell::text(o.campaign.as_deref().unwrap_or("-")),
                 Cell::text(o.kind.as_str()),
                 Cell::text(reason.clone()),
                 Cell::int(step.consecutive_soft),

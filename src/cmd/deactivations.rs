@@ -71,7 +71,7 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
         human.push(vec![
             Cell::text(d.email.clone()),
             Cell::text(d.at.rfc3339()),
-            Cell::text(d.campaign.clone().unwrap_or_else(|| "-".into())),
+            Cell::text(d.campaign.as_deref().unwrap_or("-")),
             Cell::text(d.cause.as_str()),
             Cell::int(d.hard_bounces),
             Cell::int(d.consecutive_soft),
@@ -131,7 +131,7 @@ fn diff(analysis: &Analysis, old: &Path) -> Result<Output> {
         .map(|d| {
             let listed = Listed {
                 at: d.at.rfc3339(),
-                campaign: d.campaign.clone().unwrap_or_default(),
+                campaign: d.campaign.as_deref().unwrap_or_default().to_string(),
                 cause: d.cause.as_str().to_string(),
             };
             (d.email.clone(), listed)

@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::domain::block_event::{BlockEvent, BlockPolicy};
+use crate::domain::name::Name;
 use crate::domain::summary::{Breakdown, Counts, campaign_detail};
 use crate::input::KeepLines;
 use crate::output::{Block, Cell, Output, Table, count_of, sparkline};
@@ -103,15 +104,15 @@ fn events_table(events: &[&BlockEvent]) -> Table {
 fn all_campaigns(analysis: &Analysis) -> Output {
     let mut by = analysis.counts.clone();
     for id in analysis.campaigns.keys() {
-        by.entry(Some(id.clone())).or_default();
+        by.entry(Some(Name::campaign(id))).or_default();
     }
     // Campaigns in the order they were sent: the campaigns file's date, else their first outcome.
     let first_seen = &analysis.first_seen;
-    let mut rows: Vec<(Option<String>, Counts)> = by.into_iter().collect();
+    let mut rows: Vec<(Option<Name>, Counts)> = by.into_iter().collect();
     rows.sort_by_key(|(id, _)| {
         let sent = id
             .as_ref()
-            .and_then(|i| analysis.campaigns.get(i))
+            .and_then(|i| analysis.campaigns.get(i.as_str()))
             .and_then(|c| c.sent_at)
             .or_else(|| first_seen.get(id).copied());
         (id.is_none(), sent, id.clone())
@@ -132,11 +133,12 @@ fn all_campaigns(analysis: &Analysis) -> Output {
         Table::new(&["campaign", "name", "sent", "delivered", "soft", "hard", "pending", "bounce rate", "deactivated"]);
     let mut total = Counts::default();
     for (id, c) in &rows {
-        let name = id.as_ref().and_then(|i| analysis.campaigns.get(i)).map(|c| c.name.clone()).unwrap_or_default();
+        let name =
+            id.as_ref().and_then(|i| analysis.campaigns.get(i.as_str())).map(|c| c.name.clone()).unwrap_or_default();
         let mut m = vec![Cell::opt(id.clone()), Cell::text(name.clone())];
         m.extend(counts_cells(c));
         machine.push(m);
-        let mut h = vec![Cell::text(id.clone().unwrap_or_else(|| "-".into())), Cell::text(clip(&name, 40))];
+        let mut h = vec![Cell::text(id.as_deref().unwrap_or("-")), Cell::text(clip(&name, 40))];
         h.extend(counts_cells(c));
         human.push(h);
         total.merge(c);

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::name::Name;
 use super::smtp::Reply;
 use super::time::Timestamp;
 
@@ -65,7 +66,8 @@ pub struct Attempt {
     /// A campaign named by the log itself (the sending log's `campaign_id`, PowerMTA's `jobId`, a KumoMTA queue's).
     pub campaign_hint: Option<String>,
     /// The campaign the attempt belongs to, once attributed.
-    pub campaign: Option<String>,
+    #[serde(default, with = "crate::domain::name::optional_campaign")]
+    pub campaign: Option<Name>,
     /// What happened.
     pub status: Status,
     /// The server's response (for an expiry: the last deferral's).

@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::name::Name;
 use super::outcome::{Outcome, OutcomeKind};
 use super::reason::{Fault, Reason};
 use super::template::template_of;
@@ -48,7 +49,7 @@ pub struct BlockEvent {
     /// One full response.
     pub example: String,
     /// Its bounces by campaign (`None`: campaign unknown): how many, and how many of them are in the window shown.
-    pub by_campaign: BTreeMap<Option<String>, (usize, usize)>,
+    pub by_campaign: BTreeMap<Option<Name>, (usize, usize)>,
 }
 
 impl BlockEvent {
@@ -59,7 +60,7 @@ impl BlockEvent {
 
     /// The campaigns its bounces belong to (known ones), sorted.
     pub fn campaigns(&self) -> impl Iterator<Item = &str> {
-        self.by_campaign.keys().flatten().map(String::as_str)
+        self.by_campaign.keys().flatten().map(Name::as_str)
     }
 
     /// Whether it has a bounce in the window shown, of the campaign given (`None`: of any).
@@ -97,7 +98,7 @@ struct Run {
     first: Timestamp,
     last: Timestamp,
     recipients: BTreeSet<String>,
-    by_campaign: BTreeMap<Option<String>, (usize, usize)>,
+    by_campaign: BTreeMap<Option<Name>, (usize, usize)>,
     example: String,
 }
 
@@ -222,7 +223,7 @@ mod tests {
             time: t,
             first_time: t,
             recipient: to.into(),
-            campaign: Some("c1".into()),
+            campaign: Some(Name::campaign("c1")),
             kind: if verdict.class == crate::domain::reason::Class::Hard {
                 OutcomeKind::Hard
             } else {
@@ -286,7 +287,7 @@ mod tests {
             [("Google", 6), ("Yahoo/AOL", 6)]
         );
         let yahoo = &events[1];
-        assert_eq!(yahoo.by_campaign.get(&Some("c1".to_string())), Some(&(6, 3)));
+        assert_eq!(yahoo.by_campaign.get(&Some(Name::campaign("c1"))), Some(&(6, 3)));
         assert_eq!((yahoo.bounces_of(Some("c1")), yahoo.bounces_of(None)), (6, 0));
         assert!(yahoo.shown_for(None) && yahoo.shown_for(Some(Some("c1"))) && !yahoo.shown_for(Some(None)));
     }

@@ -7,6 +7,7 @@
 use regex::Regex;
 
 use super::attempt::Attempt;
+use super::name::Name;
 
 /// The sends file's message-ids and their campaigns, kept small: a platform sends millions of messages, and each
 /// message-id is held as a 64-bit hash (two message-ids share one with a chance of about one in ten million for a
@@ -28,7 +29,7 @@ pub struct MessageIndex {
     starts: Vec<u32>,
     bits: u32,
     sealed: bool,
-    campaigns: Vec<String>,
+    campaigns: Vec<Name>,
     ids: rustc_hash::FxHashMap<String, u32>,
 }
 
@@ -49,12 +50,12 @@ impl MessageIndex {
     pub fn insert_hashed(&mut self, hash: u64, campaign: &str) {
         self.unseal();
         // A sends file lists a campaign's messages together: most rows name the campaign added last.
-        let last = self.campaigns.len().checked_sub(1).filter(|&i| self.campaigns[i] == campaign);
+        let last = self.campaigns.len().checked_sub(1).filter(|&i| self.campaigns[i].as_str() == campaign);
         let index = match last.map(|i| i as u32).or_else(|| self.ids.get(campaign).copied()) {
             Some(i) => i,
             None => {
                 let i = self.campaigns.len() as u32;
-                self.campaigns.push(campaign.to_string());
+                self.campaigns.push(Name::campaign(campaign));
                 self.ids.insert(campaign.to_string(), i);
                 i
             }
@@ -139,6 +140,11 @@ impl MessageIndex {
 
     /// The campaign of a message-id (normalised).
     pub fn get(&self, message_id: &str) -> Option<&str> {
+        self.campaign(message_id).map(Name::as_str)
+    }
+
+    /// [`MessageIndex::get`], as the name every attempt of the campaign shares.
+    pub fn campaign(&self, message_id: &str) -> Option<&Name> {
         let h = Self::hash(message_id);
         let campaign = if self.sealed {
             let b = self.bucket(h);
@@ -149,7 +155,7 @@ impl MessageIndex {
             // Not sealed yet: the last entry for it.
             self.hashes.iter().rposition(|&x| x == h).map(|i| self.campaign_of[i] as usize)
         };
-        campaign.map(|c| self.campaigns[c].as_str())
+        campaign.map(|c| &self.campaigns[c])
     }
 
     /// How many message-ids it holds (before sealing, a message-id given twice counts twice).
@@ -199,20 +205,20 @@ impl CampaignResolver {
     }
 
     /// The campaign of one attempt, if anything says.
-    pub fn resolve(&self, attempt: &Attempt) -> Option<String> {
+    pub fn resolve(&self, attempt: &Attempt) -> Option<Name> {
         if let Some(id) = &attempt.message_id
-            && let Some(c) = self.by_message_id.get(normalize_message_id(id))
+            && let Some(c) = self.by_message_id.campaign(normalize_message_id(id))
         {
-            return Some(c.to_string());
+            return Some(c.clone());
         }
         if let Some(p) = &self.pattern {
             for text in [attempt.message_id.as_deref(), attempt.sender.as_deref()].into_iter().flatten() {
                 if let Some(m) = p.captures(text).and_then(|c| c.name("campaign")) {
-                    return Some(m.as_str().to_string());
+                    return Some(Name::campaign(m.as_str()));
                 }
             }
         }
-        attempt.campaign_hint.clone()
+        attempt.campaign_hint.as_deref().map(Name::campaign)
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Everything here takes values and returns values. No files, no printing, no command-line types, no threads and
 //! no clock (callers pass "now" where it matters), so that it is what the tests exercise most and what any other
-//! front end could reuse. The one piece of hidden state is the classifier's per-thread memory of which patterns a
-//! text matched, which changes how fast a verdict comes, never what it is.
+//! front end could reuse. Two pieces of state are hidden, and both change how fast or how small, never what: the
+//! classifier's per-thread memory of which patterns a text matched, and the tables of [`name::Name`]s that hosts,
+//! senders and campaign ids share.
 
 pub mod attempt;
 pub mod block_event;
@@ -11,6 +12,7 @@ pub mod campaign;
 pub mod classify;
 pub mod engagement;
 pub mod in_order;
+pub mod name;
 pub mod outcome;
 pub mod pattern_set;
 pub mod provider;

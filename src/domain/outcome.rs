@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::attempt::{Attempt, Source, Status, domain_of};
 use super::classify::{Classifier, Verdict};
+use super::name::Name;
 use super::provider::{Provider, provider_of};
 use super::reason::{Class, Fault, Reason};
 use super::smtp::Reply;
@@ -52,7 +53,7 @@ pub struct Outcome {
     /// The recipient, lower-cased.
     pub recipient: String,
     /// The campaign, where known.
-    pub campaign: Option<String>,
+    pub campaign: Option<Name>,
     /// Delivered, hard, soft or pending.
     pub kind: OutcomeKind,
     /// The classifier's verdict on the deciding response.
@@ -210,7 +211,7 @@ mod tests {
             message_id: None,
             message_key: key.into(),
             campaign_hint: None,
-            campaign: Some("c1".into()),
+            campaign: Some(Name::campaign("c1")),
             status,
             reply: Reply::parse(reply),
             relay: None,

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::engagement::{ContactEngagement, Engagement};
+use super::name::Name;
 use super::outcome::{Outcome, OutcomeKind};
 use super::reason::{Fault, Reason};
 use super::time::Timestamp;
@@ -67,7 +68,8 @@ pub struct Deactivation {
     /// The time of the outcome that triggered it.
     pub at: Timestamp,
     /// That outcome's campaign.
-    pub campaign: Option<String>,
+    #[serde(default, with = "crate::domain::name::optional_campaign")]
+    pub campaign: Option<Name>,
     /// Hard bounces or the soft threshold.
     pub cause: Cause,
     /// Hard bounces at that moment.
@@ -321,7 +323,7 @@ mod tests {
             time: Timestamp::from_secs(day * 86_400),
             first_time: Timestamp::from_secs(day * 86_400),
             recipient: email.into(),
-            campaign: Some(format!("c{day}")),
+            campaign: Some(Name::campaign(&format!("c{day}"))),
             kind,
             verdict: Verdict { class, reason, fault, rule: 0 },
             reply: Default::default(),

@@ -23,10 +23,9 @@ use super::lines::Parsed;
 use super::syslog::{LineTime, parse_syslog};
 
 mod join;
-mod name;
 
+pub use crate::domain::name::Name;
 pub use join::{Joiner, JoinerState, Message, SHARDS, join};
-pub use name::Name;
 
 /// What one Postfix line says about a message.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -147,6 +147,7 @@ pub fn save(path: &Path, state: &StateFile) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::name::Name;
     use crate::domain::reason::Reason;
     use crate::domain::replay::Cause;
 
@@ -162,7 +163,7 @@ mod tests {
         let d = Deactivation {
             email: "a@x".into(),
             at: Timestamp::from_secs(100),
-            campaign: Some("c1".into()),
+            campaign: Some(Name::campaign("c1")),
             cause: Cause::Hard,
             hard_bounces: 1,
             consecutive_soft: 2,

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use bounces::domain::attempt::{Attempt, Source, Status};
 use bounces::domain::classify::Classifier;
+use bounces::domain::name::Name;
 use bounces::domain::outcome::{Outcome, OutcomeKind, settle};
 use bounces::domain::replay::{Carried, Cause, Event, Replay, ReplayPolicy, Thresholds, replay, replay_from};
 use bounces::domain::smtp::Reply;
@@ -52,7 +53,7 @@ fn attempts(raw: &[(u8, usize, i64, u8, usize)]) -> Vec<Attempt> {
             message_id: None,
             message_key: format!("q{message}"),
             campaign_hint: None,
-            campaign: Some(format!("c{}", message % 3)),
+            campaign: Some(Name::campaign(&format!("c{}", message % 3))),
             status: [Status::Delivered, Status::Deferred, Status::Bounced, Status::Expired][status as usize],
             reply: Reply::parse(REPLIES[reply]),
             relay: None,

@@ -1,4 +1,5 @@
-//! Names that millions of Postfix lines share: the hosts that logged them and the envelope senders they name.
+//! Names that millions of records share: the hosts that logged lines, the envelope senders they name, and the
+//! campaigns messages belong to.
 //!
 //! A log names a few hosts, and a platform sends from a few addresses, millions of times. Each line's record used to
 //! carry a reference-counted copy of its host and sender: the threads that parse lines raised the counts and the
@@ -7,6 +8,10 @@
 //! that lives as long as the run: copying or dropping it touches no shared memory. The table is bounded (a number
 //! of names, each no longer than a host name can be), so that a log of endless distinct names (per-recipient
 //! return paths, say) cannot grow it: the names beyond it are counted copies, as before.
+//!
+//! Campaign ids are the same kind of name: a run sees a few hundred of them, and every attempt and outcome carries
+//! one. Held as a string each, they were one allocation for every attempt, made on the thread that attributed it
+//! and freed on the one that replayed it, and a string comparison wherever outcomes are counted by campaign.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,6 +75,9 @@ static HOSTS: LazyLock<Table> = LazyLock::new(|| Table::new(1024));
 /// The envelope senders: a platform sends each campaign from one or a few addresses.
 static SENDERS: LazyLock<Table> = LazyLock::new(|| Table::new(4096));
 
+/// The campaign ids: a platform's sends file names some thousands over a year.
+static CAMPAIGNS: LazyLock<Table> = LazyLock::new(|| Table::new(65536));
+
 impl Name {
     /// A host's name, shared with every other line and message of that host.
     pub fn host(name: &str) -> Name {
@@ -79,6 +87,27 @@ impl Name {
     /// An envelope sender (normalised), shared with every other line that names it.
     pub fn sender(name: &str) -> Name {
         SENDERS.name(name)
+    }
+
+    /// A campaign id, shared with every other attempt and outcome of that campaign. Each thread remembers the last
+    /// few it made, so that attributing a batch of messages to the same few campaigns (from a campaign pattern or
+    /// a sending log's column) rarely takes the table's lock.
+    pub fn campaign(name: &str) -> Name {
+        const REMEMBERED: usize = 8;
+        thread_local! {
+            static RECENT: std::cell::RefCell<Vec<Name>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        RECENT.with_borrow_mut(|recent| {
+            if let Some(n) = recent.iter().rev().find(|n| n.as_str() == name) {
+                return n.clone();
+            }
+            if recent.len() == REMEMBERED {
+                recent.remove(0);
+            }
+            let n = CAMPAIGNS.name(name);
+            recent.push(n.clone());
+            n
+        })
     }
 
     /// The name.
@@ -109,6 +138,37 @@ impl std::hash::Hash for Name {
     }
 }
 
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.as_str().to_string()
+    }
+}
+
+impl From<&Name> for String {
+    fn from(name: &Name) -> String {
+        name.as_str().to_string()
+    }
+}
+
+/// Ordered as its text: the same whichever way it is held.
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if self == other { std::cmp::Ordering::Equal } else { self.as_str().cmp(other.as_str()) }
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl std::ops::Deref for Name {
     type Target = str;
     fn deref(&self) -> &str {
@@ -125,6 +185,27 @@ impl fmt::Display for Name {
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Serde for an optional campaign id, as a field's `#[serde(with = ...)]`: written as its text, read back as a
+/// [`Name::campaign`].
+pub mod optional_campaign {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Name;
+
+    /// Writes the campaign id as its text, or none.
+    pub fn serialize<S: Serializer>(campaign: &Option<Name>, s: S) -> Result<S::Ok, S::Error> {
+        match campaign {
+            Some(c) => s.serialize_some(c.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a campaign id written by [`serialize`].
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Name>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map(|c| Name::campaign(&c)))
     }
 }
 
@@ -158,5 +239,30 @@ mod tests {
         assert_eq!(hash(&c), hash(&c2));
         assert_eq!(hash(&a), rustc_hash::FxBuildHasher.hash_one("mta1"));
         assert_eq!((a.to_string(), &*c), ("mta1".to_string(), "mta3"));
+    }
+
+    #[test]
+    fn campaigns_share_one_name_order_as_text_and_round_trip_through_serde() {
+        let (a, b) = (Name::campaign("c0002"), Name::campaign(&String::from("c0002")));
+        assert!(matches!((&a.0, &b.0), (Held::Kept(x), Held::Kept(y)) if std::ptr::eq(*x, *y)));
+        // Made on another thread, past its memory of recent names: the same one.
+        let c = std::thread::spawn(|| Name::campaign("c0002")).join().unwrap();
+        assert!(matches!((&a.0, &c.0), (Held::Kept(x), Held::Kept(y)) if std::ptr::eq(*x, *y)));
+        let mut names = [Name::campaign("c10"), Name::campaign("c0002"), Name::campaign("c9"), a.clone()];
+        names.sort();
+        assert_eq!(names.iter().map(Name::as_str).collect::<Vec<_>>(), ["c0002", "c0002", "c10", "c9"]);
+        assert_eq!(String::from(&a), "c0002");
+
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Row {
+            #[serde(default, with = "optional_campaign")]
+            campaign: Option<Name>,
+        }
+        for row in [Row { campaign: Some(a.clone()) }, Row { campaign: None }] {
+            let text = serde_json::to_string(&row).unwrap();
+            assert_eq!(serde_json::from_str::<Row>(&text).unwrap(), row);
+        }
+        assert_eq!(serde_json::to_string(&Row { campaign: Some(a) }).unwrap(), r#"{"campaign":"c0002"}"#);
+        assert_eq!(serde_json::from_str::<Row>("{}").unwrap(), Row { campaign: None });
     }
 }
