@@ -58,7 +58,8 @@ pub struct Attempt {
     /// The recipient, lower-cased and trimmed.
     pub recipient: String,
     /// The envelope sender, where known (empty for notifications).
-    pub sender: Option<String>,
+    #[serde(default, with = "crate::domain::name::optional_sender")]
+    pub sender: Option<Name>,
     /// The message-id header, without angle brackets, where known.
     pub message_id: Option<String>,
     /// What ties the tries of one message together (queue id and host, or a row number).

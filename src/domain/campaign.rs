@@ -233,7 +233,7 @@ mod tests {
             time: Default::default(),
             source: Default::default(),
             recipient: "a@b.example".into(),
-            sender: sender.map(Into::into),
+            sender: sender.map(Name::sender),
             message_id: mid.map(Into::into),
             message_key: "k".into(),
             campaign_hint: hint.map(Into::into),

@@ -13,6 +13,7 @@
 //! one. Held as a string each, they were one allocation for every attempt, made on the thread that attributed it
 //! and freed on the one that replayed it, and a string comparison wherever outcomes are counted by campaign.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -69,6 +70,22 @@ impl Table {
     }
 }
 
+/// `name` from `table`, through a thread's memory of the last few names it took from there (`recent`, newest last):
+/// a batch of records names the same few senders or campaigns over and over, and the table's lock is then rarely
+/// taken.
+fn remembered(recent: &mut Vec<Name>, table: &Table, name: &str) -> Name {
+    const REMEMBERED: usize = 8;
+    if let Some(n) = recent.iter().rev().find(|n| n.as_str() == name) {
+        return n.clone();
+    }
+    if recent.len() == REMEMBERED {
+        recent.remove(0);
+    }
+    let n = table.name(name);
+    recent.push(n.clone());
+    n
+}
+
 /// The hosts that logged lines: a platform has a few, a shared log some hundreds.
 static HOSTS: LazyLock<Table> = LazyLock::new(|| Table::new(1024));
 
@@ -84,30 +101,20 @@ impl Name {
         HOSTS.name(name)
     }
 
-    /// An envelope sender (normalised), shared with every other line that names it.
+    /// An envelope sender (normalised), shared with every other line and attempt that names it.
     pub fn sender(name: &str) -> Name {
-        SENDERS.name(name)
+        thread_local! {
+            static RECENT: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
+        }
+        RECENT.with_borrow_mut(|recent| remembered(recent, &SENDERS, name))
     }
 
-    /// A campaign id, shared with every other attempt and outcome of that campaign. Each thread remembers the last
-    /// few it made, so that attributing a batch of messages to the same few campaigns (from a campaign pattern or
-    /// a sending log's column) rarely takes the table's lock.
+    /// A campaign id, shared with every other attempt and outcome of that campaign.
     pub fn campaign(name: &str) -> Name {
-        const REMEMBERED: usize = 8;
         thread_local! {
-            static RECENT: std::cell::RefCell<Vec<Name>> = const { std::cell::RefCell::new(Vec::new()) };
+            static RECENT: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
         }
-        RECENT.with_borrow_mut(|recent| {
-            if let Some(n) = recent.iter().rev().find(|n| n.as_str() == name) {
-                return n.clone();
-            }
-            if recent.len() == REMEMBERED {
-                recent.remove(0);
-            }
-            let n = CAMPAIGNS.name(name);
-            recent.push(n.clone());
-            n
-        })
+        RECENT.with_borrow_mut(|recent| remembered(recent, &CAMPAIGNS, name))
     }
 
     /// The name.
@@ -188,24 +195,47 @@ impl fmt::Debug for Name {
     }
 }
 
+/// Writes an optional name as its text, or none.
+fn serialize_optional<S: serde::Serializer>(name: &Option<Name>, s: S) -> Result<S::Ok, S::Error> {
+    match name {
+        Some(n) => s.serialize_some(n.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Reads an optional name written by [`serialize_optional`], as `make` shares it.
+fn deserialize_optional<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    make: fn(&str) -> Name,
+) -> Result<Option<Name>, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<String>::deserialize(d)?.map(|n| make(&n)))
+}
+
 /// Serde for an optional campaign id, as a field's `#[serde(with = ...)]`: written as its text, read back as a
 /// [`Name::campaign`].
 pub mod optional_campaign {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::Name;
-
     /// Writes the campaign id as its text, or none.
-    pub fn serialize<S: Serializer>(campaign: &Option<Name>, s: S) -> Result<S::Ok, S::Error> {
-        match campaign {
-            Some(c) => s.serialize_some(c.as_str()),
-            None => s.serialize_none(),
-        }
+    pub fn serialize<S: serde::Serializer>(campaign: &Option<super::Name>, s: S) -> Result<S::Ok, S::Error> {
+        super::serialize_optional(campaign, s)
     }
 
     /// Reads a campaign id written by [`serialize`].
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Name>, D::Error> {
-        Ok(Option::<String>::deserialize(d)?.map(|c| Name::campaign(&c)))
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<super::Name>, D::Error> {
+        super::deserialize_optional(d, super::Name::campaign)
+    }
+}
+
+/// Serde for an optional envelope sender, as [`optional_campaign`] is for a campaign id.
+pub mod optional_sender {
+    /// Writes the sender as its text, or none.
+    pub fn serialize<S: serde::Serializer>(sender: &Option<super::Name>, s: S) -> Result<S::Ok, S::Error> {
+        super::serialize_optional(sender, s)
+    }
+
+    /// Reads a sender written by [`serialize`].
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<super::Name>, D::Error> {
+        super::deserialize_optional(d, super::Name::sender)
     }
 }
 
@@ -264,5 +294,19 @@ mod tests {
         }
         assert_eq!(serde_json::to_string(&Row { campaign: Some(a) }).unwrap(), r#"{"campaign":"c0002"}"#);
         assert_eq!(serde_json::from_str::<Row>("{}").unwrap(), Row { campaign: None });
+    }
+
+    #[test]
+    fn senders_are_shared_and_read_back_as_senders() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Row {
+            #[serde(default, with = "optional_sender")]
+            sender: Option<Name>,
+        }
+        let a = Name::sender("bounce+c1@news.example.com");
+        let text = serde_json::to_string(&Row { sender: Some(a.clone()) }).unwrap();
+        assert_eq!(text, r#"{"sender":"bounce+c1@news.example.com"}"#);
+        let back = serde_json::from_str::<Row>(&text).unwrap().sender.unwrap();
+        assert!(matches!((&a.0, &back.0), (Held::Kept(x), Held::Kept(y)) if std::ptr::eq(*x, *y)));
     }
 }

@@ -16,6 +16,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
+use crate::domain::name::Name;
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
 
@@ -355,7 +356,7 @@ impl Joiner {
         };
         let (sender, message_id) = match self.arrivals.get(&id) {
             Some(None) => return,
-            Some(Some((sender, message_id))) => (Some(sender.clone()), message_id.clone()),
+            Some(Some((sender, message_id))) => (Some(Name::sender(sender)), message_id.clone()),
             None => (None, None),
         };
         let attempt = Attempt {

@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::campaign::normalize_message_id;
+use crate::domain::name::Name;
 use crate::domain::smtp::{Reply, SmtpCommand};
 use crate::domain::time::Timestamp;
 
@@ -316,7 +317,7 @@ fn parse_line(line: &str, source: Source, keep: &KeepLines) -> Parsed<Vec<Attemp
         time,
         source,
         recipient: String::new(),
-        sender: record.sender.as_deref().map(normalize_address),
+        sender: record.sender.as_deref().map(|s| Name::sender(&normalize_address(s))),
         message_id: record.headers.and_then(|h| h.message_id).and_then(|m| message_id(&m)),
         message_key,
         campaign_hint: record.queue.as_deref().and_then(campaign_of_queue).map(str::to_string),

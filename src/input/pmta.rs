@@ -24,6 +24,7 @@ use anyhow::Result;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::campaign::normalize_message_id;
+use crate::domain::name::Name;
 use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::Timestamp;
 
@@ -243,7 +244,7 @@ fn row(record: &csv::ByteRecord, c: &Columns) -> Parsed<Attempt> {
         time,
         source: Source::default(),
         recipient,
-        sender: c.orig.map(|i| normalize_address(&get(Some(i)).unwrap_or_default())),
+        sender: c.orig.map(|i| Name::sender(&normalize_address(&get(Some(i)).unwrap_or_default()))),
         message_id: get(c.message_id).map(|m| normalize_message_id(&m).to_string()).filter(|m| !m.is_empty()),
         message_key: String::new(),
         campaign_hint: get(c.job).map(Cow::into_owned),

@@ -16,6 +16,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
+use crate::domain::name::Name;
 use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::{Timestamp, YearCounter};
 
@@ -313,7 +314,7 @@ impl Joiner {
         reply: Reply,
     ) -> Attempt {
         let (sender, message_id) = match self.messages.get(key).and_then(|m| m.sender.as_ref()) {
-            Some((s, m)) => (Some(s.clone()), m.clone()),
+            Some((s, m)) => (Some(Name::sender(s)), m.clone()),
             None => (None, None),
         };
         Attempt {

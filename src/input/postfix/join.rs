@@ -185,7 +185,7 @@ impl<'a> Words<'a> {
 fn whole_attempt(
     t: &Try,
     recipient: String,
-    (sender, message_id, message_key): (Option<String>, Option<String>, String),
+    (sender, message_id, message_key): (Option<Name>, Option<String>, String),
     text: String,
     relay: Option<String>,
     read_reply: bool,
@@ -246,17 +246,12 @@ impl Open {
             .min()
     }
 
-    /// The sender, as an attempt holds it.
-    fn sender_string(&self) -> Option<String> {
-        self.sender.as_deref().map(str::to_string)
-    }
-
     /// The try, made a whole attempt with what the message knows now.
     fn attempt(&self, t: &Try) -> Attempt {
         whole_attempt(
             t,
             self.recipients[t.recipient as usize].clone(),
-            (self.sender_string(), self.message_id.clone(), self.key.clone()),
+            (self.sender.clone(), self.message_id.clone(), self.key.clone()),
             self.texts[t.text as usize].clone(),
             t.relay.map(|r| self.relays[r as usize].clone()),
             true,
@@ -281,13 +276,12 @@ impl Open {
                 &mut self.recipients[t.recipient as usize],
                 later.iter().all(|u| u.recipient != t.recipient),
             );
-            // The sender is shared with the message's lines, so made a string for every try alike.
             let (message_id, key) = if last {
                 (self.message_id.take(), std::mem::take(&mut self.key))
             } else {
                 (self.message_id.clone(), self.key.clone())
             };
-            let shared = (self.sender_string(), message_id, key);
+            let shared = (self.sender.clone(), message_id, key);
             let text = take_or_clone(&mut self.texts[t.text as usize], later.iter().all(|u| u.text != t.text));
             let relay =
                 t.relay.map(|r| take_or_clone(&mut self.relays[r as usize], later.iter().all(|u| u.relay != Some(r))));
@@ -422,7 +416,7 @@ impl Open {
             queue_id: self.queue_id.to_string(),
             key: self.key.clone(),
             message_id: self.message_id.clone(),
-            sender: self.sender_string(),
+            sender: self.sender.as_deref().map(str::to_string),
             notification: self.notification,
             first: self.first,
             // Folded tries one by one, so that a later run settles them exactly whatever order its lines come in.
