@@ -124,24 +124,11 @@ pub fn read_attempts(
     Ok((data, files, read.carry))
 }
 
-/// Attributes a batch's attempts to their campaigns on all cores. The tries of one message come together and share
-/// their message-id and sender, which are all a campaign is found from, so each message is resolved once.
+/// Attributes a batch's attempts to their campaigns on all cores ([`CampaignResolver::resolve_all`]), in pieces
+/// that hold whole messages but for the one a piece boundary cuts, which is resolved once in each piece alike.
 fn resolve_all(resolver: &CampaignResolver, batch: &mut [Attempt]) {
     use rayon::prelude::*;
-    batch.par_chunks_mut(4096).for_each(|chunk| {
-        let mut previous: Option<usize> = None;
-        for i in 0..chunk.len() {
-            let same = previous.is_some_and(|p| {
-                let (a, b) = (&chunk[p], &chunk[i]);
-                a.message_id == b.message_id && a.sender == b.sender && a.campaign_hint == b.campaign_hint
-            });
-            chunk[i].campaign = match previous {
-                Some(p) if same => chunk[p].campaign.clone(),
-                _ => resolver.resolve(&chunk[i]),
-            };
-            previous = Some(i);
-        }
-    });
+    batch.par_chunks_mut(4096).for_each(|chunk| resolver.resolve_all(chunk));
 }
 
 impl Analysis {

@@ -158,6 +158,36 @@ impl MessageIndex {
         campaign.map(|c| &self.campaigns[c])
     }
 
+    /// [`MessageIndex::campaign`] of each of `ids`, into `out` (emptied first), in order. Each step is taken for a
+    /// group of ids before the next: a platform's index is tens of megabytes, each lookup reads two places in it
+    /// far from the last, and the reads of a group then wait for memory together rather than one after another.
+    pub fn campaigns<'a>(&'a self, ids: &[&str], out: &mut Vec<Option<&'a Name>>) {
+        const AT_ONCE: usize = 16;
+        out.clear();
+        if !self.sealed {
+            out.extend(ids.iter().map(|id| self.campaign(id)));
+            return;
+        }
+        let mask = self.campaign_mask();
+        for group in ids.chunks(AT_ONCE) {
+            let mut hashes = [0u64; AT_ONCE];
+            for (h, id) in hashes.iter_mut().zip(group) {
+                *h = Self::hash(id);
+            }
+            let hashes = &hashes[..group.len()];
+            let mut ranges = [(0u32, 0u32); AT_ONCE];
+            for (r, &h) in ranges.iter_mut().zip(hashes) {
+                let b = self.bucket(h);
+                *r = (self.starts[b], self.starts[b + 1]);
+            }
+            for (&(from, to), &h) in ranges.iter().zip(hashes) {
+                let key = h << self.bits;
+                let found = self.entries[from as usize..to as usize].iter().find(|&&e| e & !mask == key);
+                out.push(found.map(|&e| &self.campaigns[(e & mask) as usize]));
+            }
+        }
+    }
+
     /// How many message-ids it holds (before sealing, a message-id given twice counts twice).
     pub fn len(&self) -> usize {
         if self.sealed { self.entries.len() } else { self.hashes.len() }
@@ -211,6 +241,41 @@ impl CampaignResolver {
         {
             return Some(c.clone());
         }
+        self.resolve_without_sends(attempt)
+    }
+
+    /// Attributes each of `attempts` to its campaign ([`CampaignResolver::resolve`]). The tries of one message come
+    /// together and share their message-id and sender, which are all a campaign is found from, so each message is
+    /// resolved once; the messages' ids are looked up in the sends file together (see [`MessageIndex::campaigns`]).
+    pub fn resolve_all(&self, attempts: &mut [Attempt]) {
+        let same_message = |a: &Attempt, b: &Attempt| {
+            a.message_id == b.message_id && a.sender == b.sender && a.campaign_hint == b.campaign_hint
+        };
+        // Where each message starts, and its normalised message-id.
+        let starts: Vec<usize> =
+            (0..attempts.len()).filter(|&i| i == 0 || !same_message(&attempts[i - 1], &attempts[i])).collect();
+        let ids: Vec<&str> =
+            starts.iter().map(|&i| attempts[i].message_id.as_deref().map_or("", normalize_message_id)).collect();
+        let mut found = Vec::with_capacity(ids.len());
+        self.by_message_id.campaigns(&ids, &mut found);
+        let campaigns: Vec<Option<Name>> = starts
+            .iter()
+            .zip(found)
+            .map(|(&i, found)| match found {
+                Some(c) if attempts[i].message_id.is_some() => Some(c.clone()),
+                _ => self.resolve_without_sends(&attempts[i]),
+            })
+            .collect();
+        for (k, (&from, campaign)) in starts.iter().zip(campaigns).enumerate() {
+            let to = starts.get(k + 1).copied().unwrap_or(attempts.len());
+            for a in &mut attempts[from..to] {
+                a.campaign = campaign.clone();
+            }
+        }
+    }
+
+    /// The campaign of an attempt whose message-id is not in the sends file: by the pattern, or the log's own.
+    fn resolve_without_sends(&self, attempt: &Attempt) -> Option<Name> {
         if let Some(p) = &self.pattern {
             for text in [attempt.message_id.as_deref(), attempt.sender.as_deref()].into_iter().flatten() {
                 if let Some(m) = p.captures(text).and_then(|c| c.name("campaign")) {
@@ -303,5 +368,51 @@ mod tests {
         one.insert("a@x", "c2");
         one.seal();
         assert_eq!((one.get("a@x"), one.len()), (Some("c2"), 1));
+    }
+
+    #[test]
+    fn ids_looked_up_together_find_what_each_looked_up_alone_finds() {
+        let mut index = MessageIndex::default();
+        for m in 0..5000 {
+            index.insert(&format!("m{m}@x"), &format!("c{}", m % 37));
+        }
+        let ids: Vec<String> = (0..5100).rev().map(|m| format!("m{m}@x")).chain(["".to_string()]).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for sealed in [false, true] {
+            if sealed {
+                index.seal();
+            }
+            let mut out = vec![None];
+            index.campaigns(&ids, &mut out);
+            assert_eq!(out.len(), ids.len());
+            for (id, found) in ids.iter().zip(&out) {
+                assert_eq!(found.map(Name::as_str), index.get(id), "{id}, sealed: {sealed}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_is_attributed_message_by_message_as_one_by_one() {
+        let sends: MessageIndex = [("m1@x", "c1"), ("m3@x", "c3")].into_iter().collect();
+        let pattern = Regex::new(r"^bounce\+(?P<campaign>c\d+)@").unwrap();
+        let r = CampaignResolver::new(sends, Some(pattern)).unwrap();
+        // Tries of one message together; messages with and without ids, found in the sends file or not.
+        let mut batch = vec![
+            attempt(Some("<m1@x>"), Some("bounce+c9@x"), None),
+            attempt(Some("<m1@x>"), Some("bounce+c9@x"), None),
+            attempt(Some("m2@x"), Some("bounce+c9@x"), None),
+            attempt(None, Some("other@x"), Some("c7")),
+            attempt(None, Some("other@x"), Some("c7")),
+            attempt(None, None, None),
+            attempt(Some("m3@x"), None, Some("c7")),
+            attempt(Some(""), Some("bounce+c4@x"), None),
+        ];
+        let one_by_one: Vec<Option<Name>> = batch.iter().map(|a| r.resolve(a)).collect();
+        r.resolve_all(&mut batch);
+        let together: Vec<Option<Name>> = batch.iter().map(|a| a.campaign.clone()).collect();
+        assert_eq!(together, one_by_one);
+        let names: Vec<Option<&str>> = together.iter().map(|c| c.as_deref()).collect();
+        assert_eq!(names, [Some("c1"), Some("c1"), Some("c9"), Some("c7"), Some("c7"), None, Some("c3"), Some("c4")]);
+        r.resolve_all(&mut []);
     }
 }
