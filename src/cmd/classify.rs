@@ -294,17 +294,23 @@ impl Shown {
     }
 }
 
+/// The tries of a batch (all its parts, which it empties) inside `--since`, judged on all cores.
+fn shown_of(parts: &mut [Vec<Attempt>], config: &super::args::RunConfig) -> Vec<Shown> {
+    let mut made = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for batch in parts {
+        batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
+        made.par_extend(batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)));
+    }
+    made
+}
+
 /// Every attempt in the logs from `--since` on, made [`Shown`] on all cores batch by batch as the logs are read, in
 /// time order.
 fn shown_attempts(config: &super::args::RunConfig) -> Result<Vec<Shown>> {
     let mut shown = Vec::new();
     let data = load_campaign_data(config)?;
     read_attempts(config, data, &mut |parts, _| {
-        for batch in parts {
-            batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
-            let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
-            shown.extend(made);
-        }
+        shown.extend(shown_of(parts, config));
         Ok(())
     })?;
     shown.sort_by_key(|a| (a.time, a.source));
@@ -399,13 +405,10 @@ fn stream_logs(args: &ClassifyArgs, config: &super::args::RunConfig, out: &Outpu
     // The error writing rows, kept apart from the error that stops the reading (which names the file being read).
     let mut failed: Option<anyhow::Error> = None;
     let read = read_attempts(config, data, &mut |parts, bound| {
-        for batch in parts {
-            batch.retain(|a| config.since.is_none_or(|t| a.time >= t));
-            let made: Vec<Shown> = batch.par_drain(..).map(|a| Shown::new(a, &config.classifier)).collect();
-            order.reserve(made.len());
-            for shown in made {
-                order.push(shown);
-            }
+        let made = shown_of(parts, config);
+        order.reserve(made.len());
+        for shown in made {
+            order.push(shown);
         }
         if let Some(bound) = bound {
             order.release_before(bound, &mut |shown| released.push(shown));

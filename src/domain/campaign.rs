@@ -258,15 +258,11 @@ impl CampaignResolver {
             starts.iter().map(|&i| attempts[i].message_id.as_deref().map_or("", normalize_message_id)).collect();
         let mut found = Vec::with_capacity(ids.len());
         self.by_message_id.campaigns(&ids, &mut found);
-        let campaigns: Vec<Option<Name>> = starts
-            .iter()
-            .zip(found)
-            .map(|(&i, found)| match found {
-                Some(c) if attempts[i].message_id.is_some() => Some(c.clone()),
-                _ => self.resolve_without_sends(&attempts[i]),
-            })
-            .collect();
-        for (k, (&from, campaign)) in starts.iter().zip(campaigns).enumerate() {
+        for (k, (&from, found)) in starts.iter().zip(found).enumerate() {
+            let campaign = match found {
+                Some(c) if attempts[from].message_id.is_some() => Some(c.clone()),
+                _ => self.resolve_without_sends(&attempts[from]),
+            };
             let to = starts.get(k + 1).copied().unwrap_or(attempts.len());
             for a in &mut attempts[from..to] {
                 a.campaign = campaign.clone();

@@ -70,15 +70,14 @@ impl Table {
     }
 }
 
-/// `name` from `table`, through a thread's memory of the last few names it took from there (`recent`, newest last):
-/// a batch of records names the same few senders or campaigns over and over, and the table's lock is then rarely
-/// taken.
-fn remembered(recent: &mut Vec<Name>, table: &Table, name: &str) -> Name {
-    const REMEMBERED: usize = 8;
+/// `name` from `table`, through a thread's memory of the last `room` names it took from there (`recent`, newest
+/// last): a batch of records names the same few hosts, senders or campaigns over and over, and the table's lock is
+/// then rarely taken.
+fn remembered(recent: &mut Vec<Name>, room: usize, table: &Table, name: &str) -> Name {
     if let Some(n) = recent.iter().rev().find(|n| n.as_str() == name) {
         return n.clone();
     }
-    if recent.len() == REMEMBERED {
+    if recent.len() == room {
         recent.remove(0);
     }
     let n = table.name(name);
@@ -96,9 +95,13 @@ static SENDERS: LazyLock<Table> = LazyLock::new(|| Table::new(4096));
 static CAMPAIGNS: LazyLock<Table> = LazyLock::new(|| Table::new(65536));
 
 impl Name {
-    /// A host's name, shared with every other line and message of that host.
+    /// A host's name, shared with every other line and message of that host. Every Postfix line names one, and a
+    /// log written by many hosts interleaves them: each thread remembers the last 32.
     pub fn host(name: &str) -> Name {
-        HOSTS.name(name)
+        thread_local! {
+            static RECENT: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
+        }
+        RECENT.with_borrow_mut(|recent| remembered(recent, 32, &HOSTS, name))
     }
 
     /// An envelope sender (normalised), shared with every other line and attempt that names it.
@@ -106,7 +109,7 @@ impl Name {
         thread_local! {
             static RECENT: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
         }
-        RECENT.with_borrow_mut(|recent| remembered(recent, &SENDERS, name))
+        RECENT.with_borrow_mut(|recent| remembered(recent, 8, &SENDERS, name))
     }
 
     /// A campaign id, shared with every other attempt and outcome of that campaign.
@@ -114,7 +117,7 @@ impl Name {
         thread_local! {
             static RECENT: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
         }
-        RECENT.with_borrow_mut(|recent| remembered(recent, &CAMPAIGNS, name))
+        RECENT.with_borrow_mut(|recent| remembered(recent, 8, &CAMPAIGNS, name))
     }
 
     /// The name.

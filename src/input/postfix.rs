@@ -249,26 +249,6 @@ fn queue_id(message: &str) -> Option<(QueueId, &str)> {
     Some((QueueId::scanned(b, scan)?, &message[scan.len + 2..]))
 }
 
-/// The host's name, shared: a log names a few hosts millions of times. Each thread remembers the last few it saw, so
-/// that most lines take a copy of a name without going to the run's table of them.
-fn shared_host(host: &str) -> Host {
-    const REMEMBERED: usize = 32;
-    thread_local! {
-        static HOSTS: RefCell<Vec<Host>> = const { RefCell::new(Vec::new()) };
-    }
-    HOSTS.with_borrow_mut(|hosts| {
-        if let Some(h) = hosts.iter().find(|h| ***h == *host) {
-            return h.clone();
-        }
-        if hosts.len() == REMEMBERED {
-            hosts.remove(0);
-        }
-        let h = Name::host(host);
-        hosts.push(h.clone());
-        h
-    })
-}
-
 /// The envelope sender `raw`, normalised (see [`normalize_address`]), shared with the lines before that named it.
 /// Four in ten Postfix lines name a sender (`pickup`, then `qmgr` at every try), and a platform sends a campaign's
 /// messages from one or a few addresses: each thread remembers the last few, so that most of these lines take a
@@ -374,7 +354,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
     };
     Parsed::Used(Record {
         time: syslog.time,
-        host: shared_host(syslog.host),
+        host: Name::host(syslog.host),
         queue_id: qid,
         event,
         line: keep_line.then(|| Box::from(line)),
