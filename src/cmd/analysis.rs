@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
@@ -71,6 +72,9 @@ pub struct Analysis {
     pub files: Vec<FileStats>,
     /// The start of the window shown (`--since`): outcomes before it are replayed but not reported.
     pub since: Option<Timestamp>,
+    /// The state to carry to the next run (`--state`) and where: saved by [`Analysis::save_state`] once the command's
+    /// output is written, so that a run that fails can be run again without its lines counting twice.
+    state: Option<(PathBuf, StateFile)>,
 }
 
 /// Reads the campaign data of a run.
@@ -203,12 +207,32 @@ impl Analysis {
             );
         }
         let replay = Replay { steps, ..replayer.finish() };
-        if let Some(path) = &config.state {
-            state::save(path, &StateFile::new(&replay.contacts, &replay.deactivations, carry, now()))?;
-        }
+        let state = config
+            .state
+            .as_ref()
+            .map(|path| (path.clone(), StateFile::new(&replay.contacts, &replay.deactivations, carry, now())));
         let campaigns = std::mem::take(&mut data.campaigns);
         let events = detector.map(BlockDetector::finish).unwrap_or_default();
-        Ok(Analysis { outcomes, events, replay, counts, first_seen, campaigns, engagement, files, since: config.since })
+        Ok(Analysis {
+            outcomes,
+            events,
+            replay,
+            counts,
+            first_seen,
+            campaigns,
+            engagement,
+            files,
+            since: config.since,
+            state,
+        })
+    }
+
+    /// Saves the state for the next run (`--state`), if asked for: to be called once the output is written.
+    pub fn save_state(&self) -> Result<()> {
+        match &self.state {
+            Some((path, file)) => state::save(path, file),
+            None => Ok(()),
+        }
     }
 
     /// Whether a time is inside the window shown.

@@ -4,7 +4,7 @@
 //! [`RunConfig`] and [`OutputConfig`].
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -191,6 +191,8 @@ pub struct RunConfig {
     pub classifier: Classifier,
     /// The state file carried between runs.
     pub state: Option<PathBuf>,
+    /// The rules files, users' rules before the built-in ones.
+    pub rule_files: Vec<PathBuf>,
     /// Attempts before this time are left out.
     pub since: Option<Timestamp>,
     /// Attempts at or after this time are left out.
@@ -234,6 +236,13 @@ impl InputArgs {
         let rules = if r.rules.is_empty() { fr.rules.clone() } else { r.rules.clone() };
         let hard_reasons = if r.hard_reasons.is_empty() { fr.hard_reasons.clone() } else { r.hard_reasons.clone() };
         let classifier = classifier(&rules, &hard_reasons)?;
+        let (since, until) =
+            (parse_time("--since", self.since.as_deref())?, parse_time("--until", self.until.as_deref())?);
+        if let (Some(s), Some(u)) = (since, until)
+            && s >= u
+        {
+            bail!("--since ({s}) is not before --until ({u}): nothing can be in that window");
+        }
         let log_format = self.log_format.clone().or_else(|| fi.log_format.clone());
         let (sends, campaigns, contacts) = (
             self.sends.clone().or_else(|| fi.sends.clone()),
@@ -278,8 +287,9 @@ impl InputArgs {
             },
             classifier,
             state: r.state.clone().or_else(|| fr.state.clone()),
-            since: parse_time("--since", self.since.as_deref())?,
-            until: parse_time("--until", self.until.as_deref())?,
+            rule_files: rules,
+            since,
+            until,
             stats: self.stats,
             strict: self.strict,
         })
@@ -337,6 +347,39 @@ pub struct OutputConfig {
     pub path: Option<PathBuf>,
     /// Leave formula-like CSV cells alone.
     pub raw_csv: bool,
+}
+
+impl RunConfig {
+    /// Every file the run reads: logs, campaign data, rules and the state file.
+    pub fn input_paths(&self) -> impl Iterator<Item = &Path> {
+        let data = [&self.sends, &self.campaigns, &self.contacts, &self.state];
+        self.logs.iter().chain(self.rule_files.iter()).chain(data.into_iter().flatten()).map(PathBuf::as_path)
+    }
+}
+
+impl OutputConfig {
+    /// Refuses an output file that is one of the run's inputs (`extra` are inputs the command reads besides the
+    /// run's own): writing it would destroy the data before, or after, it is read.
+    pub fn refuse_inputs<'a>(&self, config: &'a RunConfig, extra: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+        let Some(out) = &self.path else { return Ok(()) };
+        // Compared by where they really are; a file not made yet (a first run's state file) by its folder's.
+        let real = |p: &Path| {
+            std::fs::canonicalize(p).ok().or_else(|| {
+                let folder = p.parent().filter(|f| !f.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                Some(std::fs::canonicalize(folder).ok()?.join(p.file_name()?))
+            })
+        };
+        let Some(out_real) = real(out) else { return Ok(()) };
+        for input in config.input_paths().chain(extra) {
+            if input.as_os_str() != "-" && real(input).is_some_and(|p| p == out_real) {
+                bail!(
+                    "the output file {} is also an input of this run; writing it would destroy that input: give another -o",
+                    out.display()
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 impl OutputArgs {

@@ -58,6 +58,7 @@ pub fn run(args: &ClassifyArgs) -> Result<()> {
     let out = args.output.config()?;
     let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
     let mut config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
+    out.refuse_inputs(&config, [])?;
     if args.text {
         return classify_text(&config.logs, &config.classifier, args.explain, config.stats, config.strict, &out);
     }

@@ -51,6 +51,7 @@ pub fn run(args: &ContactArgs) -> Result<()> {
         Some(&args.replay),
         KeepLines::For(wanted.clone()),
     )?;
+    out.refuse_inputs(&config, [])?;
     let analysis = Analysis::run(&config, &Keep::Contacts(wanted.iter().cloned().collect()), None)?;
 
     let mut machine = Table::new(&[
@@ -151,7 +152,8 @@ pub fn run(args: &ContactArgs) -> Result<()> {
     if found == 0 {
         return Err(NothingFound(format!("no messages to {} in the logs", emails.join(", "))).into());
     }
-    emit(&Output { human, machine }, &out)
+    emit(&Output { human, machine }, &out)?;
+    analysis.save_state()
 }
 
 /// Why the contact is active or deactivated.

@@ -44,13 +44,15 @@ pub struct DeactivationsArgs {
 pub fn run(args: &DeactivationsArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
+    out.refuse_inputs(&config, args.diff.as_deref())?;
     let analysis = Analysis::run(&config, &Keep::Nothing, None)?;
     let columns =
         ["email", "deactivated_at", "campaign_id", "cause", "hard_bounces", "consecutive_soft", "reason", "response"];
     let mut machine = Table::new(&columns);
     let mut human = Table::new(&["email", "deactivated at", "campaign", "cause", "hard", "soft", "reason", "response"]);
     if let Some(old) = &args.diff {
-        return emit(&diff(&analysis, old)?, &out);
+        emit(&diff(&analysis, old)?, &out)?;
+        return analysis.save_state();
     }
     let mut hard = 0;
     let mut n = 0;
@@ -84,7 +86,8 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
         count_of(n as u64, "contact", "contacts"),
         n - hard
     );
-    emit(&Output { human: vec![Block::Table(human), Block::Line(summary)], machine }, &out)
+    emit(&Output { human: vec![Block::Table(human), Block::Line(summary)], machine }, &out)?;
+    analysis.save_state()
 }
 
 /// One contact's deactivation as a list records it.

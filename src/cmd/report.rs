@@ -53,6 +53,7 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<()> {
     let out = args.output.config()?;
     let config = args.input.config(args.files.clone(), Some(&args.replay), KeepLines::None)?;
+    out.refuse_inputs(&config, [])?;
     let keep = match &args.campaign {
         None => Keep::Nothing,
         Some(id) => Keep::Campaign((id != "-").then(|| id.clone())),
@@ -63,7 +64,8 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         None => all_campaigns(&analysis),
         Some(id) => one_campaign(&analysis, id)?,
     };
-    emit(&output, &out)
+    emit(&output, &out)?;
+    analysis.save_state()
 }
 
 fn counts_cells(c: &Counts) -> Vec<Cell> {
@@ -154,7 +156,7 @@ fn all_campaigns(analysis: &Analysis) -> Output {
         .collect();
     if trend.len() > 1 {
         let rates: Vec<f64> = trend.iter().map(|(_, r)| *r).collect();
-        human.push(Block::Line(format!(
+        human.push(Block::TerminalLine(format!(
             "bounce rate by campaign, in sending order ({} to {}): {}",
             trend[0].0,
             trend[trend.len() - 1].0,

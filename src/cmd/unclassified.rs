@@ -102,6 +102,7 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
     let out = args.output.config()?;
     let files = if args.files.is_empty() && args.text { vec![PathBuf::from("-")] } else { args.files.clone() };
     let config = args.input.config(files, Some(&args.replay), KeepLines::None)?;
+    out.refuse_inputs(&config, [])?;
     let mut failures = 0u64;
     let mut groups: HashMap<String, Group> = HashMap::new();
     if args.text {

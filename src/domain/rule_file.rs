@@ -253,10 +253,8 @@ impl Fields {
             return Err("a rule has no id".into());
         }
         let context = |e: String| format!("rule '{id}': {e}");
-        let reason: Reason = self
-            .reason
-            .parse()
-            .map_err(|e: String| context(format!("{e}; `bounces rules list` and README name them")))?;
+        let reason: Reason =
+            self.reason.parse().map_err(|e: String| context(format!("{e}; `bounces rules reasons` lists them")))?;
         let fault = match self.fault.trim() {
             "" => None,
             f => Some(f.parse::<Fault>().map_err(context)?),

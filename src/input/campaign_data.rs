@@ -120,7 +120,14 @@ impl CampaignData {
             |h, name| {
                 let campaign = columns::require(h, CAMPAIGN, name, "sends file")?;
                 columns::require(h, EMAIL, name, "sends file")?;
-                Ok((campaign, columns::find(h, &["message_id", "messageid", "msgid", "message_id_header"])))
+                // The message-id ties a message in the logs to its campaign: without it no row can be used.
+                let message_id = columns::require(
+                    h,
+                    &["message_id", "messageid", "msgid", "message_id_header"],
+                    name,
+                    "sends file",
+                )?;
+                Ok((campaign, Some(message_id)))
             },
             |line, r, cols, stats, part: &mut SendsPart| {
                 let campaign = r.get(cols.0).unwrap_or("").trim();
@@ -219,7 +226,18 @@ impl CampaignData {
                     },
                     None => None,
                 };
-                let last = dates.iter().filter_map(|&i| r.get(i)).filter_map(Timestamp::parse).max();
+                // An empty date is never engaged; one that cannot be read must not pass for that.
+                let mut last = None;
+                for value in dates.iter().filter_map(|&i| r.get(i)).map(str::trim).filter(|v| !v.is_empty()) {
+                    match Timestamp::parse(value) {
+                        Some(t) => last = last.max(Some(t)),
+                        None => {
+                            let why = format!("engagement date '{value}' is not an RFC 3339 time or a YYYY-MM-DD date");
+                            stats.malformed(line, why);
+                            return;
+                        }
+                    }
+                }
                 part.push((email, ContactEngagement { engaged, last_engaged_at: last }));
                 stats.used += 1;
             },

@@ -118,6 +118,8 @@ pub enum Block {
     Table(Table),
     /// A line of text.
     Line(String),
+    /// A line drawn for a terminal only (a sparkline), left out of files and pipes as bar columns are.
+    TerminalLine(String),
 }
 
 /// What a command prints.

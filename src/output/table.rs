@@ -147,6 +147,11 @@ pub fn write(blocks: &[Block], out: &mut dyn Write, style: &Style) -> io::Result
     for (i, block) in blocks.iter().enumerate() {
         match block {
             Block::Line(text) => writeln!(out, "{}", escape_controls(text))?,
+            Block::TerminalLine(text) => {
+                if style.terminal {
+                    writeln!(out, "{}", escape_controls(text))?;
+                }
+            }
             Block::Table(t) => {
                 if i > 0 && matches!(blocks[i - 1], Block::Table(_)) {
                     writeln!(out)?;

@@ -169,3 +169,67 @@ fn classify_stops_reading_once_its_output_is_closed() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+#[test]
+fn a_sends_file_without_message_ids_is_an_error_not_every_row_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let sends = dir.path().join("sends.csv");
+    std::fs::write(&sends, "campaign_id,email,sent_at\nc01,a@b.example,2026-03-02T09:00:00Z\n").unwrap();
+    let run = bounces(&["report", "samples/maillog", "--sends", sends.to_str().unwrap()]).code(2);
+    assert!(run.stderr.contains("sends.csv:1: the sends file needs a column 'message_id'"), "{}", run.stderr);
+}
+
+#[test]
+fn an_output_file_that_is_an_input_is_refused_and_left_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    std::fs::copy("samples/maillog", &log).unwrap();
+    let before = std::fs::read(&log).unwrap();
+    let path = log.to_str().unwrap();
+    for command in ["classify", "report", "deactivations", "unclassified"] {
+        let run = bounces(&[command, path, "-o", path]).code(2);
+        assert!(run.stderr.contains("is also an input of this run"), "{command}: {}", run.stderr);
+    }
+    let run = bounces(&["contact", "nora.bennett@acme-corp.example", path, "-o", path]).code(2);
+    assert!(run.stderr.contains("is also an input of this run"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&log).unwrap(), before, "the log was written over");
+    // The campaign data, and a state file not made yet (named another way), are inputs too.
+    let sends = dir.path().join("sends.csv");
+    std::fs::copy("samples/sends.csv", &sends).unwrap();
+    let run = bounces(&["report", path, "--sends", sends.to_str().unwrap(), "-o", sends.to_str().unwrap()]).code(2);
+    assert!(run.stderr.contains("is also an input of this run"), "{}", run.stderr);
+    let state = dir.path().join("state.json");
+    let other_name = dir.path().join(".").join("state.json");
+    let run = bounces(&["deactivations", path, "--state", state.to_str().unwrap(), "-o", other_name.to_str().unwrap()])
+        .code(2);
+    assert!(run.stderr.contains("is also an input of this run"), "{}", run.stderr);
+    assert!(!state.exists(), "a refused run wrote its state");
+}
+
+#[test]
+fn a_window_that_ends_before_it_begins_is_an_error() {
+    let run = bounces(&["report", "samples/maillog", "--since", "2026-05-01", "--until", "2026-04-01"]).code(2);
+    assert!(run.stderr.contains("--since (2026-05-01T00:00:00Z) is not before --until"), "{}", run.stderr);
+}
+
+#[test]
+fn an_engagement_date_that_cannot_be_read_is_malformed_not_never_engaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let contacts = dir.path().join("contacts.csv");
+    std::fs::write(&contacts, "email,last_click_at\na@b.example,31/12/2025\nb@b.example,2025-12-31\nc@b.example,\n")
+        .unwrap();
+    let run = bounces(&[
+        "deactivations",
+        "samples/sending-log.csv",
+        "--contacts",
+        contacts.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--stats",
+    ])
+    .ok();
+    assert!(run.stderr.contains("contacts.csv:2: engagement date '31/12/2025'"), "{}", run.stderr);
+    let stats = run.stderr.lines().find(|l| l.contains("contacts.csv") && !l.contains("warning")).unwrap();
+    // read, used, ignored (the header), malformed: the empty date is read as never engaged.
+    assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), ["4", "2", "1", "1"], "{stats}");
+}

@@ -104,3 +104,24 @@ fn every_mta_carries_its_messages_in_flight_to_the_next_day() {
         assert!(second == run("report", &format!("@{log}"), &["--since", &since]), "{log}: day 2 report");
     }
 }
+
+#[test]
+fn a_run_whose_output_cannot_be_written_leaves_the_state_as_it_was() {
+    // Run again after the failure, the lines must not count twice: the state is saved only after the output.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let unwritable = dir.path().join("no-such-folder").join("out.csv");
+    let run = bounces(&[
+        "deactivations",
+        "samples/maillog",
+        "--state",
+        state.to_str().unwrap(),
+        "-o",
+        unwritable.to_str().unwrap(),
+    ])
+    .code(2);
+    assert!(run.stderr.contains("cannot create the output file"), "{}", run.stderr);
+    assert!(!state.exists(), "the state was saved by a run that failed");
+    bounces(&["deactivations", "samples/maillog", "--state", state.to_str().unwrap(), "--format", "csv"]).ok();
+    assert!(state.exists());
+}

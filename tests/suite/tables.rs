@@ -102,3 +102,18 @@ fn a_table_closed_early_by_its_reader_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_sparkline_is_for_terminals_not_pipes_or_files() {
+    let args = ["report", "samples/maillog", "--sends", "samples/sends.csv", "--campaigns", "samples/campaigns.csv"];
+    let piped = bounces(&args).ok();
+    assert!(piped.stdout.contains("c07"), "{}", piped.stdout);
+    assert!(!piped.stdout.contains("bounce rate by campaign"), "{}", piped.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.txt");
+    let mut to_file = args.to_vec();
+    to_file.extend(["-o", file.to_str().unwrap()]);
+    bounces(&to_file).ok();
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("c07") && !written.contains("bounce rate by campaign"), "{written}");
+}
