@@ -80,16 +80,21 @@ fn each_row<C: Send + Sync, P: Default + Send>(
     let input = open_input(path)?;
     let name = input.name.clone();
     let mut stats = FileStats::new(name.clone(), what);
-    let rows = |bytes: &[u8], lines_before: u64, cols: &C| -> (FileStats, P) {
+    let rows = |bytes: &[u8], lines_before: u64, cols: &C, fields: usize| -> (FileStats, P) {
         let mut stats = FileStats::new(name.clone(), what);
         let mut part = P::default();
-        columns::each_record(&mut columns::range_reader(bytes), &mut stats, lines_before, |line, _, record, stats| {
-            // Made a StringRecord without a copy; invalid UTF-8 (counted by the block) is read lossily.
-            let text = csv::StringRecord::from_byte_record(record)
-                .unwrap_or_else(|invalid| csv::StringRecord::from_byte_record_lossy(invalid.into_byte_record()));
-            row(line, &text, cols, stats, &mut part);
-            text.into_byte_record()
-        });
+        columns::each_record(
+            &mut columns::range_reader(bytes, fields),
+            &mut stats,
+            lines_before,
+            |line, _, record, stats| {
+                // Made a StringRecord without a copy; invalid UTF-8 (counted by the block) is read lossily.
+                let text = csv::StringRecord::from_byte_record(record)
+                    .unwrap_or_else(|invalid| csv::StringRecord::from_byte_record_lossy(invalid.into_byte_record()));
+                row(line, &text, cols, stats, &mut part);
+                text.into_byte_record()
+            },
+        );
         (stats, part)
     };
     let header = |cells: &csv::StringRecord, _: &mut FileStats| columns(cells, &name);

@@ -64,6 +64,8 @@ pub struct LineEnds<R> {
     after_cr: u64,
     /// Blank lines outside quotes, not yet counted.
     blank: u64,
+    /// How many cells the header has (0: not known), to tell rows taken in by a stray quote (see [`next_row`]).
+    fields: usize,
 }
 
 impl<R> LineEnds<R> {
@@ -78,7 +80,13 @@ impl<R> LineEnds<R> {
             line_start: 0,
             after_cr: u64::MAX,
             blank: 0,
+            fields: 0,
         }
+    }
+
+    /// Tells how many cells the header has, so that rows taken in by a stray quote are found (see [`next_row`]).
+    pub fn set_fields(&mut self, fields: usize) {
+        self.fields = fields;
     }
 
     /// Where the row that the reader began at `start` begins, past the line ends and blank lines the reader passed
@@ -153,6 +161,26 @@ pub fn next_row<R: std::io::Read>(
                 stats.malformed(line, format!("row of {length} bytes is longer than the limit of {MAX_LINE}"));
                 return Row::Skipped;
             }
+            if let Some(why) = rows_taken_in(record, reader.get_ref().fields) {
+                // Every line the quote took in is counted, as the rows they were; a quote left open at the end
+                // of the input takes in its last line end too, which ends no line of its own.
+                let ends = record.iter().map(|cell| memchr::memchr_iter(b'\n', cell).count() as u64).sum::<u64>();
+                let last_end = record.iter().next_back().is_some_and(|cell| cell.ends_with(b"\n"));
+                let extra = ends - u64::from(last_end);
+                stats.read += extra;
+                stats.malformed += extra;
+                let why = if extra == 0 {
+                    format!("a `\"` opens a quoted cell that is not closed on its line, {why} (a stray quote?)")
+                } else {
+                    let last = line + extra;
+                    format!(
+                        "a `\"` opens a quoted cell that runs to line {last}, {why} (a stray quote?): lines {line} \
+                         to {last} are not used"
+                    )
+                };
+                stats.malformed(line, why);
+                return Row::Skipped;
+            }
             Row::Read(line, bytes)
         }
         Err(e) => {
@@ -161,6 +189,34 @@ pub fn next_row<R: std::io::Read>(
             stats.malformed(line, format!("unreadable CSV row: {e}"));
             if matches!(e.kind(), csv::ErrorKind::Io(_)) { Row::End } else { Row::Skipped }
         }
+    }
+}
+
+/// How many lines inside the cells of a row read across line ends read as rows of their own, if any: then a `"`
+/// with no partner (a hand-edited export, a log text written unquoted) opened a cell that took them in, and the
+/// rows they were would be lost without a word. `fields` is the header's number of cells (0: not known, no check).
+///
+/// A cell may hold line ends (a multi-line SMTP reply, quoted as RFC 4180 says), so a line end alone tells
+/// nothing. A row with line ends and another number of cells than the header has is such a row; so is a line
+/// inside a cell that splits at commas into as many cells as the header, the cells before the last each a short
+/// word without spaces (an id, an address, a time), as a row of an export does and a reply's next line (`550-5.1.1
+/// The email account ...`) does not.
+fn rows_taken_in(record: &csv::ByteRecord, fields: usize) -> Option<String> {
+    if fields < 2 || !record.iter().any(|cell| cell.contains(&b'\n')) {
+        return None;
+    }
+    let looks_like_a_row = |line: &[u8]| {
+        let mut cells = line.split(|&b| b == b',');
+        cells.by_ref().take(fields - 1).filter(|c| !c.is_empty() && c.len() <= 255 && !c.contains(&b' ')).count()
+            == fields - 1
+            && cells.next().is_some()
+    };
+    let rows =
+        record.iter().flat_map(|cell| cell.split(|&b| b == b'\n').skip(1)).filter(|l| looks_like_a_row(l)).count();
+    match rows {
+        0 if record.len() == fields => None,
+        0 => Some(format!("and the row has {} cells where the header has {fields}", record.len())),
+        n => Some(format!("taking in {n} line(s) that read as rows of their own")),
     }
 }
 
@@ -201,24 +257,27 @@ pub fn header_of(bytes: &[u8]) -> csv::Result<(csv::ByteRecord, usize, u64)> {
 
 /// A CSV reader of `bytes` that starts after the header (a range of rows, see [`read_in_ranges`]), numbering rows
 /// with [`next_row`].
-pub fn range_reader(bytes: &[u8]) -> csv::Reader<LineEnds<&[u8]>> {
-    csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(LineEnds::new(bytes))
+pub fn range_reader(bytes: &[u8], fields: usize) -> csv::Reader<LineEnds<&[u8]>> {
+    let mut ends = LineEnds::new(bytes);
+    ends.set_fields(fields);
+    csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(ends)
 }
 
 /// Reads a CSV input in blocks of whole records ([`super::lines::pipeline_blocks_cut`]), each block's rows range by
 /// range on all cores ([`super::lines::map_csv_chunks`]): a large file is neither held whole nor read on one core.
 /// `header(cells, stats)` makes the columns of the header (the first record; an empty record for an empty input);
-/// `rows(range, lines before it, columns)` reads a range of rows (see [`range_reader`]) into its own accounting and
-/// a part; `handle(parts, bytes)` takes each block's parts in file order, once their accounting is in `stats`.
+/// `rows(range, lines before it, columns, header cells)` reads a range of rows (see [`range_reader`]) into its own
+/// accounting and a part; `handle(parts, bytes)` takes each block's parts in file order, once their accounting is in `stats`.
 pub fn read_in_ranges<C: Send + Sync, P: Send>(
     reader: impl std::io::Read + Send,
     stats: &mut FileStats,
     header: impl Fn(&csv::StringRecord, &mut FileStats) -> Result<C> + Sync,
-    rows: impl Fn(&[u8], u64, &C) -> (FileStats, P) + Sync,
+    rows: impl Fn(&[u8], u64, &C, usize) -> (FileStats, P) + Sync,
     mut handle: impl FnMut(Vec<P>, u64) -> Result<()> + Send,
 ) -> Result<()> {
     use super::lines;
-    let columns: std::sync::OnceLock<C> = std::sync::OnceLock::new();
+    // The columns, and how many cells the header has.
+    let columns: std::sync::OnceLock<(C, usize)> = std::sync::OnceLock::new();
     let (name, kind) = (stats.name.clone(), stats.kind.clone());
     let parse = |bytes: &[u8], first: u64| -> Result<(Vec<FileStats>, Vec<P>)> {
         let mut accounts = Vec::new();
@@ -229,14 +288,17 @@ pub fn read_in_ranges<C: Send + Sync, P: Send>(
                 header_of(bytes).with_context(|| format!("{name}:1: cannot read the CSV header"))?;
             head.read += 1 + blank;
             head.ignored += 1 + blank;
-            let _ = columns.set(header(&csv::StringRecord::from_byte_record_lossy(record), &mut head)?);
+            let fields = record.len();
+            let _ = columns.set((header(&csv::StringRecord::from_byte_record_lossy(record), &mut head)?, fields));
             accounts.push(head);
             body_first += memchr::memchr_iter(b'\n', &bytes[..end]).count() as u64;
             body = &bytes[end..];
         }
-        let Some(c) = columns.get() else { return Ok((accounts, Vec::new())) };
+        let Some((c, fields)) = columns.get() else { return Ok((accounts, Vec::new())) };
         let (ranges, parts): (Vec<FileStats>, Vec<P>) =
-            lines::map_csv_chunks(body, body_first, |first, range| rows(range, first - 1, c)).into_iter().unzip();
+            lines::map_csv_chunks(body, body_first, |first, range| rows(range, first - 1, c, *fields))
+                .into_iter()
+                .unzip();
         accounts.extend(ranges);
         Ok((accounts, parts))
     };
@@ -324,6 +386,19 @@ mod tests {
         assert_eq!(rows(&lf.replace('\n', "\r\n")).iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4, 5, 7], "CR LF");
         assert_eq!(rows(&lf.replace('\n', "\r\n"))[0].1, "a,1", "a row's bytes start at its first byte");
         assert_eq!(rows("h\r\n\r\n\r\nx\r\ny").iter().map(|r| r.0).collect::<Vec<_>>(), [4, 5], "blank CR LF lines");
+    }
+
+    #[test]
+    fn rows_taken_in_by_a_stray_quote_are_told_from_replies_quoted_across_lines() {
+        let record = |cells: &[&str]| csv::ByteRecord::from(cells.to_vec());
+        let reply = "550-5.1.1 The email account that you tried to reach does not exist, please\n550 5.1.1 try again";
+        assert_eq!(rows_taken_in(&record(&["c1", "a@x", "2026-01-01T00:00:00Z", reply]), 4), None);
+        assert_eq!(rows_taken_in(&record(&["c1", "a@x", "2026-01-01T00:00:00Z", "250 ok"]), 4), None, "one line");
+        let taken = record(&["c1", "a@x", "2026-01-01T00:00:00Z", "550 x\nc1,b@x,2026-01-01T00:00:01Z,250 ok, fine"]);
+        assert_eq!(rows_taken_in(&taken, 4).as_deref(), Some("taking in 1 line(s) that read as rows of their own"));
+        let short = record(&["c1", "a@x,2026-01-01T00:00:00Z,250 ok\nnothing like a row"]);
+        assert_eq!(rows_taken_in(&short, 4).as_deref(), Some("and the row has 2 cells where the header has 4"));
+        assert_eq!(rows_taken_in(&taken, 0), None, "no header known, no check");
     }
 
     proptest::proptest! {

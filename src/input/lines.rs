@@ -327,13 +327,19 @@ fn read_blocks<R: std::io::Read>(
         }
         let end = match cut(&buf[..len]) {
             Some(i) => i,
-            None if eof => len,
-            None => {
-                // No line end in a whole block: the line is too long.
-                skipping = Some(len as u64);
-                len = 0;
-                continue;
-            }
+            // No record end in a whole block, or in what is left at the end, but a line end: a `"` opened a quoted
+            // cell that is not closed (a stray quote in a CSV). Its line goes alone, for the parser to report, and
+            // the lines after it are read as they are, rather than lost with it.
+            None if eof => memchr::memchr(b'\n', &buf[..len]).filter(|&i| i + 1 < len).map_or(len, |i| i + 1),
+            None => match memchr::memchr(b'\n', &buf[..len.min(MAX_LINE + 1)]) {
+                Some(i) => i + 1,
+                None => {
+                    // No line end in a whole block: the line is too long.
+                    skipping = Some(len as u64);
+                    len = 0;
+                    continue;
+                }
+            },
         };
         if end > 0 {
             let first = line;

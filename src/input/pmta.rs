@@ -112,9 +112,9 @@ pub fn read(
     each: &mut (dyn FnMut(Vec<Attempt>, Option<Timestamp>) -> Result<()> + Send),
 ) -> Result<()> {
     let name = stats.name.clone();
-    let rows = |bytes: &[u8], lines_before: u64, c: &Columns| -> (FileStats, Vec<Attempt>) {
+    let rows = |bytes: &[u8], lines_before: u64, c: &Columns, fields: usize| -> (FileStats, Vec<Attempt>) {
         let mut part = FileStats::new(name.clone(), "pmta");
-        let mut reader = columns::range_reader(bytes);
+        let mut reader = columns::range_reader(bytes, fields);
         let mut record = csv::ByteRecord::new();
         // Rows are seldom shorter than 200 bytes: room for them all at once.
         let mut attempts = Vec::with_capacity(bytes.len() / 200 + 1);

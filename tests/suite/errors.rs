@@ -233,3 +233,66 @@ fn an_engagement_date_that_cannot_be_read_is_malformed_not_never_engaged() {
     // read, used, ignored (the header), malformed: the empty date is read as never engaged.
     assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), ["4", "2", "1", "1"], "{stats}");
 }
+
+#[test]
+fn a_stray_quote_costs_its_own_row_and_rows_it_takes_in_are_counted_and_named() {
+    // Line 4 opens a quote that is never closed: only that row is lost, and said so; the rows after it are read.
+    // A reply quoted across lines (lines 2 and 3) is one row, as RFC 4180 writes it.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sending.csv");
+    let head = "campaign_id,email,timestamp,log\n\
+         c1,a@b.example,2026-01-01T00:00:00Z,\"550-5.1.1 The email account, that you tried to reach does not exist.\n550 5.1.1 Please try double-checking the recipient, email address, for typos\"\n\
+         c1,\"b@b.example,2026-01-01T00:00:01Z,250 ok\n\
+         c1,c@b.example,2026-01-01T00:00:02Z,250 ok\n";
+    std::fs::write(&log, format!("{head}c1,d@b.example,2026-01-01T00:00:03Z,FAILED 550 5.1.1 no such user\n")).unwrap();
+    let run = bounces(&["deactivations", log.to_str().unwrap(), "--format", "csv", "--stats"]).ok();
+    assert!(
+        run.stderr.contains("sending.csv:4: a `\"` opens a quoted cell that is not closed on its line"),
+        "{}",
+        run.stderr
+    );
+    let emails: Vec<String> = run.csv().iter().map(|r| r["email"].clone()).collect();
+    assert_eq!(emails, ["a@b.example", "d@b.example"], "the multi-line reply and the row after the stray quote");
+    let stats = run.stderr.lines().find(|l| l.contains("sending-log") && !l.starts_with("bounces:")).unwrap();
+    assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), ["5", "3", "1", "1"]);
+    let run = bounces(&["deactivations", log.to_str().unwrap(), "--strict"]).code(2);
+    assert!(run.stderr.contains("sending.csv:4: a `\"` opens a quoted cell"), "{}", run.stderr);
+
+    // A quote in a later row closes the stray one: the rows between are one row to the CSV reader. They cannot be
+    // read, but every line is counted and the user told which.
+    std::fs::write(&log, format!("{head}c1,d@b.example,2026-01-01T00:00:03Z,FAILED 550 5.1.1 \"no such user\n"))
+        .unwrap();
+    let run = bounces(&["deactivations", log.to_str().unwrap(), "--format", "csv", "--stats"]).ok();
+    assert!(
+        run.stderr.contains(
+            "sending.csv:4: a `\"` opens a quoted cell that runs to line 6, taking in 2 line(s) that read as rows of \
+             their own (a stray quote?): lines 4 to 6 are not used"
+        ),
+        "{}",
+        run.stderr
+    );
+    let stats = run.stderr.lines().find(|l| l.contains("sending-log") && !l.starts_with("bounces:")).unwrap();
+    assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), ["5", "1", "1", "3"]);
+
+    // A contacts file, read in ranges on all cores, and a sending log larger than a block: the stray quote costs
+    // one row.
+    let contacts = dir.path().join("contacts.csv");
+    std::fs::write(&contacts, "email,engaged\na@b.example,true\n\"b@b.example,false\nc@b.example,true\n").unwrap();
+    let run = bounces(&["report", "samples/sending-log.csv", "--contacts", contacts.to_str().unwrap(), "--stats"]).ok();
+    assert!(run.stderr.contains("contacts.csv:3: a `\"` opens a quoted cell that is not closed"), "{}", run.stderr);
+    let stats = run.stderr.lines().find(|l| l.contains("contacts.csv") && !l.starts_with("bounces:")).unwrap();
+    assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), ["4", "2", "1", "1"]);
+    let mut big = String::from("campaign_id,email,timestamp,log\n");
+    let rows = 60_000;
+    for i in 0..rows {
+        let quote = if i == 10 { "\"" } else { "" };
+        big.push_str(&format!("c1,{quote}u{i}@b.example,2026-01-01T00:00:00Z,FAILED 550 5.1.1 user unknown\n"));
+    }
+    assert!(big.len() > 2 << 20, "more than a block");
+    std::fs::write(&log, big).unwrap();
+    let run = bounces(&["report", log.to_str().unwrap(), "--format", "csv", "--stats"]).ok();
+    assert!(run.stderr.contains("sending.csv:12: a `\"` opens a quoted cell"), "{}", run.stderr);
+    let stats = run.stderr.lines().find(|l| l.contains("sending-log") && !l.starts_with("bounces:")).unwrap();
+    let want = [rows + 1, rows - 1, 1, 1].map(|n| n.to_string());
+    assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), want);
+}
