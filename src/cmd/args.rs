@@ -15,6 +15,9 @@ use crate::domain::reason::{HardPolicy, Reason};
 use crate::domain::replay::{ReplayPolicy, Thresholds};
 use crate::domain::rule_file;
 use crate::domain::time::Timestamp;
+
+/// The years `--year` may name: a log from before Unix time, or after 9999, is a typing error.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 use crate::input::{KeepLines, LogFormat, LogOptions, Progress};
 use crate::output::Format;
 
@@ -254,6 +257,10 @@ impl InputArgs {
         if stdin.filter(|p| p.as_os_str() == "-").count() > 1 {
             bail!("standard input (`-`) can be read only once, but it is given more than once");
         }
+        let year = self.year.or(fi.year);
+        if let Some(y) = year.filter(|y| !(YEARS.contains(y))) {
+            bail!("--year {y} is not a year a log can be from ({} to {})", YEARS.start(), YEARS.end());
+        }
         Ok(RunConfig {
             logs,
             log_options: LogOptions {
@@ -262,7 +269,7 @@ impl InputArgs {
                     .map(|f| f.parse::<LogFormat>())
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
-                year: self.year.or(fi.year),
+                year,
                 keep,
                 now: now(),
                 carry: None,

@@ -86,7 +86,9 @@ pub fn run(args: &DeactivationsArgs) -> Result<()> {
         count_of(n as u64, "contact", "contacts"),
         n - hard
     );
-    emit(&Output { human: vec![Block::Table(human), Block::Line(summary)], machine }, &out)?;
+    // No table of nothing: the line says it all.
+    let table = (!human.rows.is_empty()).then_some(Block::Table(human));
+    emit(&Output { human: table.into_iter().chain([Block::Line(summary)]).collect(), machine }, &out)?;
     analysis.save_state()
 }
 

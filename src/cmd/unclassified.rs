@@ -193,6 +193,11 @@ pub fn run(args: &UnclassifiedArgs) -> Result<()> {
             Cell::text(clip(&g.example, 40)),
         ]);
     }
+    if groups.is_empty() {
+        // No table of nothing: the line says it all.
+        let summary = format!("every one of the {failures} failure responses was classified by the words of a rule");
+        return emit(&Output { human: vec![Block::Line(summary)], machine }, &out);
+    }
     let summary = format!(
         "{unmatched} of {failures} failure responses were classified by their codes alone or not at all ({} templates); \
          write rules for them with --rules",

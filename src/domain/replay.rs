@@ -257,7 +257,7 @@ impl Replayer {
             OutcomeKind::Delivered => state.consecutive_soft = 0,
             OutcomeKind::Pending => {}
             OutcomeKind::Hard => {
-                state.hard_bounces += 1;
+                state.hard_bounces = state.hard_bounces.saturating_add(1);
                 counted = true;
                 if t.hard > 0 && state.hard_bounces >= t.hard {
                     cause = Some(Cause::Hard);
@@ -266,7 +266,7 @@ impl Replayer {
             OutcomeKind::Soft => {
                 if !(self.policy.ignore_sender_faults && outcome.verdict.fault == Fault::Sender) {
                     counted = true;
-                    state.consecutive_soft += 1;
+                    state.consecutive_soft = state.consecutive_soft.saturating_add(1);
                     let limit = if engaged { t.soft_engaged } else { t.soft_unengaged };
                     if limit > 0 && state.consecutive_soft >= limit {
                         cause = Some(Cause::SoftThreshold);
@@ -388,6 +388,20 @@ mod tests {
         let who: Vec<(&str, u32)> =
             judged.deactivations.iter().map(|d| (d.email.as_str(), d.consecutive_soft)).collect();
         assert_eq!(who, [("a@x", 3), ("c@x", 3), ("b@x", 4)]);
+    }
+
+    #[test]
+    fn counters_carried_at_their_limit_stay_there() {
+        // A state file's counters at u32::MAX (by hand, or after billions of bounces) neither wrap to 0 nor stop the
+        // run: the counts stay at their limit.
+        let full = ContactState { consecutive_soft: u32::MAX, hard_bounces: u32::MAX, deactivation: None };
+        let carried = Carried { contacts: [("a@x".to_string(), full)].into_iter().collect(), deactivations: vec![] };
+        let off = Thresholds { hard: 0, soft_engaged: 0, soft_unengaged: 0 };
+        let mut r = Replayer::new(carried, ReplayPolicy { thresholds: off, ignore_sender_faults: false });
+        let soft = r.push(&outcome("a@x", 1, OutcomeKind::Soft, Fault::Recipient), false, None);
+        let hard = r.push(&outcome("a@x", 2, OutcomeKind::Hard, Fault::Recipient), false, None);
+        assert_eq!((soft.consecutive_soft, hard.hard_bounces), (u32::MAX, u32::MAX));
+        assert_eq!(hard.consecutive_soft, u32::MAX, "a hard bounce leaves the soft run as it is");
     }
 
     #[test]

@@ -418,6 +418,9 @@ impl<'a> DeliveryFields<'a> {
 fn delivery(rest: &str) -> Result<Option<Event>, String> {
     let fields = DeliveryFields::listed(rest).unwrap_or_else(|| DeliveryFields::searched(rest));
     let to = fields.to.ok_or("delivery line without a recipient")?;
+    if to.trim_matches(['<', '>', ' ']).is_empty() {
+        return Err("delivery line with an empty recipient (`to=<>`)".into());
+    }
     let after = fields.status.ok_or("delivery line without status=")?;
     let word_end = memchr::memchr2(b' ', b',', after.as_bytes()).unwrap_or(after.len());
     let status = match &after[..word_end] {
@@ -713,6 +716,10 @@ mod tests {
             Parsed::Malformed(_)
         ));
         assert!(matches!(parse_line("\u{1}\u{2}binary", &KeepLines::None), Parsed::Malformed(_)));
+        // No recipient to deactivate: malformed, not a contact with an empty address.
+        let empty = "Nov 20 09:00:01 mta1 postfix/smtp[2]: ABCDE12345: to=<>, relay=none, delay=0.2, dsn=5.1.1, \
+                     status=bounced (550 5.1.1 user unknown)";
+        assert!(matches!(parse_line(empty, &KeepLines::None), Parsed::Malformed(why) if why.contains("to=<>")));
     }
 
     #[test]

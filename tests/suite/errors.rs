@@ -296,3 +296,12 @@ fn a_stray_quote_costs_its_own_row_and_rows_it_takes_in_are_counted_and_named() 
     let want = [rows + 1, rows - 1, 1, 1].map(|n| n.to_string());
     assert_eq!(stats.split_whitespace().skip(2).collect::<Vec<_>>(), want);
 }
+
+#[test]
+fn a_year_no_log_can_be_from_is_an_error() {
+    for year in ["0", "99999", "-5"] {
+        let run = bounces(&["report", "samples/maillog", &format!("--year={year}")]).code(2);
+        assert!(run.stderr.contains(&format!("--year {year} is not a year a log can be from")), "{}", run.stderr);
+    }
+    bounces(&["report", "samples/maillog", "--year", "2025"]).ok();
+}

@@ -117,3 +117,14 @@ fn the_sparkline_is_for_terminals_not_pipes_or_files() {
     let written = std::fs::read_to_string(&file).unwrap();
     assert!(written.contains("c07") && !written.contains("bounce rate by campaign"), "{written}");
 }
+
+#[test]
+fn no_deactivations_is_a_line_not_an_empty_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("sending.csv");
+    std::fs::write(&log, "campaign_id,email,timestamp,log\nc1,a@b.example,2026-01-01T00:00:00Z,250 ok\n").unwrap();
+    let run = bounces(&["deactivations", log.to_str().unwrap()]).ok();
+    assert_eq!(run.stdout.trim(), "0 contacts deactivated: 0 by hard bounces, 0 by the soft-bounce threshold");
+    let run = bounces(&["deactivations", log.to_str().unwrap(), "--format", "csv"]).ok();
+    assert!(run.stdout.starts_with("email,deactivated_at,"), "pipelines still get the header: {}", run.stdout);
+}
