@@ -257,7 +257,7 @@ pub fn for_each_block_cut<R: std::io::Read>(
     mut f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     // One buffer, lent to `f` and filled again.
-    read_blocks(reader, size, cut, |block| match block {
+    read_blocks(reader, 1, size, cut, |block| match block {
         Filled::Lines(buf, end, first, ranges) => f(Block::Lines(&buf[..end], first, &ranges)).map(|()| Some(buf)),
         Filled::TooLong(line, len) => f(Block::TooLong(line, len)).map(|()| None),
     })
@@ -278,6 +278,7 @@ enum Filled {
 /// few bytes of the last line not yet whole are copied into it; the block is not copied.
 fn read_blocks<R: std::io::Read>(
     mut reader: R,
+    first_line: u64,
     size: usize,
     cut: impl Fn(&[u8]) -> Option<usize>,
     mut f: impl FnMut(Filled) -> anyhow::Result<Option<Vec<u8>>>,
@@ -288,7 +289,7 @@ fn read_blocks<R: std::io::Read>(
     let mut buf: Vec<u8> = fresh();
     let mut tail = Vec::new();
     let mut len = 0;
-    let mut line = 1u64;
+    let mut line = first_line;
     // Bytes of an over-long line still being skipped.
     let mut skipping: Option<u64> = None;
     let mut eof = false;
@@ -385,11 +386,12 @@ pub fn pipeline_blocks_cut<T: Send>(
         let ((count, at), parsed) = rayon::join(|| invalid_utf8_lines(bytes), || parse(bytes, first));
         (parsed, (count, at.map(|n| n + first - 1)))
     };
-    pipeline_checked_blocks(reader, size, cut, parse, handle)
+    pipeline_checked_blocks(reader, 1, size, cut, parse, handle)
 }
 
 /// [`pipeline_blocks_cut`] for a `parse` that finds a block's lines that are not valid UTF-8 itself, as it reads
-/// them (how many, and the number of the first): the text is then checked once rather than twice.
+/// them (how many, and the number of the first): the text is then checked once rather than twice. The first line
+/// read is numbered `first_line`.
 ///
 /// Each block is parsed on all cores while `handle` takes the one before it. With more than one core, the blocks
 /// are read on a thread of their own, one block ahead: read on the calling thread, between two blocks, the copy
@@ -398,6 +400,7 @@ pub fn pipeline_blocks_cut<T: Send>(
 /// With one core (`-j 1`), the calling thread reads, so that the run keeps to one core.
 fn pipeline_checked_blocks<T: Send>(
     reader: impl std::io::Read + Send,
+    first_line: u64,
     size: usize,
     cut: impl Fn(&[u8]) -> Option<usize> + Send,
     parse: impl Fn(&[u8], u64, &[Range]) -> (T, InvalidLines) + Sync,
@@ -431,7 +434,7 @@ fn pipeline_checked_blocks<T: Send>(
             let (give_back, spares) = std::sync::mpsc::channel::<Vec<u8>>();
             // Each block goes over in the buffer it was read into, and the next is read into a spare one.
             let read = move || {
-                read_blocks(reader, size, cut, |block| {
+                read_blocks(reader, first_line, size, cut, |block| {
                     let piece = match block {
                         Filled::Lines(buf, end, first, ranges) => Ok((buf, end, first, ranges)),
                         Filled::TooLong(line, len) => Err((line, len)),
@@ -455,7 +458,12 @@ fn pipeline_checked_blocks<T: Send>(
             handled.and(read)
         })?;
     } else {
-        for_each_block_cut(reader, size, cut, step)?;
+        read_blocks(reader, first_line, size, cut, |block| match block {
+            Filled::Lines(buf, end, first, ranges) => {
+                step(Block::Lines(&buf[..end], first, &ranges)).map(|()| Some(buf))
+            }
+            Filled::TooLong(line, len) => step(Block::TooLong(line, len)).map(|()| None),
+        })?;
     }
     match pending {
         Some(last) => handle(last),
@@ -547,7 +555,9 @@ pub fn stream_line_blocks<T: Send>(
         let invalid = chunks.iter().fold((0, None), |(count, at), (_, (n, first))| (count + n, at.or(*first)));
         (ParsedBlockLines(chunks.into_iter().map(|(lines, _)| lines).collect::<Vec<_>>()), invalid)
     };
-    pipeline_checked_blocks(reader, STREAM_BLOCK, lines_end, parse, |block| {
+    // Lines an earlier run read (`--state`) were skipped: numbers go on after them.
+    let first_line = stats.resumed_after + 1;
+    pipeline_checked_blocks(reader, first_line, STREAM_BLOCK, lines_end, parse, |block| {
         let mut parsed = match block {
             ParsedBlock::TooLong(line, len) => {
                 stats.read += 1;

@@ -12,6 +12,7 @@ pub mod kumomta;
 pub mod lines;
 pub mod pmta;
 pub mod postfix;
+pub mod resume;
 pub mod sending_log;
 pub mod sendmail;
 pub mod source;
@@ -132,7 +133,8 @@ pub struct LogOptions {
 
 /// The messages an MTA still had in flight at the end of a run, for the next run to go on from (`--state`): the
 /// Postfix queue, Exim's and Sendmail's messages not done, and the deferrals of every MTA still waiting for their
-/// final try. A message deferred on day 1 and settled on day 2 is then one message, with its campaign.
+/// final try. A message deferred on day 1 and settled on day 2 is then one message, with its campaign. It also
+/// says how far each line log was read, so that no line is read twice.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Carry {
     /// The Postfix messages in the queue.
@@ -149,6 +151,10 @@ pub struct Carry {
     /// KumoMTA deferrals waiting for their final record.
     #[serde(default)]
     pub kumomta: Vec<Attempt>,
+    /// Where each line log was read up to: a run with a state file reads such a file on from there, and each line
+    /// log only up to its last whole line (see [`resume`]).
+    #[serde(default)]
+    pub files: Vec<resume::FileMark>,
 }
 
 /// A callback told how many bytes of a streamed log were just read, for a progress bar: this layer never prints.
@@ -199,6 +205,9 @@ pub struct FileStats {
     pub notes: Vec<String>,
     /// Lines that were not valid UTF-8 (read with the bad bytes replaced by U+FFFD), and the first of them.
     pub invalid_utf8: (u64, Option<u64>),
+    /// Lines at the start of the file that an earlier run read (`--state`) and this one did not read again: the
+    /// first line read is the one after them, and is numbered so.
+    pub resumed_after: u64,
 }
 
 /// How many malformed lines of a file are kept for messages.
@@ -350,8 +359,12 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
     let mut files: Vec<(u32, FileStats)> = Vec::new();
     let mut paths: Vec<&PathBuf> = paths.iter().collect();
     paths.sort();
+    // With a state file, line logs are read on from where earlier runs stopped.
+    let earlier = options.keep_carry.then(|| options.carry.as_ref().map_or(&[][..], |c| &c.files[..]));
+    let mut matched = vec![false; earlier.map_or(0, <[_]>::len)];
+    let mut marks = Vec::new();
     for (index, path) in paths.into_iter().enumerate() {
-        let opened = source::open_input(path)?;
+        let mut opened = source::open_input(path)?;
         let format = match options.format.or_else(|| detect(&opened.head)) {
             Some(f) => f,
             None if opened.head.iter().all(u8::is_ascii_whitespace) => LogFormat::Postfix,
@@ -363,6 +376,12 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
         };
         let mut stats = FileStats::new(opened.name.clone(), format.as_str());
         let file = index as u32;
+        let line_log =
+            matches!(format, LogFormat::Postfix | LogFormat::Exim | LogFormat::Sendmail | LogFormat::Kumomta);
+        let marked = line_log && opened.is_file() && earlier.is_some();
+        if let Some(earlier) = earlier.filter(|_| marked) {
+            resume_file(&mut opened, earlier, &mut matched, &mut stats)?;
+        }
         if matches!(format, LogFormat::Postfix | LogFormat::Sendmail) {
             // Times that carry their year (RFC 3339) need no inference, and no pass over the file for it.
             let (opened, first_year) = match options.year.or_else(|| written_year(&opened.head)) {
@@ -382,14 +401,14 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                 LogFormat::Postfix => Stream::Postfix(first_year),
                 _ => Stream::Sendmail(first_year),
             };
-            streamed.push((first_time, file, stream, opened, stats));
+            streamed.push((first_time, file, stream, opened, stats, marked));
             continue;
         }
         if format == LogFormat::SendingLog {
             let opened = opened.rereadable_copy()?;
             let order = sending_log::time_order(opened.reader()?, &opened.name, CLOCK_SLACK_MS)?;
             if order.in_order {
-                streamed.push((order.earliest, file, Stream::SendingLog, opened, stats));
+                streamed.push((order.earliest, file, Stream::SendingLog, opened, stats, false));
             } else {
                 let mut advanced = |bytes| options.progress.advance(bytes);
                 let mut all = |batch: Vec<Attempt>, _| {
@@ -410,12 +429,12 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                     _ => None,
                 }
             });
-            streamed.push((first, file, Stream::Exim, opened, stats));
+            streamed.push((first, file, Stream::Exim, opened, stats, marked));
             continue;
         }
         // The rest write one record per try: PowerMTA and KumoMTA.
         let kumo = format == LogFormat::Kumomta;
-        streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats));
+        streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats, marked));
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     streamed.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
@@ -441,7 +460,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
     let mut seen_until: Option<Timestamp> = None;
     // Attempts of other formats come last, at any time: with them, nothing is settled before the end.
     let ordered = logs.attempts.is_empty();
-    for (k, (_, file, stream, opened, mut stats)) in streamed.into_iter().enumerate() {
+    for (k, (_, file, stream, opened, mut stats, marked)) in streamed.into_iter().enumerate() {
         // Lines at or after the start of a later file, or at or before the end of an earlier one.
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
         // `settled` is None when nothing can be promised, else the start of the next file, if any.
@@ -490,6 +509,10 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
             }
         }
         stats.note_damage(opened.damage());
+        if marked {
+            let lines = stats.resumed_after + stats.read;
+            marks.extend(resume::FileMark::of(&opened.name, &opened.head, opened.read_up_to(), lines));
+        }
         files.push((file, stats));
     }
     let line_duplicates = line_copies.map_or(0, |d| d.skipped);
@@ -500,11 +523,18 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
             sendmail: held.sendmail.state(),
             pmta: held.pmta.held(),
             kumomta: held.kumo.held(),
+            files: resume::merged(std::mem::take(&mut marks), earlier.map(<[_]>::to_vec).unwrap_or_default(), &matched),
         }
     } else {
         Carry::default()
     };
-    held.joiner.finish_in_batches(&mut |mut batch| each(std::slice::from_mut(&mut batch), None))?;
+    let mut hand_over = |mut batch: Vec<Attempt>| each(std::slice::from_mut(&mut batch), None);
+    if options.keep_carry {
+        // The queue goes on in the next run, which settles its messages (see `finish_deferrals_in_batches`).
+        held.joiner.finish_deferrals_in_batches(&mut hand_over)?;
+    } else {
+        held.joiner.finish_in_batches(&mut hand_over)?;
+    }
     let mut pending = Vec::new();
     held.exim.finish(&mut pending);
     held.sendmail.finish(&mut pending);
@@ -522,6 +552,32 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
         carry,
         duplicates: deduper.removed + line_duplicates,
     })
+}
+
+/// Starts a line log that an earlier run read (`--state`) where that run stopped, if one did, and reads it only up
+/// to its last whole line (see [`resume`]). Which earlier marks were matched is noted in `matched`.
+fn resume_file(
+    opened: &mut source::Opened,
+    earlier: &[resume::FileMark],
+    matched: &mut [bool],
+    stats: &mut FileStats,
+) -> Result<()> {
+    let size = opened.size();
+    let found = earlier.iter().position(|m| m.matches(&opened.head, size));
+    let skip = found.map_or(0, |i| earlier[i].bytes);
+    if let Some(i) = found {
+        matched[i] = true;
+        stats.resumed_after = earlier[i].lines;
+        stats.note(format!(
+            "its first {} lines were read by an earlier run (--state) and are not read again; reading from line {}",
+            earlier[i].lines,
+            earlier[i].lines + 1
+        ));
+    }
+    if opened.resume_at(skip)? {
+        stats.note("its last line has no line end yet: it is left for the next run (--state)".into());
+    }
+    Ok(())
 }
 
 /// How a file read as a stream is read.

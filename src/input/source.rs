@@ -35,6 +35,34 @@ pub struct Opened {
     body: Body,
     /// Why it could not be read to the end, once that is known (a compressed input, as it is decoded).
     damage: Arc<Mutex<Option<String>>>,
+    /// The part of the file a run with a state file reads (see [`Opened::resume_at`]); None: all of it.
+    window: Option<Window>,
+}
+
+/// The part of a file that a run with a state file reads: past the bytes an earlier run read, and, for a plain
+/// file, up to the end of its last whole line when the run began (a log being written may end mid-line).
+#[derive(Debug, Default)]
+struct Window {
+    /// Bytes at the start that an earlier run read.
+    skip: u64,
+    /// Where reading stops, if it does before the end.
+    end: Option<u64>,
+    /// Bytes the last reader handed over.
+    read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A reader that counts the bytes it hands over.
+struct Counted<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Where the bytes of an opened input are.
@@ -76,6 +104,30 @@ impl Opened {
     /// thread of its own, ahead of the parser; if a compressed input ends early or is damaged, the reader ends there
     /// and [`Opened::damage`] says why.
     pub fn reader(&self) -> Result<Box<dyn Read + Send + '_>> {
+        let Some(window) = &self.window else { return self.whole_reader() };
+        window.read.store(0, std::sync::atomic::Ordering::Relaxed);
+        let mut reader: Box<dyn Read + Send + '_> = match &self.body {
+            Body::File(path) => {
+                use std::io::Seek;
+                let mut file = File::open(path).with_context(|| format!("{}: cannot open", self.name))?;
+                file.seek(io::SeekFrom::Start(window.skip)).with_context(|| format!("{}: cannot read", self.name))?;
+                Box::new(file)
+            }
+            _ => {
+                let mut reader = self.whole_reader()?;
+                io::copy(&mut (&mut reader).take(window.skip), &mut io::sink())
+                    .with_context(|| format!("{}: cannot read", self.name))?;
+                reader
+            }
+        };
+        if let Some(end) = window.end {
+            reader = Box::new(reader.take(end.saturating_sub(window.skip)));
+        }
+        Ok(Box::new(Counted { inner: reader, count: window.read.clone() }))
+    }
+
+    /// A reader over the whole input, from its start (see [`Opened::reader`]).
+    fn whole_reader(&self) -> Result<Box<dyn Read + Send + '_>> {
         let open = |path: &Path| File::open(path).with_context(|| format!("{}: cannot open", self.name));
         Ok(match &self.body {
             Body::Once(once) => match once.0.lock().ok().and_then(|mut r| r.take()) {
@@ -112,6 +164,39 @@ impl Opened {
         Ok(Opened { body: Body::Spilled(spill), ..self })
     }
 
+    /// Whether the input is a file on disk (plain or compressed), which a later run can find again: not standard
+    /// input, nor a copy of it.
+    pub fn is_file(&self) -> bool {
+        matches!(self.body, Body::File(_) | Body::Compressed(_))
+    }
+
+    /// Reads from now on only the part of the file that a run with a state file reads: past its first `skip` bytes
+    /// (read by an earlier run), and, for a plain file, up to the end of its last whole line now. Tells whether the
+    /// file's last line was left for a later run, having no line end yet.
+    pub fn resume_at(&mut self, skip: u64) -> Result<bool> {
+        let end = match &self.body {
+            Body::File(path) => Some(whole_lines_end(path).with_context(|| format!("{}: cannot read", self.name))?),
+            _ => None,
+        };
+        let left = end.is_some_and(|(end, size)| end < size);
+        self.window = Some(Window { skip, end: end.map(|(end, _)| end.max(skip)), ..Window::default() });
+        Ok(left)
+    }
+
+    /// The size of a plain file (not of a compressed one, which is known only once decoded, nor of standard input).
+    pub fn size(&self) -> Option<u64> {
+        match &self.body {
+            Body::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            _ => None,
+        }
+    }
+
+    /// Where the file was read up to (see [`Opened::resume_at`]): the bytes skipped and those the last reader
+    /// handed over.
+    pub fn read_up_to(&self) -> u64 {
+        self.window.as_ref().map_or(0, |w| w.skip + w.read.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// Whether the input can be read more than once (a file can; standard input cannot).
     pub fn rereadable(&self) -> bool {
         !matches!(self.body, Body::Once(_))
@@ -122,6 +207,26 @@ impl Opened {
     pub fn damage(&self) -> Option<String> {
         self.damage.lock().map_or(None, |d| d.clone())
     }
+}
+
+/// The end of the last whole line of a file (just past its last line end; 0 without one), and the file's size.
+fn whole_lines_end(path: &Path) -> io::Result<(u64, u64)> {
+    use std::io::Seek;
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut end = size;
+    let mut chunk = vec![0; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let piece = &mut chunk[..(end - start) as usize];
+        file.seek(io::SeekFrom::Start(start))?;
+        file.read_exact(piece)?;
+        if let Some(i) = memchr::memrchr(b'\n', piece) {
+            return Ok((start + i as u64 + 1, size));
+        }
+        end = start;
+    }
+    Ok((0, size))
 }
 
 /// Opens a file (or `-` for standard input) for reading. Every input is read as it is parsed, compressed ones
@@ -141,9 +246,16 @@ pub fn open_input(path: &Path) -> Result<Opened> {
         let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
         let mut decoded = Vec::with_capacity(HEAD);
         let _ = decoder(file).0.take(HEAD as u64).read_to_end(&mut decoded);
-        return Ok(Opened { name, modified, head: decoded, body: Body::Compressed(path.to_path_buf()), damage });
+        return Ok(Opened {
+            name,
+            modified,
+            head: decoded,
+            body: Body::Compressed(path.to_path_buf()),
+            damage,
+            window: None,
+        });
     }
-    Ok(Opened { name, modified, head, body: Body::File(path.to_path_buf()), damage })
+    Ok(Opened { name, modified, head, body: Body::File(path.to_path_buf()), damage, window: None })
 }
 
 /// Opens standard input (`input`): its first bytes are read for detection, then given back in front of the rest. A
@@ -165,7 +277,7 @@ fn open_stdin(mut input: Box<dyn Read + Send>) -> Result<Opened> {
         Box::new(ReadAhead::spawn(move || (rest, None), damage.clone()).context("cannot read standard input")?)
     };
     let body = Body::Once(Once(Mutex::new(Some(rest))));
-    Ok(Opened { name, modified: None, head, body, damage })
+    Ok(Opened { name, modified: None, head, body, damage, window: None })
 }
 
 /// Whether an input's first bytes are gzip's or zstd's magic number.

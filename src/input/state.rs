@@ -3,7 +3,8 @@
 //!
 //! It holds every contact's counters and deactivation, and the messages the MTAs still had in flight (a message
 //! deferred on day 1 and bounced on day 2 is one message, with its campaign): the Postfix queue, Exim's and
-//! Sendmail's messages not done, and every MTA's deferrals waiting for their final try (see [`Carry`]). It is JSON with a format name and a version, written to
+//! Sendmail's messages not done, and every MTA's deferrals waiting for their final try (see [`Carry`]), and how far
+//! each line log was read (see [`super::resume`]). It is JSON with a format name and a version, written to
 //! a temporary file beside it and renamed over it, so that a crash never leaves half a file.
 //!
 //! ```json
@@ -12,7 +13,7 @@
 //!  "deactivations": [{"email": "b@example.org", "at": ..., "campaign": "c07", "cause": "hard", ...}],
 //!  "postfix": {"open": [...], "notifications": [...]},
 //!  "exim": {"arrivals": [...], "deferred": [...]}, "sendmail": {"messages": [...], "deferred": [...]},
-//!  "pmta": [...], "kumomta": [...]}
+//!  "pmta": [...], "kumomta": [...], "files": [{"name": "mail.log", "head_len": 4096, "head": "...", "bytes": ...}]}
 //! ```
 
 use std::collections::HashMap;

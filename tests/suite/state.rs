@@ -125,3 +125,53 @@ fn a_run_whose_output_cannot_be_written_leaves_the_state_as_it_was() {
     bounces(&["deactivations", "samples/maillog", "--state", state.to_str().unwrap(), "--format", "csv"]).ok();
     assert!(state.exists());
 }
+
+#[test]
+fn a_growing_log_read_again_with_a_state_file_is_read_on_from_where_the_last_run_stopped() {
+    // As cron runs it: the same live log each day, grown since. Cut through a message (its bounce before the cut,
+    // its removal after) and in the middle of a line (the MTA writing it): the two runs give what one gives.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = std::fs::read_to_string(super::util::root().join("samples/maillog")).unwrap();
+    let cut = text.match_indices('\n').nth(1499).unwrap().0 + 1 + 40;
+    let live = d.join("mail.log");
+    let state = d.join("state.json");
+    let run = |log: &std::path::Path| {
+        let args = ["deactivations", log.to_str().unwrap(), "--state", state.to_str().unwrap(), "--format", "csv"];
+        bounces(&[&args[..], &["--stats"]].concat()).ok()
+    };
+    let whole = bounces(&["deactivations", "samples/maillog", "--format", "csv"]).ok().stdout;
+    std::fs::write(&live, &text[..cut]).unwrap();
+    let first = run(&live);
+    assert!(
+        first.stderr.contains("its last line has no line end yet: it is left for the next run"),
+        "{}",
+        first.stderr
+    );
+    std::fs::write(&live, &text).unwrap();
+    let second = run(&live);
+    assert_eq!(second.stdout, whole, "day 1 then day 2 of one file is one run over both");
+    assert!(
+        second.stderr.contains("its first 1500 lines were read by an earlier run (--state) and are not read again"),
+        "{}",
+        second.stderr
+    );
+    let lines = |run: &super::util::Run| -> u64 {
+        let row = run.stderr.lines().find(|l| l.contains("mail.log") && !l.starts_with("bounces:")).unwrap();
+        row.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    assert_eq!(lines(&first) + lines(&second), text.lines().count() as u64, "every line read once");
+    // Rotated and compressed, the file is known by its lines, not its name: nothing in it is read again.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+    let rotated = d.join("mail.log.1.gz");
+    std::fs::write(&rotated, gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(&live).unwrap();
+    let third = run(&rotated);
+    assert_eq!(third.stdout, whole, "nothing counted twice");
+    assert_eq!(lines(&third), 0);
+    // A file that starts with other lines (a new log after rotation) is read from its start.
+    let other = d.join("mail.log.new");
+    std::fs::write(&other, text.lines().skip(2000).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    assert_eq!(lines(&run(&other)), 969);
+}

@@ -627,12 +627,32 @@ impl Joiner {
     /// at a time: a log that ends with a large queue is not made whole attempts all at once. An error from `each`
     /// stops it, and is returned.
     pub fn finish_in_batches<E>(self, each: &mut dyn FnMut(Vec<Attempt>) -> Result<(), E>) -> Result<(), E> {
+        self.finish_with(false, each)
+    }
+
+    /// [`Joiner::finish_in_batches`] for a run whose queue goes on in the next run (`--state`): only the deferrals
+    /// of the messages still in the queue are handed over (they are pending), not their final tries. The messages
+    /// are carried whole, and settled by the run that reads their removal: handed over here as well, a bounce
+    /// logged before the end of one run and its message's removal after it counted in both runs.
+    pub fn finish_deferrals_in_batches<E>(self, each: &mut dyn FnMut(Vec<Attempt>) -> Result<(), E>) -> Result<(), E> {
+        self.finish_with(true, each)
+    }
+
+    /// The messages still in the queue as attempts, in batches; with `deferrals_only`, only their deferrals.
+    fn finish_with<E>(
+        self,
+        deferrals_only: bool,
+        each: &mut dyn FnMut(Vec<Attempt>) -> Result<(), E>,
+    ) -> Result<(), E> {
         const MESSAGES: usize = 4096;
         let skip_delivery_replies = self.shards.first().is_some_and(|s| s.skip_delivery_replies);
         let mut open: Vec<Box<Open>> = self.shards.into_iter().flat_map(|s| s.open.into_values()).collect();
         open.sort_by(|a, b| a.key.cmp(&b.key));
         let mut batch = Vec::new();
-        for (n, m) in open.into_iter().enumerate() {
+        for (n, mut m) in open.into_iter().enumerate() {
+            if deferrals_only {
+                m.tries.retain(|t| !t.status.is_final());
+            }
             m.into_attempts(&mut batch, skip_delivery_replies);
             if (n + 1) % MESSAGES == 0 {
                 each(std::mem::take(&mut batch))?;
