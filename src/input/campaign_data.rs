@@ -106,6 +106,33 @@ fn each_row<C: Send + Sync, P: Default + Send>(
     Ok(stats)
 }
 
+/// Rows that repeat the key of an earlier row (a contact's email, a campaign's id): the last row is used, and the
+/// user told, since two rows that disagree (engaged and not) are a mistake in the export that decides deactivations.
+#[derive(Default)]
+struct Repeats {
+    count: u64,
+    first: Option<u64>,
+}
+
+impl Repeats {
+    /// A row at `line` repeats an earlier row's key.
+    fn add(&mut self, line: u64) {
+        self.count += 1;
+        self.first.get_or_insert(line);
+    }
+
+    /// Warns in `stats` of the rows that repeat `what` of an earlier row, if any.
+    fn warn(&self, stats: &mut FileStats, what: &str) {
+        if let Some(first) = self.first {
+            let rows =
+                if self.count == 1 { "1 row repeats".to_string() } else { format!("{} rows repeat", self.count) };
+            stats.warn(format!(
+                "{rows} {what} of an earlier row (the first at line {first}); the last row of each is used"
+            ));
+        }
+    }
+}
+
 /// Parses a boolean as exports write it.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -161,6 +188,7 @@ impl CampaignData {
     /// Reads the campaigns file: `campaign_id, name, sent_at`.
     pub fn load_campaigns(&mut self, path: &Path) -> Result<()> {
         let campaigns = &mut self.campaigns;
+        let mut repeats = Repeats::default();
         let stats = each_row(
             path,
             "campaigns",
@@ -171,7 +199,7 @@ impl CampaignData {
                     columns::find(h, &["sent_at", "send_time", "sent", "date", "scheduled_at"]),
                 ))
             },
-            |line, r, cols, stats, part: &mut Vec<(String, CampaignInfo)>| {
+            |line, r, cols, stats, part: &mut Vec<(u64, String, CampaignInfo)>| {
                 let id = r.get(cols.0).unwrap_or("").trim();
                 if id.is_empty() {
                     stats.malformed(line, "empty campaign id".into());
@@ -179,11 +207,19 @@ impl CampaignData {
                 }
                 let sent_at = cols.2.and_then(|i| r.get(i)).and_then(Timestamp::parse);
                 let name = cols.1.and_then(|i| r.get(i)).unwrap_or("").trim().to_string();
-                part.push((id.to_string(), CampaignInfo { name, sent_at }));
+                part.push((line, id.to_string(), CampaignInfo { name, sent_at }));
                 stats.used += 1;
             },
-            |part| campaigns.extend(part),
+            |part| {
+                for (line, id, info) in part {
+                    if campaigns.insert(id, info).is_some() {
+                        repeats.add(line);
+                    }
+                }
+            },
         )?;
+        let mut stats = stats;
+        repeats.warn(&mut stats, "a campaign id");
         self.files.push(stats);
         Ok(())
     }
@@ -191,6 +227,7 @@ impl CampaignData {
     /// Reads the contacts file: `email`, and `engaged` or `last_engaged_at` / `last_open_at` / `last_click_at`.
     pub fn load_contacts(&mut self, path: &Path) -> Result<()> {
         let contacts = &mut self.contacts;
+        let mut repeats = Repeats::default();
         let stats = each_row(
             path,
             "contacts",
@@ -215,7 +252,7 @@ impl CampaignData {
                 }
                 Ok((email_col, engaged_col, dates))
             },
-            |line, r, (email_col, engaged_col, dates), stats, part: &mut Vec<(String, ContactEngagement)>| {
+            |line, r, (email_col, engaged_col, dates), stats, part: &mut Vec<(u64, String, ContactEngagement)>| {
                 let email = normalize_address(r.get(*email_col).unwrap_or(""));
                 if !email.contains('@') {
                     stats.malformed(line, "no email address".into());
@@ -243,11 +280,19 @@ impl CampaignData {
                         }
                     }
                 }
-                part.push((email, ContactEngagement { engaged, last_engaged_at: last }));
+                part.push((line, email, ContactEngagement { engaged, last_engaged_at: last }));
                 stats.used += 1;
             },
-            |part| contacts.extend(part),
+            |part| {
+                for (line, email, engagement) in part {
+                    if contacts.insert(email, engagement).is_some() {
+                        repeats.add(line);
+                    }
+                }
+            },
         )?;
+        let mut stats = stats;
+        repeats.warn(&mut stats, "an email");
         self.files.push(stats);
         Ok(())
     }

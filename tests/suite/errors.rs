@@ -305,3 +305,21 @@ fn a_year_no_log_can_be_from_is_an_error() {
     }
     bounces(&["report", "samples/maillog", "--year", "2025"]).ok();
 }
+
+#[test]
+fn rows_that_repeat_a_contact_or_a_campaign_are_warned_of_and_the_last_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let contacts = dir.path().join("contacts.csv");
+    std::fs::write(&contacts, "email,engaged\na@b.example,true\nb@b.example,false\nA@b.example,false\n").unwrap();
+    let campaigns = dir.path().join("campaigns.csv");
+    std::fs::write(&campaigns, "campaign_id,name\nc1,One\nc1,Uno\n").unwrap();
+    let args = ["report", "samples/sending-log.csv", "--contacts", contacts.to_str().unwrap()];
+    let run = bounces(&[&args[..], &["--campaigns", campaigns.to_str().unwrap(), "--format", "csv"]].concat()).ok();
+    assert!(
+        run.stderr.contains("contacts.csv: 1 row repeats an email of an earlier row (the first at line 4)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("campaigns.csv: 1 row repeats a campaign id of an earlier row (the first at line 3)"));
+    assert!(run.csv().iter().any(|r| r["name"] == "Uno"), "the last row is used: {}", run.stdout);
+}
