@@ -85,10 +85,12 @@ impl MessageIndex {
         (1u64 << self.bits) - 1
     }
 
-    /// Groups the entries by bucket for lookups, after the last insert.
-    pub fn seal(&mut self) {
+    /// Groups the entries by bucket for lookups, after the last insert. Returns how many entries were dropped for
+    /// a later entry of the same message-id with another campaign (a sends file that contradicts itself); 0 when
+    /// sealed already.
+    pub fn seal(&mut self) -> u64 {
         if self.sealed {
-            return;
+            return 0;
         }
         let n = self.hashes.len();
         // About four entries a bucket, and enough bits for every campaign's number.
@@ -113,15 +115,18 @@ impl MessageIndex {
         (self.hashes, self.campaign_of) = (Vec::new(), Vec::new());
         // A message-id given twice keeps its last entry: the earlier ones are dropped, bucket by bucket.
         let mask = self.campaign_mask();
-        let mut kept = 0;
+        let (mut kept, mut contradicted) = (0, 0);
         for b in 0..starts.len() - 1 {
             let (from, to) = (starts[b] as usize, starts[b + 1] as usize);
             starts[b] = kept as u32;
             for i in from..to {
                 let key = entries[i] & !mask;
-                if entries[i + 1..to].iter().all(|&later| later & !mask != key) {
+                let mut later = entries[i + 1..to].iter().filter(|&&later| later & !mask == key).peekable();
+                if later.peek().is_none() {
                     entries[kept] = entries[i];
                     kept += 1;
+                } else if later.any(|&l| l != entries[i]) {
+                    contradicted += 1;
                 }
             }
         }
@@ -132,6 +137,7 @@ impl MessageIndex {
         self.entries = entries;
         self.starts = starts;
         self.sealed = true;
+        contradicted
     }
 
     fn bucket(&self, hash: u64) -> usize {
@@ -332,8 +338,11 @@ mod tests {
             index.insert(&format!("m{i}@news.example"), &format!("c{}", i % 7));
         }
         index.insert("m3@news.example", "late");
+        // Given again with its own campaign: a repeat, not a contradiction.
+        index.insert("m4@news.example", "c4");
         assert_eq!(index.get("m3@news.example"), Some("late"));
-        index.seal();
+        assert_eq!(index.seal(), 1, "m3's first campaign was contradicted");
+        assert_eq!(index.seal(), 0, "sealed already");
         for i in (0..10_000).filter(|&i| i != 3) {
             assert_eq!(index.get(&format!("m{i}@news.example")), Some(format!("c{}", i % 7).as_str()));
         }

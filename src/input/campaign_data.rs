@@ -181,6 +181,14 @@ impl CampaignData {
                 }
             },
         )?;
+        let mut stats = stats;
+        let contradicted = self.campaign_by_message_id.seal();
+        if contradicted > 0 {
+            let rows = if contradicted == 1 { "1 row gives".to_string() } else { format!("{contradicted} rows give") };
+            stats.warn(format!(
+                "{rows} a message-id a campaign that a later row changes; the campaign of the last row is used"
+            ));
+        }
         self.files.push(stats);
         Ok(())
     }

@@ -307,7 +307,7 @@ fn a_year_no_log_can_be_from_is_an_error() {
 }
 
 #[test]
-fn rows_that_repeat_a_contact_or_a_campaign_are_warned_of_and_the_last_is_used() {
+fn rows_that_repeat_a_contact_or_a_campaign_or_contradict_a_send_are_warned_of_and_the_last_is_used() {
     let dir = tempfile::tempdir().unwrap();
     let contacts = dir.path().join("contacts.csv");
     std::fs::write(&contacts, "email,engaged\na@b.example,true\nb@b.example,false\nA@b.example,false\n").unwrap();
@@ -322,4 +322,22 @@ fn rows_that_repeat_a_contact_or_a_campaign_are_warned_of_and_the_last_is_used()
     );
     assert!(run.stderr.contains("campaigns.csv: 1 row repeats a campaign id of an earlier row (the first at line 3)"));
     assert!(run.csv().iter().any(|r| r["name"] == "Uno"), "the last row is used: {}", run.stdout);
+    // A sends file that gives a message two campaigns: the last is used, and the user told.
+    let sends = dir.path().join("sends.csv");
+    std::fs::write(
+        &sends,
+        "campaign_id,email,message_id
+c1,a@b.example,<m1@x>
+c2,a@b.example,<m1@x>
+c3,b@b.example,<m2@x>
+c3,b@b.example,<m2@x>
+",
+    )
+    .unwrap();
+    let run = bounces(&["report", "samples/maillog", "--sends", sends.to_str().unwrap()]).ok();
+    assert!(
+        run.stderr.contains("sends.csv: 1 row gives a message-id a campaign that a later row changes"),
+        "only m1 is contradicted, m2 only repeated: {}",
+        run.stderr
+    );
 }
