@@ -146,7 +146,7 @@ impl CampaignData {
     /// Reads the sends file: `campaign_id, email, sent_at, message_id`.
     pub fn load_sends(&mut self, path: &Path) -> Result<()> {
         let by_mid = &mut self.campaign_by_message_id;
-        let stats = each_row(
+        let mut stats = each_row(
             path,
             "sends",
             |h, name| {
@@ -181,7 +181,6 @@ impl CampaignData {
                 }
             },
         )?;
-        let mut stats = stats;
         let contradicted = self.campaign_by_message_id.seal();
         if contradicted > 0 {
             let rows = if contradicted == 1 { "1 row gives".to_string() } else { format!("{contradicted} rows give") };
@@ -197,7 +196,7 @@ impl CampaignData {
     pub fn load_campaigns(&mut self, path: &Path) -> Result<()> {
         let campaigns = &mut self.campaigns;
         let mut repeats = Repeats::default();
-        let stats = each_row(
+        let mut stats = each_row(
             path,
             "campaigns",
             |h, name| {
@@ -226,7 +225,6 @@ impl CampaignData {
                 }
             },
         )?;
-        let mut stats = stats;
         repeats.warn(&mut stats, "a campaign id");
         self.files.push(stats);
         Ok(())
@@ -236,7 +234,7 @@ impl CampaignData {
     pub fn load_contacts(&mut self, path: &Path) -> Result<()> {
         let contacts = &mut self.contacts;
         let mut repeats = Repeats::default();
-        let stats = each_row(
+        let mut stats = each_row(
             path,
             "contacts",
             |h, name| {
@@ -299,7 +297,6 @@ impl CampaignData {
                 }
             },
         )?;
-        let mut stats = stats;
         repeats.warn(&mut stats, "an email");
         self.files.push(stats);
         Ok(())

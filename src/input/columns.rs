@@ -325,6 +325,24 @@ pub fn read_in_ranges<C: Send + Sync, P: Send>(
     Ok(())
 }
 
+/// Hands the attempts of a block's ranges (see [`read_in_ranges`]) to `each` as one batch, in file order, with the
+/// latest time of a row read so far, which `latest` keeps from block to block.
+pub fn hand_on(
+    ranges: Vec<Vec<crate::domain::attempt::Attempt>>,
+    latest: &mut Option<crate::domain::time::Timestamp>,
+    each: &mut (
+             dyn FnMut(Vec<crate::domain::attempt::Attempt>, Option<crate::domain::time::Timestamp>) -> Result<()>
+                 + Send
+         ),
+) -> Result<()> {
+    let mut attempts = Vec::with_capacity(ranges.iter().map(Vec::len).sum());
+    for mut range in ranges {
+        attempts.append(&mut range);
+    }
+    *latest = (*latest).max(attempts.iter().map(|a| a.time).max());
+    each(attempts, *latest)
+}
+
 /// Email column names.
 pub const EMAIL: &[&str] =
     &["email", "email_address", "e_mail", "emailaddress", "recipient", "rcpt", "address", "contact"];

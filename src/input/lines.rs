@@ -254,10 +254,21 @@ pub fn for_each_block_cut<R: std::io::Read>(
     reader: R,
     size: usize,
     cut: impl Fn(&[u8]) -> Option<usize>,
+    f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    blocks_from(reader, 1, size, cut, f)
+}
+
+/// [`for_each_block_cut`] with the first line read numbered `first_line`.
+fn blocks_from<R: std::io::Read>(
+    reader: R,
+    first_line: u64,
+    size: usize,
+    cut: impl Fn(&[u8]) -> Option<usize>,
     mut f: impl FnMut(Block<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     // One buffer, lent to `f` and filled again.
-    read_blocks(reader, 1, size, cut, |block| match block {
+    read_blocks(reader, first_line, size, cut, |block| match block {
         Filled::Lines(buf, end, first, ranges) => f(Block::Lines(&buf[..end], first, &ranges)).map(|()| Some(buf)),
         Filled::TooLong(line, len) => f(Block::TooLong(line, len)).map(|()| None),
     })
@@ -458,12 +469,7 @@ fn pipeline_checked_blocks<T: Send>(
             handled.and(read)
         })?;
     } else {
-        read_blocks(reader, first_line, size, cut, |block| match block {
-            Filled::Lines(buf, end, first, ranges) => {
-                step(Block::Lines(&buf[..end], first, &ranges)).map(|()| Some(buf))
-            }
-            Filled::TooLong(line, len) => step(Block::TooLong(line, len)).map(|()| None),
-        })?;
+        blocks_from(reader, first_line, size, cut, step)?;
     }
     match pending {
         Some(last) => handle(last),

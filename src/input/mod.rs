@@ -378,8 +378,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
         let file = index as u32;
         let line_log =
             matches!(format, LogFormat::Postfix | LogFormat::Exim | LogFormat::Sendmail | LogFormat::Kumomta);
-        let marked = line_log && opened.is_file() && earlier.is_some();
-        if let Some(earlier) = earlier.filter(|_| marked) {
+        if let Some(earlier) = earlier.filter(|_| line_log && opened.is_file()) {
             resume_file(&mut opened, earlier, &mut matched, &mut stats)?;
         }
         if matches!(format, LogFormat::Postfix | LogFormat::Sendmail) {
@@ -401,14 +400,14 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                 LogFormat::Postfix => Stream::Postfix(first_year),
                 _ => Stream::Sendmail(first_year),
             };
-            streamed.push((first_time, file, stream, opened, stats, marked));
+            streamed.push((first_time, file, stream, opened, stats));
             continue;
         }
         if format == LogFormat::SendingLog {
             let opened = opened.rereadable_copy()?;
             let order = sending_log::time_order(opened.reader()?, &opened.name, CLOCK_SLACK_MS)?;
             if order.in_order {
-                streamed.push((order.earliest, file, Stream::SendingLog, opened, stats, false));
+                streamed.push((order.earliest, file, Stream::SendingLog, opened, stats));
             } else {
                 let mut advanced = |bytes| options.progress.advance(bytes);
                 let mut all = |batch: Vec<Attempt>, _| {
@@ -429,12 +428,12 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                     _ => None,
                 }
             });
-            streamed.push((first, file, Stream::Exim, opened, stats, marked));
+            streamed.push((first, file, Stream::Exim, opened, stats));
             continue;
         }
         // The rest write one record per try: PowerMTA and KumoMTA.
         let kumo = format == LogFormat::Kumomta;
-        streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats, marked));
+        streamed.push((first_try(&opened.head, kumo), file, Stream::Tries { kumo }, opened, stats));
     }
     // Oldest file first, so that a message whose lines span rotated files is joined in order.
     streamed.sort_by_key(|(first_time, file, ..)| (*first_time, *file));
@@ -460,7 +459,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
     let mut seen_until: Option<Timestamp> = None;
     // Attempts of other formats come last, at any time: with them, nothing is settled before the end.
     let ordered = logs.attempts.is_empty();
-    for (k, (_, file, stream, opened, mut stats, marked)) in streamed.into_iter().enumerate() {
+    for (k, (_, file, stream, opened, mut stats)) in streamed.into_iter().enumerate() {
         // Lines at or after the start of a later file, or at or before the end of an earlier one.
         let later_start = firsts[k + 1..].iter().map(|f| f.unwrap_or(Timestamp::from_millis(i64::MIN))).min();
         // `settled` is None when nothing can be promised, else the start of the next file, if any.
@@ -509,9 +508,10 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
             }
         }
         stats.note_damage(opened.damage());
-        if marked {
+        // A file read on from an earlier run's mark (see `resume_file`) leaves its own for the next.
+        if let Some(bytes) = opened.read_up_to() {
             let lines = stats.resumed_after + stats.read;
-            marks.extend(resume::FileMark::of(&opened.name, &opened.head, opened.read_up_to(), lines));
+            marks.extend(resume::FileMark::of(&opened.name, &opened.head, bytes, lines));
         }
         files.push((file, stats));
     }

@@ -144,12 +144,7 @@ pub fn read(
     let mut latest: Option<Timestamp> = None;
     columns::read_in_ranges(reader, stats, header, rows, |ranges, bytes| {
         advanced(bytes);
-        let mut attempts = Vec::with_capacity(ranges.iter().map(Vec::len).sum());
-        for mut range in ranges {
-            attempts.append(&mut range);
-        }
-        latest = latest.max(attempts.iter().map(|a| a.time).max());
-        each(attempts, latest)
+        columns::hand_on(ranges, &mut latest, each)
     })
 }
 

@@ -191,10 +191,10 @@ impl Opened {
         }
     }
 
-    /// Where the file was read up to (see [`Opened::resume_at`]): the bytes skipped and those the last reader
-    /// handed over.
-    pub fn read_up_to(&self) -> u64 {
-        self.window.as_ref().map_or(0, |w| w.skip + w.read.load(std::sync::atomic::Ordering::Relaxed))
+    /// Where a file read with [`Opened::resume_at`] was read up to: the bytes skipped and those the last reader
+    /// handed over. None for an input read whole.
+    pub fn read_up_to(&self) -> Option<u64> {
+        self.window.as_ref().map(|w| w.skip + w.read.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Whether the input can be read more than once (a file can; standard input cannot).
