@@ -18,7 +18,7 @@ use crate::domain::engagement::Engagement;
 use crate::domain::in_order::InOrder;
 use crate::domain::name::Name;
 use crate::domain::outcome::{Outcome, OutcomeKind, settle_into};
-use crate::domain::replay::{Replay, Replayer};
+use crate::domain::replay::{ContactState, Replay, Replayer};
 use crate::domain::summary::Counts;
 use crate::domain::time::Timestamp;
 use crate::input::Carry;
@@ -72,9 +72,24 @@ pub struct Analysis {
     pub files: Vec<FileStats>,
     /// The start of the window shown (`--since`): outcomes before it are replayed but not reported.
     pub since: Option<Timestamp>,
+    /// What a `--state` file carried into this run for the contacts the command asked for ([`Keep::Contacts`]).
+    pub earlier: Option<Earlier>,
     /// The state to carry to the next run (`--state`) and where: saved by [`Analysis::save_state`] once the command's
     /// output is written, so that a run that fails can be run again without its lines counting twice.
     state: Option<(PathBuf, StateFile)>,
+}
+
+/// What an earlier run left (`--state`) for the contacts a command asked for: their history before the logs of
+/// this run is no longer in them, and only its counters tell it.
+#[derive(Debug)]
+pub struct Earlier {
+    /// The state file.
+    pub path: PathBuf,
+    /// When the earlier run wrote it.
+    pub written_at: String,
+    /// The counters of each contact asked for that the file names; a deactivation indexes
+    /// [`Replay::deactivations`], where those carried over come first.
+    pub contacts: HashMap<String, ContactState>,
 }
 
 /// Reads the campaign data of a run.
@@ -155,6 +170,14 @@ impl Analysis {
         config.log_options.skip_delivery_replies = !keep_text;
         let config = &config;
         let carried = previous.as_ref().map(StateFile::carried).unwrap_or_default();
+        let earlier = match (keep, &config.state, &previous) {
+            (Keep::Contacts(wanted), Some(path), Some(file)) => Some(Earlier {
+                path: path.clone(),
+                written_at: file.written_at.clone(),
+                contacts: wanted.iter().filter_map(|e| Some((e.clone(), carried.contacts.get(e)?.clone()))).collect(),
+            }),
+            _ => None,
+        };
         let mut replayer = Replayer::new(carried, config.replay);
         let mut in_order = InOrder::new();
         let mut outcomes = Vec::new();
@@ -223,6 +246,7 @@ impl Analysis {
             engagement,
             files,
             since: config.since,
+            earlier,
             state,
         })
     }

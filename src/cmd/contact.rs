@@ -81,13 +81,51 @@ pub fn run(args: &ContactArgs) -> Result<()> {
             .filter(|(_, o)| &o.recipient == email && analysis.shown(o.time))
             .map(|(i, _)| i)
             .collect();
-        if rows.is_empty() {
+        let earlier = analysis.earlier.as_ref().and_then(|e| Some((e, e.contacts.get(email)?)));
+        if rows.is_empty() && earlier.is_none() {
             human.push(Block::Line(format!("{email}: no messages in the logs")));
             continue;
         }
         found += 1;
-        let engaged = analysis.replay.steps[rows[rows.len() - 1]].engaged;
-        human.push(Block::Line(format!("{email} ({})", if engaged { "engaged" } else { "unengaged" })));
+        match rows.last() {
+            Some(&last) => {
+                let engaged = analysis.replay.steps[last].engaged;
+                human.push(Block::Line(format!("{email} ({})", if engaged { "engaged" } else { "unengaged" })));
+            }
+            None => human.push(Block::Line(email.clone())),
+        }
+        if let Some((e, state)) = earlier {
+            let deactivated = state.deactivation.and_then(|i| analysis.replay.deactivations.get(i));
+            human.push(Block::Line(format!(
+                "before these logs (--state {}, written {}): {} consecutive soft bounces, {} hard bounces{}",
+                e.path.display(),
+                e.written_at,
+                state.consecutive_soft,
+                state.hard_bounces,
+                if deactivated.is_some() { ", deactivated" } else { "" }
+            )));
+            machine.push(vec![
+                Cell::text(email.clone()),
+                Cell::text(e.written_at.clone()),
+                Cell::opt(deactivated.and_then(|d| d.campaign.clone())),
+                Cell::text("carried"),
+                Cell::text(deactivated.map_or(String::new(), |d| d.reason.as_str().to_string())),
+                Cell::text(""),
+                Cell::opt(None::<String>),
+                Cell::opt(None::<String>),
+                Cell::int(state.consecutive_soft),
+                Cell::int(state.hard_bounces),
+                Cell::opt(deactivated.map(|_| Event::Deactivated.as_str())),
+                Cell::text(deactivated.map_or(String::new(), |d| d.response.clone())),
+                Cell::text(""),
+            ]);
+            if rows.is_empty() {
+                human.push(Block::Line("no messages in these logs".into()));
+                human.push(Block::Line(status_line(&analysis, email)));
+                human.push(Block::Line(String::new()));
+                continue;
+            }
+        }
         let mut table = Table::new(&["#", "time", "campaign", "outcome", "reason", "soft", "hard", "note", "response"]);
         let mut proof = Vec::new();
         for (n, &i) in rows.iter().enumerate() {

@@ -175,3 +175,42 @@ fn a_growing_log_read_again_with_a_state_file_is_read_on_from_where_the_last_run
     std::fs::write(&other, text.lines().skip(2000).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     assert_eq!(lines(&run(&other)), 969);
 }
+
+#[test]
+fn a_contacts_history_before_the_state_is_told_by_its_counters() {
+    // The first 1500 lines hold five of the contact's soft bounces; the rest, five more and its deactivation.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = std::fs::read_to_string(super::util::root().join("samples/maillog")).unwrap();
+    let cut = text.match_indices('\n').nth(1499).unwrap().0 + 1;
+    let live = d.join("mail.log");
+    let state = d.join("state.json");
+    let (log, st) = (live.to_str().unwrap(), state.to_str().unwrap());
+    let email = "nora.bennett@acme-corp.example";
+    std::fs::write(&live, &text[..cut]).unwrap();
+    bounces(&["deactivations", log, "--state", st]).ok();
+    let written = std::fs::read_to_string(&state).unwrap();
+    let at = written.split("\"written_at\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    std::fs::write(&live, &text).unwrap();
+    // `contact` saves the state too: each run below starts from a copy of the first run's.
+    let contact = |format: &str| {
+        std::fs::write(&state, &written).unwrap();
+        bounces(&["contact", email, log, "--state", st, "--format", format]).ok().stdout
+    };
+    let human = contact("table");
+    let before = format!("before these logs (--state {st}, written {at}): 5 consecutive soft bounces, 0 hard bounces");
+    assert!(human.contains(&format!("{before}\n")), "{human}");
+    assert!(human.contains("status: deactivated at 2026-05-04T09:02:01Z"), "{human}");
+    let csv = contact("csv");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[1], format!("{email},{at},,carried,,,,,5,0,,,"));
+    assert!(rows[2].contains(",soft,mailboxfull,") && rows[2].contains(",6,0,"), "the count goes on: {}", rows[2]);
+    // Once every line is read, the contact's whole story is its counters: deactivated by the earlier run.
+    bounces(&["deactivations", log, "--state", st]).ok();
+    let after = bounces(&["contact", email, log, "--state", st]).ok().stdout;
+    assert!(
+        after.contains("10 consecutive soft bounces, 0 hard bounces, deactivated\nno messages in these logs\n"),
+        "{after}"
+    );
+    assert!(after.contains("status: deactivated at 2026-05-04T09:02:01Z"), "{after}");
+}
