@@ -14,7 +14,7 @@ pub mod unclassified;
 
 use std::fmt;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use std::io::Write;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -54,8 +54,16 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): `bounces man > bounces.1; man ./bounces.1`.
-    Man,
+    /// Print the manual page (roff): `bounces man > bounces.1; man ./bounces.1`, or a command's
+    /// (`bounces man report`), or write them all (`bounces man --dir /usr/local/share/man/man1`).
+    Man {
+        /// The command whose page to print (`report`, `rules check`); the main page without one.
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Write every page (`bounces.1`, `bounces-report.1`, ...) into this directory instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 impl Cli {
@@ -65,7 +73,7 @@ impl Cli {
         match &self.command {
             Command::Classify(args) => !args.text,
             Command::Report(_) | Command::Contact(_) | Command::Deactivations(_) | Command::Unclassified(_) => true,
-            Command::Rules(_) | Command::Completions { .. } | Command::Man => false,
+            Command::Rules(_) | Command::Completions { .. } | Command::Man { .. } => false,
         }
     }
 }
@@ -103,15 +111,32 @@ pub fn run(cli: Cli) -> Result<()> {
             out.flush()?;
             Ok(())
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(&page)?;
-            out.flush()?;
-            Ok(())
-        }
+        Command::Man { command, dir } => manual(command, dir.as_deref()),
     }
+}
+
+/// `bounces man`: one page printed (the main one, or a command's), or every page written into `dir`. The pages of
+/// the commands are the ones the main page's SEE ALSO names.
+fn manual(command: &[String], dir: Option<&std::path::Path>) -> Result<()> {
+    let mut cli = Cli::command().disable_help_subcommand(true);
+    cli.build();
+    if let Some(dir) = dir {
+        return clap_mangen::generate_to(cli, dir)
+            .with_context(|| format!("cannot write the pages into {}", dir.display()));
+    }
+    let mut page = cli;
+    for (i, name) in command.iter().enumerate() {
+        page = match page.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => bail!("no command `{}`: `bounces --help` lists them", command[..=i].join(" ")),
+        };
+    }
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page).render(&mut roff)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&roff)?;
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

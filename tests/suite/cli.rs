@@ -45,6 +45,28 @@ fn completions_and_manual_page() {
     }
     let man = bounces(&["man"]).ok().stdout;
     assert!(man.starts_with(".ie") && man.contains(".TH bounces 1"), "{}", &man[..100]);
+    let check = bounces(&["man", "rules", "check"]).ok().stdout;
+    assert!(check.contains(".TH bounces-rules-check 1"), "{}", &check[..100]);
+    assert!(bounces(&["man", "rules", "nope"]).code(2).stderr.contains("no command `rules nope`"));
+    // Every page the main page names is written, and nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    bounces(&["man", "--dir", dir.path().to_str().unwrap()]).ok();
+    let mut written: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    written.sort();
+    let mut named: Vec<String> = ["", "rules"]
+        .iter()
+        .flat_map(|page| {
+            let roff = bounces(&["man", page].into_iter().filter(|a| !a.is_empty()).collect::<Vec<_>>()).ok().stdout;
+            roff.lines()
+                .filter(|l| l.ends_with("(1)"))
+                .map(|l| l.replace("\\-", "-").replace("(1)", ".1"))
+                .collect::<Vec<_>>()
+        })
+        .chain(["bounces.1".to_string()])
+        .collect();
+    named.sort();
+    assert_eq!(written, named);
 }
 
 /// The `bounces ...` examples in the README's code: inline spans in the commands table and the lines of `sh`
