@@ -90,45 +90,60 @@ fn read_response<'a>(line: &'a str, classifier: &Classifier) -> Option<(&'a str,
 /// How many characters of a response a table of `classify --text` shows.
 const INPUT_SHOWN: usize = 80;
 
-/// One response's row for a table: the input clipped, and with `explain` the rule's id and description.
-fn text_row(line: &str, classifier: &Classifier, explain: bool) -> Parsed<Vec<Cell>> {
-    let Some((text, reply, verdict)) = read_response(line, classifier) else { return Parsed::Ignored };
-    let rule = classifier.rule(&verdict);
-    let mut row = vec![
-        Cell::text(clip(text, INPUT_SHOWN)),
-        Cell::text(verdict.class.as_str()),
-        Cell::text(verdict.reason.as_str()),
-        Cell::text(verdict.fault.as_str()),
-        Cell::opt(reply.code.map(|c| c.to_string())),
-        Cell::opt(reply.enhanced.map(|e| e.to_string())),
-    ];
-    if explain {
-        row.push(Cell::text(rule.id.clone()));
-        row.push(Cell::text(rule.description.clone()));
-    }
-    Parsed::Used(row)
+/// The responses of a line: itself, or, where it holds bare CRs (a file with old Mac line ends, which lines are not
+/// split at), each piece between them. SMTP ends a reply's lines with CRLF, so a bare CR is never inside a response.
+fn responses(line: &str) -> impl Iterator<Item = &str> {
+    line.split('\r')
 }
 
-/// One response's row for csv and json ([`TEXT_COLUMNS`], or [`TEXT_COLUMNS_EXPLAINED`] with `explain`), encoded
-/// into `rows` without building cells.
-fn encode_text_row(line: &str, classifier: &Classifier, explain: bool, rows: &mut RowBuffer) -> Parsed<()> {
-    let Some((text, reply, verdict)) = read_response(line, classifier) else { return Parsed::Ignored };
-    // A reply code is three digits (Reply::parse reads no other).
-    let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
-    let mut enhanced = [0u8; 16];
-    let rule = classifier.rule(&verdict);
-    let row: [Option<&str>; 8] = [
-        Some(text),
-        Some(verdict.class.as_str()),
-        Some(verdict.reason.as_str()),
-        Some(verdict.fault.as_str()),
-        code.as_ref().and_then(|c| std::str::from_utf8(c).ok()),
-        reply.enhanced.as_ref().map(|e| e.format_into(&mut enhanced)),
-        Some(&rule.id),
-        Some(&rule.description),
-    ];
-    rows.push(if explain { &row } else { &row[..row.len() - 1] });
-    Parsed::Used(())
+/// The rows of a line's responses for a table ([`responses`]): the input clipped, and with `explain` the rule's id
+/// and description. Ignored if the line is blank.
+fn text_rows(line: &str, classifier: &Classifier, explain: bool, rows: &mut Vec<Vec<Cell>>) -> Parsed<()> {
+    let mut used = Parsed::Ignored;
+    for (text, reply, verdict) in responses(line).filter_map(|r| read_response(r, classifier)) {
+        let rule = classifier.rule(&verdict);
+        let mut row = vec![
+            Cell::text(clip(text, INPUT_SHOWN)),
+            Cell::text(verdict.class.as_str()),
+            Cell::text(verdict.reason.as_str()),
+            Cell::text(verdict.fault.as_str()),
+            Cell::opt(reply.code.map(|c| c.to_string())),
+            Cell::opt(reply.enhanced.map(|e| e.to_string())),
+        ];
+        if explain {
+            row.push(Cell::text(rule.id.clone()));
+            row.push(Cell::text(rule.description.clone()));
+        }
+        rows.push(row);
+        used = Parsed::Used(());
+    }
+    used
+}
+
+/// The rows of a line's responses ([`responses`]) for csv and json ([`TEXT_COLUMNS`], or
+/// [`TEXT_COLUMNS_EXPLAINED`] with `explain`), encoded into `rows` without building cells. Ignored if the line is
+/// blank.
+fn encode_text_rows(line: &str, classifier: &Classifier, explain: bool, rows: &mut RowBuffer) -> Parsed<()> {
+    let mut used = Parsed::Ignored;
+    for (text, reply, verdict) in responses(line).filter_map(|r| read_response(r, classifier)) {
+        // A reply code is three digits (Reply::parse reads no other).
+        let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
+        let mut enhanced = [0u8; 16];
+        let rule = classifier.rule(&verdict);
+        let row: [Option<&str>; 8] = [
+            Some(text),
+            Some(verdict.class.as_str()),
+            Some(verdict.reason.as_str()),
+            Some(verdict.fault.as_str()),
+            code.as_ref().and_then(|c| std::str::from_utf8(c).ok()),
+            reply.enhanced.as_ref().map(|e| e.format_into(&mut enhanced)),
+            Some(&rule.id),
+            Some(&rule.description),
+        ];
+        rows.push(if explain { &row } else { &row[..row.len() - 1] });
+        used = Parsed::Used(());
+    }
+    used
 }
 
 /// The length of the longest of `names`: how wide a column of names from a known list must be.
@@ -197,16 +212,11 @@ fn classify_text(
                         let mut encoded = encoder.map(|e| e.buffer(columns, chunk.len() * 2));
                         let lines: Vec<(u64, Parsed<()>)> = match &mut encoded {
                             Some(buffer) => {
-                                parse_chunk(chunk, first, |_, line| encode_text_row(line, classifier, explain, buffer))
+                                parse_chunk(chunk, first, |_, line| encode_text_rows(line, classifier, explain, buffer))
                             }
-                            None => parse_chunk(chunk, first, |_, line| match text_row(line, classifier, explain) {
-                                Parsed::Used(row) => {
-                                    rows.push(row);
-                                    Parsed::Used(())
-                                }
-                                Parsed::Ignored => Parsed::Ignored,
-                                Parsed::Malformed(why) => Parsed::Malformed(why),
-                            }),
+                            None => {
+                                parse_chunk(chunk, first, |_, line| text_rows(line, classifier, explain, &mut rows))
+                            }
                         };
                         (lines, rows, encoded.map(RowBuffer::into_bytes))
                     });

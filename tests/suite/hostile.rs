@@ -542,3 +542,21 @@ fn endless_distinct_hosts_and_senders_join_as_one_host_would() {
         assert_eq!(a.stdout.lines().count(), rows, "{command:?}");
     }
 }
+
+#[test]
+fn responses_ended_by_bare_carriage_returns_are_each_classified() {
+    // Old Mac line ends: the line reader does not split at a bare CR, so the file is one line of three responses.
+    // Each is its own row, in the table as in csv; the line counts once.
+    let text = b"550 5.1.1 user unknown\r451 4.7.1 try later\r\r452 4.2.2 mailbox full\r";
+    let r = super::util::bounces_stdin(&["classify", "--text", "--format", "csv", "--stats"], Some(text)).code(0);
+    assert_eq!(stats(&r, "<stdin>"), [1, 1, 0, 0]);
+    let rows: Vec<(String, String)> = r.csv().iter().map(|row| (row["input"].clone(), row["reason"].clone())).collect();
+    let want = [
+        ("550 5.1.1 user unknown", "userunknown"),
+        ("451 4.7.1 try later", "blocked"),
+        ("452 4.2.2 mailbox full", "mailboxfull"),
+    ];
+    assert_eq!(rows, want.map(|(i, r)| (i.to_string(), r.to_string())), "{}", r.describe());
+    let table = super::util::bounces_stdin(&["classify", "--text"], Some(text)).ok().stdout;
+    assert_eq!(table.matches("┆ hard ").count() + table.matches("┆ soft ").count(), 3, "{table}");
+}
