@@ -19,6 +19,7 @@ use bounces::domain::rule_file::{self, Syntax};
 use bounces::domain::smtp::{EnhancedCode, Reply};
 use bounces::domain::template::template_of;
 use bounces::domain::time::Timestamp;
+use bounces::domain::zone::Zone;
 use bounces::input::campaign_data::CampaignData;
 use bounces::input::lines::{Parsed, parse_lines};
 use bounces::input::{
@@ -46,6 +47,9 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 /// The built-in classifier, built once (its regexes are costly).
 static CLASSIFIER: LazyLock<Classifier> = LazyLock::new(Classifier::builtin);
+
+/// The zone of the logs' wall-clock times: not UTC, so that placing them is exercised too.
+static ZONE: Zone = Zone::Fixed(-5 * 3_600_000);
 
 /// A fixed "now" for syslog years.
 fn now() -> Timestamp {
@@ -105,7 +109,7 @@ pub fn postfix(data: &[u8]) {
     let mut stats = FileStats::new("fuzz".into(), "postfix");
     let records = lines(data, &mut stats, postfix::parse_line);
     let records = records.into_iter().map(|(s, r)| (s, r.time, r)).collect();
-    let records = syslog::resolve_years(records, year(data), now(), &mut stats);
+    let records = syslog::resolve_years(records, year(data), now(), &ZONE, &mut stats);
     // Joined part by part with repeated deferrals folded, as `report` reads a log without proof, the same outcomes
     // as joined one record after the other with every try.
     let bare: Vec<_> = records.iter().cloned().map(|(s, t, r)| (s, t, postfix::Record { line: None, ..r })).collect();
@@ -126,14 +130,14 @@ pub fn sendmail(data: &[u8]) {
     let mut stats = FileStats::new("fuzz".into(), "sendmail");
     let records = lines(data, &mut stats, sendmail::parse_line);
     let records = records.into_iter().map(|(s, r)| (s, r.time, r)).collect();
-    let records = syslog::resolve_years(records, year(data), now(), &mut stats);
+    let records = syslog::resolve_years(records, year(data), now(), &ZONE, &mut stats);
     settle_and_replay(sendmail::join(records), &stats);
 }
 
 /// Exim main log lines: parsed, joined per message id, settled, replayed.
 pub fn exim(data: &[u8]) {
     let mut stats = FileStats::new("fuzz".into(), "exim");
-    let records = lines(data, &mut stats, exim::parse_line);
+    let records = lines(data, &mut stats, |l, k| exim::parse_line(l, k, &ZONE));
     settle_and_replay(exim::join(records), &stats);
 }
 

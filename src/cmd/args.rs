@@ -15,6 +15,7 @@ use crate::domain::reason::{HardPolicy, Reason};
 use crate::domain::replay::{ReplayPolicy, Thresholds};
 use crate::domain::rule_file;
 use crate::domain::time::Timestamp;
+use crate::domain::zone::Zone;
 
 /// The years `--year` may name: a log from before Unix time, or after 9999, is a typing error.
 const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
@@ -49,6 +50,12 @@ pub struct InputArgs {
     /// file's modification time.
     #[arg(long, value_name = "YEAR")]
     pub year: Option<i32>,
+
+    /// The time zone of MTA log times written without an offset (syslog's `Nov 26 03:30:13`, Exim's): a zone name
+    /// (`Europe/Berlin`, following its daylight saving time), an offset (`+01:00`, `-0500`) or `UTC` (the default).
+    /// Times that state their offset, and CSV exports, are not changed.
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
 
     /// A regular expression with a named group `campaign`, matched against the message-id and then the envelope
     /// sender, e.g. `bounce\+(?P<campaign>[^@-]+)@`.
@@ -206,6 +213,20 @@ pub struct RunConfig {
     pub strict: bool,
 }
 
+/// The zone `--tz` names: an offset or UTC, else a zone of the system's tz database (or the copy built in).
+fn zone(name: &str) -> Result<Zone> {
+    if let Some(z) = Zone::fixed(name) {
+        return Ok(z);
+    }
+    match jiff::tz::TimeZone::get(name.trim()) {
+        Ok(tz) => Ok(Zone::rules(tz)),
+        Err(_) => bail!(
+            "--tz '{name}' is not a time zone: give a name of the tz database (`Europe/Berlin`, `America/New_York`), \
+             an offset (`+01:00`, `-0500`) or `UTC`"
+        ),
+    }
+}
+
 impl InputArgs {
     /// The plain configuration of a run over `logs`.
     pub fn config(&self, logs: Vec<PathBuf>, replay: Option<&ReplayArgs>, keep: KeepLines) -> Result<RunConfig> {
@@ -261,6 +282,10 @@ impl InputArgs {
         if let Some(y) = year.filter(|y| !(YEARS.contains(y))) {
             bail!("--year {y} is not a year a log can be from ({} to {})", YEARS.start(), YEARS.end());
         }
+        let zone = match self.tz.as_deref().or(fi.tz.as_deref()) {
+            Some(name) => zone(name)?,
+            None => Zone::Utc,
+        };
         Ok(RunConfig {
             logs,
             log_options: LogOptions {
@@ -270,6 +295,7 @@ impl InputArgs {
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
                 year,
+                zone,
                 keep,
                 now: now(),
                 carry: None,

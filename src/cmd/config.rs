@@ -9,6 +9,7 @@
 //! logs = ["/var/log/mail.log", "/var/log/mail.log.1.gz"]
 //! log_format = "postfix"          # else detected per file
 //! year = 2026                     # syslog files without years
+//! tz = "Europe/Berlin"            # the zone of log times written without an offset
 //! sends = "exports/sends.csv"
 //! campaigns = "exports/campaigns.csv"
 //! contacts = "exports/contacts.csv"
@@ -56,6 +57,8 @@ pub struct Inputs {
     pub log_format: Option<String>,
     /// The year of syslog files' first lines.
     pub year: Option<i32>,
+    /// The zone of log times written without an offset.
+    pub tz: Option<String>,
     /// The sends file.
     pub sends: Option<PathBuf>,
     /// The campaigns file.

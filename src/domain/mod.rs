@@ -24,3 +24,4 @@ pub mod smtp;
 pub mod summary;
 pub mod template;
 pub mod time;
+pub mod zone;

@@ -64,17 +64,24 @@ impl Timestamp {
     /// `2026-11-26 03:30:13 +0000` (PowerMTA: `2026-11-26 03:30:13+0000`), `2026-11-26T03:30:13` (UTC), or a bare
     /// date `2026-11-26` (midnight UTC).
     pub fn parse(text: &str) -> Option<Self> {
+        Timestamp::parse_zoned(text).map(|(t, _)| t)
+    }
+
+    /// [`Timestamp::parse`], and whether the text states its offset (`Z`, `+01:00`): a time without one is read as
+    /// UTC, which a caller that knows the writer's zone then corrects (see [`super::zone::Zone`]).
+    pub fn parse_zoned(text: &str) -> Option<(Self, bool)> {
         let s = text.trim().as_bytes();
         let (date, rest) = parse_date(s)?;
         if rest.is_empty() {
-            return Some(Timestamp(date * MS_PER_DAY));
+            return Some((Timestamp(date * MS_PER_DAY), false));
         }
         if rest[0] != b'T' && rest[0] != b't' && rest[0] != b' ' {
             return None;
         }
         let (ms_of_day, rest) = parse_clock(&rest[1..])?;
         let offset = parse_offset(rest)?;
-        Some(Timestamp(date * MS_PER_DAY + ms_of_day - offset))
+        let stated = !rest.iter().all(|&b| b == b' ');
+        Some((Timestamp(date * MS_PER_DAY + ms_of_day - offset), stated))
     }
 
     /// RFC 3339 in UTC with second precision (`2026-11-26T03:30:13Z`), as the platform's exports write it: the same

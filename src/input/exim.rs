@@ -19,6 +19,7 @@ use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::name::Name;
 use crate::domain::smtp::Reply;
 use crate::domain::time::Timestamp;
+use crate::domain::zone::Zone;
 
 use super::lines::{self, Parsed, Streamed, find_pair, find_str};
 use super::tries::{Expiry, TryQueue};
@@ -66,7 +67,7 @@ pub struct Record {
 /// Whether a line looks like Exim's main log, for format detection: an Exim timestamp followed by a message id or
 /// by one of the lines Exim writes without one.
 pub fn looks_like(line: &str) -> bool {
-    let Some((_, rest)) = frame(line) else {
+    let Some((_, rest)) = frame(line, &Zone::Utc) else {
         return false;
     };
     if message_id(rest).is_some() {
@@ -87,12 +88,12 @@ pub fn looks_like(line: &str) -> bool {
     PHRASES.iter().any(|p| rest.contains(p))
 }
 
-/// Parses one line.
-pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
+/// Parses one line; its time, if written without an offset, is the wall clock of `zone`.
+pub fn parse_line(line: &str, keep: &KeepLines, zone: &Zone) -> Parsed<Record> {
     if line.trim().is_empty() {
         return Parsed::Ignored;
     }
-    let Some((time, rest)) = frame(line) else {
+    let Some((time, rest)) = frame(line, zone) else {
         return Parsed::Malformed("not an Exim log line (expected `YYYY-MM-DD HH:MM:SS` and a message)".into());
     };
     let Some((id, rest)) = message_id(rest) else {
@@ -121,7 +122,7 @@ pub fn parse_line(line: &str, keep: &KeepLines) -> Parsed<Record> {
 
 /// The time and the message of a line: `YYYY-MM-DD HH:MM:SS[.fff] [+ZZZZ] [[pid]] message`, also with a syslog
 /// `host exim[pid]: ` between the time and the message, or before the time (journal exports).
-fn frame(line: &str) -> Option<(Timestamp, &str)> {
+fn frame<'a>(line: &'a str, zone: &Zone) -> Option<(Timestamp, &'a str)> {
     let line = if starts_with_date(line) {
         line
     } else {
@@ -158,7 +159,11 @@ fn frame(line: &str) -> Option<(Timestamp, &str)> {
         end += 6;
         rest = rest.get(6..).unwrap_or("");
     }
-    let time = Timestamp::parse(line.get(..end)?)?;
+    let time = match Timestamp::parse_zoned(line.get(..end)?)? {
+        (t, true) => t,
+        // `log_timezone` unset: the server's wall clock.
+        (t, false) => zone.to_utc(t),
+    };
     // The process id, with log_selector +pid.
     if let Some(inner) = rest.strip_prefix('[')
         && let Some((pid, after)) = inner.split_once("] ")
@@ -446,7 +451,7 @@ pub struct Arrival {
 /// block held.
 pub fn read(
     reader: impl std::io::Read + Send,
-    file: u32,
+    (file, zone): (u32, &Zone),
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut (dyn FnMut(u64) + Send),
@@ -457,7 +462,7 @@ pub fn read(
         reader,
         stats,
         advanced,
-        |_, line| parse_line(line, keep),
+        |_, line| parse_line(line, keep, zone),
         |streamed, stats| match streamed {
             Streamed::Record(line, r) => {
                 stats.used += 1;
@@ -476,7 +481,7 @@ mod tests {
     use crate::domain::smtp::SmtpCommand;
 
     fn used(line: &str) -> Record {
-        match parse_line(line, &KeepLines::All) {
+        match parse_line(line, &KeepLines::All, &Zone::Utc) {
             Parsed::Used(r) => r,
             other => panic!("{line}: {other:?}"),
         }
@@ -551,7 +556,7 @@ mod tests {
             "caller@test.ex"
         );
         assert!(matches!(
-            parse_line("1999-03-02 09:44:33 10HmaY-000000005vi-0000 *> a@b.c R=r T=t", &KeepLines::None),
+            parse_line("1999-03-02 09:44:33 10HmaY-000000005vi-0000 *> a@b.c R=r T=t", &KeepLines::None, &Zone::Utc),
             Parsed::Ignored
         ));
     }
@@ -599,7 +604,8 @@ mod tests {
 
     #[test]
     fn other_lines() {
-        let completed = parse_line("1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed", &KeepLines::None);
+        let completed =
+            parse_line("1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed", &KeepLines::None, &Zone::Utc);
         assert!(matches!(completed, Parsed::Used(Record { event: Event::Completed, .. })), "{completed:?}");
         for ignored in [
             "1999-03-02 09:44:33 10HmaX-000000005vi-0000 Completed with trailing words",
@@ -611,13 +617,13 @@ mod tests {
             "2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]",
             "",
         ] {
-            assert!(matches!(parse_line(ignored, &KeepLines::None), Parsed::Ignored), "{ignored}");
+            assert!(matches!(parse_line(ignored, &KeepLines::None, &Zone::Utc), Parsed::Ignored), "{ignored}");
         }
         for malformed in ["******** SERVER ********", "# failJSON: {}", "2013-13-45 10:00:00 x", "\u{1}\u{2}é"] {
-            assert!(matches!(parse_line(malformed, &KeepLines::None), Parsed::Malformed(_)), "{malformed}");
+            assert!(matches!(parse_line(malformed, &KeepLines::None, &Zone::Utc), Parsed::Malformed(_)), "{malformed}");
         }
         assert!(matches!(
-            parse_line("2025-11-20 09:00:02 1vM0WT-0000GA-35 == ", &KeepLines::None),
+            parse_line("2025-11-20 09:00:02 1vM0WT-0000GA-35 == ", &KeepLines::None, &Zone::Utc),
             Parsed::Malformed(_)
         ));
         assert!(looks_like(
@@ -641,7 +647,7 @@ mod tests {
         let records = lines
             .iter()
             .enumerate()
-            .filter_map(|(i, l)| match parse_line(l, &KeepLines::All) {
+            .filter_map(|(i, l)| match parse_line(l, &KeepLines::All, &Zone::Utc) {
                 Parsed::Used(r) => Some((Source { file: 0, line: i as u64 + 1 }, r)),
                 _ => None,
             })

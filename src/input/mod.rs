@@ -30,6 +30,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::domain::attempt::{Attempt, Source};
 use crate::domain::time::{MS_PER_DAY, Timestamp, YearCounter, YearInference};
+use crate::domain::zone::{Zone, ZoneClock};
 
 use lines::Parsed;
 use tries::{Expiry, TryQueue};
@@ -109,6 +110,8 @@ pub struct LogOptions {
     pub format: Option<LogFormat>,
     /// The year of the first line of each syslog file without years.
     pub year: Option<i32>,
+    /// The zone of the times that MTA logs write without an offset (`--tz`).
+    pub zone: Zone,
     /// Which lines to keep as proof.
     pub keep: KeepLines,
     /// The time to count syslog years back from when a file has no modification time (standard input).
@@ -395,7 +398,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                     (opened, inferred.first_year)
                 }
             };
-            let first_time = first_time(&opened.head, first_year);
+            let first_time = first_time(&opened.head, first_year, &options.zone);
             let stream = match format {
                 LogFormat::Postfix => Stream::Postfix(first_year),
                 _ => Stream::Sendmail(first_year),
@@ -423,7 +426,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
         }
         if format == LogFormat::Exim {
             let first = lines::split(&opened.head).find_map(|line| {
-                match exim::parse_line(&String::from_utf8_lossy(line), &KeepLines::None) {
+                match exim::parse_line(&String::from_utf8_lossy(line), &KeepLines::None, &options.zone) {
                     Parsed::Used(r) => Some(r.time),
                     _ => None,
                 }
@@ -483,7 +486,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
             Stream::Exim => {
                 let join = |held: &mut Held, (source, record), out: &mut _| held.exim.push(source, record, out);
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
-                    exim::read(reader, file, &mut stats, &options.keep, advanced, batch)
+                    exim::read(reader, (file, &options.zone), &mut stats, &options.keep, advanced, batch)
                 })?;
             }
             Stream::Sendmail(first_year) => {
@@ -491,7 +494,15 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                     held.sendmail.push(source, time, record, out)
                 };
                 read_stream(&opened, options, &mut held, copies, settled, each, join, |reader, (advanced, batch)| {
-                    sendmail::read(reader, file, first_year, &mut stats, &options.keep, advanced, batch)
+                    sendmail::read(
+                        reader,
+                        file,
+                        (first_year, &options.zone),
+                        &mut stats,
+                        &options.keep,
+                        advanced,
+                        batch,
+                    )
                 })?;
             }
             Stream::Tries { kumo: true } => {
@@ -796,17 +807,15 @@ fn head_times(head: &[u8]) -> impl Iterator<Item = syslog::LineTime> + '_ {
 /// The year of the first syslog line in a file's first bytes, if its time carries one (RFC 3339, or
 /// `2013 Jun 16 16:05:06.123`). A later line without a year is then counted on from it (see [`YearCounter`]).
 fn written_year(head: &[u8]) -> Option<i32> {
-    match head_times(head).next()? {
-        syslog::LineTime::Full(t) => Some(t.civil().year),
-        syslog::LineTime::Yearless(_) => None,
-    }
+    head_times(head).next()?.with_year().map(|t| t.civil().year)
 }
 
-/// The time of the first syslog line in a file's first bytes.
-fn first_time(head: &[u8], first_year: i32) -> Option<Timestamp> {
+/// The time of the first syslog line in a file's first bytes, a wall-clock time placed by `zone`.
+fn first_time(head: &[u8], first_year: i32, zone: &Zone) -> Option<Timestamp> {
     head_times(head).find_map(|time| match time {
         syslog::LineTime::Full(t) => Some(t),
-        syslog::LineTime::Yearless(t) => t.in_year(first_year),
+        syslog::LineTime::Local(t) => Some(zone.to_utc(t)),
+        syslog::LineTime::Yearless(t) => t.in_year(first_year).map(|t| zone.to_utc(t)),
     })
 }
 
@@ -827,6 +836,7 @@ fn read_postfix(
     each: &mut EachBatch<'_>,
 ) -> Result<Option<Timestamp>> {
     let mut years = YearCounter::new(first_year);
+    let mut zone = ZoneClock::new(&options.zone);
     let mut last: Option<Timestamp> = None;
     // The records of a block, split by part of the queue; kept from block to block with their room.
     let mut parts: Vec<Vec<(Source, Timestamp, postfix::Record)>> = (0..postfix::SHARDS).map(|_| Vec::new()).collect();
@@ -848,7 +858,7 @@ fn read_postfix(
         let (bound, used) = rayon::join(
             || {
                 block.account(stats, |line, record, stats| {
-                    let time = match record.time.resolve(&mut years) {
+                    let time = match record.time.resolve(&mut years, &mut zone) {
                         Ok(t) => t,
                         Err(why) => return stats.malformed(line, why),
                     };

@@ -632,7 +632,7 @@ mod tests {
                 let r = used(l.as_ref());
                 let time = match r.time {
                     LineTime::Yearless(t) => t.in_year(2025).unwrap(),
-                    LineTime::Full(t) => t,
+                    LineTime::Full(t) | LineTime::Local(t) => t,
                 };
                 (Source { file: 0, line: i as u64 + 1 }, time, r)
             })

@@ -19,6 +19,7 @@ use crate::domain::attempt::{Attempt, Source, Status, normalize_address};
 use crate::domain::name::Name;
 use crate::domain::smtp::{EnhancedCode, Reply};
 use crate::domain::time::{Timestamp, YearCounter};
+use crate::domain::zone::{Zone, ZoneClock};
 
 use super::lines::{self, Parsed, Streamed};
 use super::syslog::{LineTime, parse_syslog};
@@ -415,13 +416,14 @@ pub type Dated = (Source, Timestamp, Record);
 pub fn read(
     reader: impl std::io::Read + Send,
     file: u32,
-    first_year: i32,
+    (first_year, zone): (i32, &Zone),
     stats: &mut FileStats,
     keep: &KeepLines,
     advanced: &mut (dyn FnMut(u64) + Send),
     each: &mut (dyn FnMut(Vec<Dated>, Option<Timestamp>) -> anyhow::Result<()> + Send),
 ) -> anyhow::Result<()> {
     let mut years = YearCounter::new(first_year);
+    let mut zone = ZoneClock::new(zone);
     let (mut latest, mut records) = (None, Vec::new());
     lines::stream_lines(
         reader,
@@ -429,7 +431,7 @@ pub fn read(
         advanced,
         |_, line| parse_line(line, keep),
         |streamed, stats| match streamed {
-            Streamed::Record(line, r) => match r.time.resolve(&mut years) {
+            Streamed::Record(line, r) => match r.time.resolve(&mut years, &mut zone) {
                 Ok(time) => {
                     stats.used += 1;
                     latest = latest.max(Some(time));

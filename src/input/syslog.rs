@@ -3,34 +3,48 @@
 //!
 //! A traditional syslog time has no year, so a line's year is known only from the whole file: the year of its
 //! first line (given with `--year`, or counted back from the file's modification time), plus one each time the
-//! month goes backwards.
+//! month goes backwards. Nor has it an offset: it is the server's wall clock, placed by the zone of `--tz` (see
+//! [`crate::domain::zone`]) once its year is known.
 
+use crate::domain::attempt::Source;
 use crate::domain::time::{
     LineYear, Timestamp, YearCounter, YearlessTime, infer_first_year, month_from_abbrev, parse_clock,
 };
+use crate::domain::zone::{Zone, ZoneClock};
 
 use super::FileStats;
-use crate::domain::attempt::Source;
 
 /// A line's time: complete, or a syslog time whose year is found from the whole file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineTime {
-    /// The line carried its year (RFC 3339, `YYYY Mon DD ...`).
+    /// The line carried its year and its offset (RFC 3339 with `Z` or `+01:00`).
     Full(Timestamp),
-    /// `Mon DD HH:MM:SS`.
+    /// The line carried its year but no offset (`2026-11-26T03:30:13`, `YYYY Mon DD ...`): the server's wall clock,
+    /// held as if UTC until the zone (`--tz`) places it.
+    Local(Timestamp),
+    /// `Mon DD HH:MM:SS`: the server's wall clock, without its year.
     Yearless(YearlessTime),
 }
 
 impl LineTime {
-    /// The time with its year: a yearless time gets the year `years` has reached (see [`YearCounter`]); a date that
-    /// does not exist in that year (29 February) is why the line is malformed.
-    pub fn resolve(self, years: &mut YearCounter) -> Result<Timestamp, String> {
+    /// The instant: a yearless time gets the year `years` has reached (see [`YearCounter`]), and a wall-clock time
+    /// is placed by `zone`. A date that does not exist in its year (29 February) is why the line is malformed.
+    pub fn resolve(self, years: &mut YearCounter, zone: &mut ZoneClock) -> Result<Timestamp, String> {
         match self {
             LineTime::Full(t) => Ok(t),
+            LineTime::Local(t) => Ok(zone.to_utc(t)),
             LineTime::Yearless(t) => match t.resolve(years) {
-                LineYear::Valid(t) => Ok(t),
+                LineYear::Valid(t) => Ok(zone.to_utc(t)),
                 LineYear::NoSuchDay => Err(format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day)),
             },
+        }
+    }
+
+    /// The time with its year, as the line wrote it (a wall-clock time as if UTC); None for a yearless one.
+    pub fn with_year(self) -> Option<Timestamp> {
+        match self {
+            LineTime::Full(t) | LineTime::Local(t) => Some(t),
+            LineTime::Yearless(_) => None,
         }
     }
 }
@@ -85,11 +99,12 @@ fn time_prefix(line: &str) -> Option<(LineTime, &str)> {
     let b = line.as_bytes();
     Some(if b.len() > 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
         let end = line.find(' ')?;
-        (LineTime::Full(Timestamp::parse(&line[..end])?), &line[end + 1..])
+        let (t, stated) = Timestamp::parse_zoned(&line[..end])?;
+        (if stated { LineTime::Full(t) } else { LineTime::Local(t) }, &line[end + 1..])
     } else if b.len() > 20 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b' ' {
         let year: i32 = line[..4].parse().ok()?;
         let (t, rest) = yearless(&line[5..])?;
-        (LineTime::Full(t.in_year(year)?), rest)
+        (LineTime::Local(t.in_year(year)?), rest)
     } else {
         let (t, rest) = yearless(line)?;
         (LineTime::Yearless(t), rest)
@@ -140,41 +155,34 @@ pub fn yearless_prefix(line: &[u8]) -> Option<YearlessTime> {
     yearless(text).map(|(t, _)| t)
 }
 
-/// Gives every record a full time: syslog times get the year of the file's first line (`year`, or inferred from
-/// `modified`) plus one for each time the month goes backwards. A date that does not exist in its year (29 February)
-/// makes the line malformed.
+/// Gives every record an instant: syslog times get the year of the file's first line (`year`, or inferred from
+/// `modified`) plus one for each time the month goes backwards, and wall-clock times are placed by `zone`. A date
+/// that does not exist in its year (29 February) makes the line malformed.
 pub fn resolve_years<R>(
     records: Vec<(Source, LineTime, R)>,
     year: Option<i32>,
     modified: Timestamp,
+    zone: &Zone,
     stats: &mut FileStats,
 ) -> Vec<(Source, Timestamp, R)> {
     let yearless: Vec<_> = records
         .iter()
         .filter_map(|(_, t, _)| match t {
             LineTime::Yearless(t) => Some(*t),
-            LineTime::Full(_) => None,
+            LineTime::Full(_) | LineTime::Local(_) => None,
         })
         .collect();
     let first_year = year.unwrap_or_else(|| infer_first_year(&yearless, modified));
-    let mut years = YearCounter::new(first_year);
+    let (mut years, mut clock) = (YearCounter::new(first_year), ZoneClock::new(zone));
     let mut out = Vec::with_capacity(records.len());
     for (source, time, record) in records {
-        let time = match time {
-            LineTime::Full(t) => t,
-            LineTime::Yearless(t) => match t.resolve(&mut years) {
-                LineYear::Valid(ts) => ts,
-                LineYear::NoSuchDay => {
-                    stats.used -= 1;
-                    stats.malformed(
-                        source.line,
-                        format!("{}-{:02}-{:02} does not exist", years.current(), t.month, t.day),
-                    );
-                    continue;
-                }
-            },
-        };
-        out.push((source, time, record));
+        match time.resolve(&mut years, &mut clock) {
+            Ok(time) => out.push((source, time, record)),
+            Err(why) => {
+                stats.used -= 1;
+                stats.malformed(source.line, why);
+            }
+        }
     }
     out
 }
@@ -191,7 +199,12 @@ mod tests {
         let l = parse_syslog("2023-03-14T00:08:33.579644+01:00 helga postfix/smtpd[297535]: x: y").unwrap();
         assert_eq!(l.time, LineTime::Full(Timestamp::parse("2023-03-13T23:08:33.579Z").unwrap()));
         let l = parse_syslog("2013 Jun 16 16:05:06.123 server postfix/qmgr[1]: A: removed").unwrap();
-        assert_eq!(l.time, LineTime::Full(Timestamp::parse("2013-06-16T16:05:06.123Z").unwrap()));
+        // A year but no offset: the server's wall clock, which `--tz` places.
+        assert_eq!(l.time, LineTime::Local(Timestamp::parse("2013-06-16T16:05:06.123Z").unwrap()));
+        let l = parse_syslog("2023-03-14T00:08:33 helga postfix/smtpd[297535]: x: y").unwrap();
+        assert_eq!(l.time, LineTime::Local(Timestamp::parse("2023-03-14T00:08:33Z").unwrap()));
+        let l = parse_syslog("2023-03-14T00:08:33Z helga postfix/smtpd[297535]: x: y").unwrap();
+        assert_eq!(l.time, LineTime::Full(Timestamp::parse("2023-03-14T00:08:33Z").unwrap()));
         assert!(parse_syslog("garbage").is_none());
         assert!(parse_syslog("Nov 26 03:30:13").is_none());
         assert!(parse_syslog("Nov 00 03:30:13 h p: m").is_none());

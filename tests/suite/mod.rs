@@ -21,3 +21,4 @@ mod state;
 mod tables;
 mod threads;
 mod util;
+mod zones;

@@ -1,0 +1,181 @@
+//! The zone a log writes its times in, when they carry no offset (`--tz`).
+//!
+//! Syslog's `Nov 26 03:30:13` has neither a year nor an offset: it is the server's wall clock, and most servers keep
+//! local time. Read as UTC, such a log is hours off the platform's exports (which write UTC) and the logs of servers
+//! in other zones, and a contact's sends from two servers can be replayed in the wrong order. A [`Zone`] turns those
+//! wall-clock times into instants. A zone of the tz database follows daylight saving time, as the server's clock did;
+//! a fixed offset does not. Times that state their offset (`2026-11-26T03:30:13+01:00`, Exim's `+0100`) are exact
+//! already and are left alone.
+//!
+//! Looking a zone up by name reads the system's tz database, so it is done by the caller ([`Zone::rules`] takes what
+//! it found); nothing here reads a file.
+
+use super::time::Timestamp;
+
+/// Milliseconds in an hour.
+const MS_PER_HOUR: i64 = 3_600_000;
+
+/// How times without an offset are read: as UTC (the default), at a fixed offset, or in a zone of the tz database.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Zone {
+    /// Coordinated universal time.
+    #[default]
+    Utc,
+    /// A fixed offset east of UTC, in milliseconds.
+    Fixed(i64),
+    /// A zone of the tz database (`Europe/Berlin`), whose offset changes with daylight saving time.
+    Rules(jiff::tz::TimeZone),
+}
+
+impl Zone {
+    /// A fixed zone written as `UTC`, `Z`, or an offset: `+02:00`, `-0500`, `+0530`, `+2`. None for other text (a
+    /// zone name, which the caller looks up).
+    pub fn fixed(text: &str) -> Option<Zone> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("gmt") {
+            return Some(Zone::Utc);
+        }
+        let (sign, rest) = match t.as_bytes().first()? {
+            b'+' => (1, &t[1..]),
+            b'-' => (-1, &t[1..]),
+            _ => return None,
+        };
+        let digits = rest.replace(':', "");
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.matches(':').count() > 1 {
+            return None;
+        }
+        let (h, m): (i64, i64) = match digits.len() {
+            1 | 2 => (digits.parse().ok()?, 0),
+            4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
+            _ => return None,
+        };
+        // Real offsets run from -12:00 to +14:00.
+        if h > 14 || m > 59 || (h == 14 && m > 0) {
+            return None;
+        }
+        Some(match sign * (h * 60 + m) * 60_000 {
+            0 => Zone::Utc,
+            ms => Zone::Fixed(ms),
+        })
+    }
+
+    /// A zone of the tz database, as the caller found it by name.
+    pub fn rules(zone: jiff::tz::TimeZone) -> Zone {
+        Zone::Rules(zone)
+    }
+
+    /// The instant of a wall-clock time in this zone; `local` holds its date and time as if they were UTC. A time
+    /// the clocks skipped (spring forward) is read with the offset from before the change, and a time they showed
+    /// twice (fall back) is the first of the two, as most software resolves them.
+    pub fn to_utc(&self, local: Timestamp) -> Timestamp {
+        match self {
+            Zone::Utc => local,
+            Zone::Fixed(ms) => local.plus_millis(-ms),
+            Zone::Rules(tz) => local.plus_millis(-offset_at(tz, local)),
+        }
+    }
+}
+
+/// The offset, in milliseconds, that `tz` has at the wall-clock time `local` (resolved as [`Zone::to_utc`] says).
+fn offset_at(tz: &jiff::tz::TimeZone, local: Timestamp) -> i64 {
+    let instant = wall_clock(local).and_then(|dt| tz.to_ambiguous_timestamp(dt).compatible().ok());
+    // Out of jiff's range (years beyond -9999..=9999, which no log line reaches): read as UTC.
+    instant.map_or(0, |t| local.millis() - t.as_millisecond())
+}
+
+/// The date and time that `local` holds as if UTC, as jiff's wall-clock time.
+fn wall_clock(local: Timestamp) -> Option<jiff::civil::DateTime> {
+    let c = local.civil();
+    let nanos = i32::from(c.ms) * 1_000_000;
+    let (y, mo, d, h, mi, s) =
+        (i16::try_from(c.year).ok()?, c.month as i8, c.day as i8, c.hour as i8, c.minute as i8, c.second as i8);
+    jiff::civil::DateTime::new(y, mo, d, h, mi, s, nanos).ok()
+}
+
+/// A [`Zone`] that remembers the offset of the hour it last converted: the lines of a log come in time order, and
+/// the tz database is then looked up about once an hour of log, not once a line.
+#[derive(Debug)]
+pub struct ZoneClock<'a> {
+    zone: &'a Zone,
+    /// The hour (of wall-clock time, counted from the epoch as if UTC) whose offset is known, and that offset.
+    known: Option<(i64, i64)>,
+}
+
+impl<'a> ZoneClock<'a> {
+    /// A clock for `zone`, with nothing remembered yet.
+    pub fn new(zone: &'a Zone) -> Self {
+        ZoneClock { zone, known: None }
+    }
+
+    /// [`Zone::to_utc`].
+    pub fn to_utc(&mut self, local: Timestamp) -> Timestamp {
+        let Zone::Rules(tz) = self.zone else { return self.zone.to_utc(local) };
+        let hour = local.millis().div_euclid(MS_PER_HOUR);
+        if let Some((h, offset)) = self.known
+            && h == hour
+        {
+            return local.plus_millis(-offset);
+        }
+        // An hour's offset is remembered only if the clocks do not change within it (its first and last moments
+        // have the same offset, and neither is skipped or repeated); the hour of a change is worked out line by line.
+        let start = Timestamp::from_millis(hour * MS_PER_HOUR);
+        let end = start.plus_millis(MS_PER_HOUR - 1);
+        let plain = |t: Timestamp| match tz.to_ambiguous_timestamp(wall_clock(t)?).offset() {
+            jiff::tz::AmbiguousOffset::Unambiguous { offset } => Some(i64::from(offset.seconds()) * 1000),
+            _ => None,
+        };
+        match (plain(start), plain(end)) {
+            (Some(a), Some(b)) if a == b => {
+                self.known = Some((hour, a));
+                local.plus_millis(-a)
+            }
+            _ => self.zone.to_utc(local),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn fixed_zones_are_read_from_offsets() {
+        assert_eq!(Zone::fixed("UTC"), Some(Zone::Utc));
+        assert_eq!(Zone::fixed("+00:00"), Some(Zone::Utc));
+        assert_eq!(Zone::fixed("+02:00"), Some(Zone::Fixed(7_200_000)));
+        assert_eq!(Zone::fixed("-0500"), Some(Zone::Fixed(-18_000_000)));
+        assert_eq!(Zone::fixed("+0530"), Some(Zone::Fixed(19_800_000)));
+        assert_eq!(Zone::fixed("+2"), Some(Zone::Fixed(7_200_000)));
+        for bad in ["Europe/Berlin", "+", "+25", "+02:60", "+1:2:3", "2", "+123", ""] {
+            assert_eq!(Zone::fixed(bad), None, "{bad}");
+        }
+        assert_eq!(Zone::Fixed(7_200_000).to_utc(t("2026-07-01T12:00:00Z")), t("2026-07-01T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_zone_of_the_database_follows_daylight_saving_time() {
+        let berlin = Zone::rules(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+        let mut clock = ZoneClock::new(&berlin);
+        for (local, utc) in [
+            ("2026-01-15T12:00:00Z", "2026-01-15T11:00:00Z"),
+            ("2026-07-15T12:00:00Z", "2026-07-15T10:00:00Z"),
+            // Clocks go forward at 02:00 on 29 March: 02:30 was skipped, and is read with the winter offset.
+            ("2026-03-29T01:59:59Z", "2026-03-29T00:59:59Z"),
+            ("2026-03-29T02:30:00Z", "2026-03-29T01:30:00Z"),
+            ("2026-03-29T03:00:00Z", "2026-03-29T01:00:00Z"),
+            // Back at 03:00 on 25 October: 02:30 was shown twice, and is the first.
+            ("2026-10-25T02:30:00Z", "2026-10-25T00:30:00Z"),
+            ("2026-10-25T03:00:00Z", "2026-10-25T02:00:00Z"),
+        ] {
+            assert_eq!(berlin.to_utc(t(local)), t(utc), "{local}");
+            assert_eq!(clock.to_utc(t(local)), t(utc), "{local}, remembered hour by hour");
+        }
+        // Back to an hour already seen, and within it: the remembered offset is that hour's.
+        assert_eq!(clock.to_utc(t("2026-07-15T12:59:59.999Z")), t("2026-07-15T10:59:59.999Z"));
+        assert_eq!(ZoneClock::new(&Zone::Utc).to_utc(t("2026-07-15T12:00:00Z")), t("2026-07-15T12:00:00Z"));
+    }
+}

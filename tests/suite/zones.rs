@@ -1,0 +1,89 @@
+//! `--tz`: log times written without an offset are the server's wall clock, placed in the zone given.
+
+use super::util::{bounces, root};
+
+/// `samples/maillog` with its RFC 3339 times (`2026-03-02T09:00:00.661522+00:00`) written as traditional syslog
+/// writes them (`Mar  2 09:00:00`): the same history, with neither year nor offset.
+fn traditional_maillog() -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let text = std::fs::read_to_string(root().join("samples/maillog")).unwrap();
+    text.lines()
+        .map(|line| {
+            let (time, rest) = line.split_once(' ').unwrap();
+            let month: usize = time[5..7].parse().unwrap();
+            let day: u32 = time[8..10].parse().unwrap();
+            format!("{} {day:>2} {} {rest}\n", MONTHS[month - 1], &time[11..19])
+        })
+        .collect()
+}
+
+fn deactivations(log: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let args = [&["deactivations", log, "--sends", "samples/sends.csv", "--format", "csv"][..], extra].concat();
+    bounces(&args).ok().csv().into_iter().map(|r| (r["email"].clone(), r["deactivated_at"].clone())).collect()
+}
+
+#[test]
+fn a_local_syslog_is_placed_in_the_zone_its_server_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    std::fs::write(&log, traditional_maillog()).unwrap();
+    let log = log.to_str().unwrap();
+    let utc = deactivations(log, &["--year", "2026"]);
+    assert_eq!(utc, deactivations("samples/maillog", &[]), "read as UTC, the same history");
+    assert_eq!(utc, deactivations(log, &["--year", "2026", "--tz", "UTC"]));
+    // Berlin is an hour ahead of UTC in winter and two in summer; its clocks went forward on 29 March 2026.
+    let berlin = deactivations(log, &["--year", "2026", "--tz", "Europe/Berlin"]);
+    let at = |rows: &[(String, String)], email: &str| rows.iter().find(|(e, _)| e == email).unwrap().1.clone();
+    assert_eq!(at(&utc, "harper.lee77@icloud.com"), "2026-03-23T09:01:06Z");
+    assert_eq!(at(&berlin, "harper.lee77@icloud.com"), "2026-03-23T08:01:06Z");
+    assert_eq!(at(&utc, "mila.wagner@gmx.de"), "2026-03-30T09:02:09Z");
+    assert_eq!(at(&berlin, "mila.wagner@gmx.de"), "2026-03-30T07:02:09Z");
+    assert_eq!(at(&berlin, "nora.bennett@acme-corp.example"), "2026-05-04T07:02:01Z");
+    assert_eq!(berlin.len(), utc.len());
+    // The same zone from the configuration file; a flag overrides it.
+    let config = dir.path().join("bounces.toml");
+    std::fs::write(&config, "[inputs]\nyear = 2026\ntz = \"Europe/Berlin\"\n").unwrap();
+    let cfg = config.to_str().unwrap();
+    assert_eq!(deactivations(log, &["--config", cfg]), berlin);
+    assert_eq!(deactivations(log, &["--config", cfg, "--tz", "UTC"]), utc);
+    // A fixed offset does not follow daylight saving time.
+    let plus_two = deactivations(log, &["--year", "2026", "--tz", "+02:00"]);
+    assert_eq!(at(&plus_two, "harper.lee77@icloud.com"), "2026-03-23T07:01:06Z");
+    assert_eq!(at(&plus_two, "nora.bennett@acme-corp.example"), "2026-05-04T07:02:01Z");
+    // Times that state their offset are exact already: `--tz` leaves them alone.
+    assert_eq!(deactivations("samples/maillog", &["--tz", "Europe/Berlin"]), utc);
+    // `--since` is an instant: a window from 07:00Z holds the deactivations from 09:00 Berlin time on.
+    let since = deactivations(log, &["--year", "2026", "--tz", "Europe/Berlin", "--since", "2026-05-04T07:00:00Z"]);
+    let later: Vec<_> = berlin.iter().filter(|(_, t)| t.as_str() >= "2026-05-04T07:00:00Z").cloned().collect();
+    assert!(later.iter().any(|(e, _)| e == "nora.bennett@acme-corp.example"), "{later:?}");
+    assert_eq!(since, later);
+}
+
+#[test]
+fn exim_times_without_an_offset_are_placed_in_the_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mainlog");
+    let lines = |offset: &str| {
+        format!(
+            "2026-07-01 10:00:00{offset} 1vM0WT-0000GA-35 <= b@news.example H=localhost [127.0.0.1] P=esmtp S=1 id=m1@news.example\n\
+             2026-07-01 10:00:01{offset} 1vM0WT-0000GA-35 ** a@example.org R=dnslookup T=remote_smtp H=mx.example.org [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<a@example.org>: 550 5.1.1 user unknown\n\
+             2026-07-01 10:00:01{offset} 1vM0WT-0000GA-35 Completed\n"
+        )
+    };
+    let run = |text: &str, tz: &str| {
+        std::fs::write(&log, text).unwrap();
+        let args = ["deactivations", log.to_str().unwrap(), "--tz", tz, "--format", "csv"];
+        bounces(&args).ok().csv()[0]["deactivated_at"].clone()
+    };
+    assert_eq!(run(&lines(""), "UTC"), "2026-07-01T10:00:01Z");
+    assert_eq!(run(&lines(""), "America/New_York"), "2026-07-01T14:00:01Z");
+    // `log_timezone`: the line gives its offset, and the zone does not change it.
+    assert_eq!(run(&lines(" +0200"), "America/New_York"), "2026-07-01T08:00:01Z");
+}
+
+#[test]
+fn an_unknown_zone_is_an_error_that_says_what_a_zone_looks_like() {
+    let run = bounces(&["deactivations", "samples/maillog", "--tz", "Mars/Olympus_Mons"]).code(2);
+    assert!(run.stderr.contains("--tz 'Mars/Olympus_Mons' is not a time zone"), "{}", run.stderr);
+    assert!(run.stderr.contains("Europe/Berlin"), "{}", run.stderr);
+}
