@@ -76,6 +76,26 @@ impl Zone {
     }
 }
 
+impl Zone {
+    /// How far ahead of UTC a server's clock can be: the easternmost zones keep UTC+14:00.
+    pub const FURTHEST_AHEAD_MS: i64 = 14 * MS_PER_HOUR;
+
+    /// The latest wall-clock time a server in this zone can have written at `instant` (a file's modification time),
+    /// as if UTC: its clock at that instant. UTC is also what a run assumes when no zone is given, and a server in
+    /// any zone may then have written it: its clock may be up to [`Zone::FURTHEST_AHEAD_MS`] ahead.
+    pub fn latest_wall_clock(&self, instant: Timestamp) -> Timestamp {
+        match self {
+            Zone::Utc => instant.plus_millis(Self::FURTHEST_AHEAD_MS),
+            Zone::Fixed(ms) => instant.plus_millis(*ms),
+            Zone::Rules(tz) => {
+                let offset = jiff::Timestamp::from_millisecond(instant.millis())
+                    .map_or(0, |t| i64::from(tz.to_offset(t).seconds()) * 1000);
+                instant.plus_millis(offset)
+            }
+        }
+    }
+}
+
 /// The offset, in milliseconds, that `tz` has at the wall-clock time `local` (resolved as [`Zone::to_utc`] says).
 fn offset_at(tz: &jiff::tz::TimeZone, local: Timestamp) -> i64 {
     let instant = wall_clock(local).and_then(|dt| tz.to_ambiguous_timestamp(dt).compatible().ok());
@@ -177,5 +197,16 @@ mod tests {
         // Back to an hour already seen, and within it: the remembered offset is that hour's.
         assert_eq!(clock.to_utc(t("2026-07-15T12:59:59.999Z")), t("2026-07-15T10:59:59.999Z"));
         assert_eq!(ZoneClock::new(&Zone::Utc).to_utc(t("2026-07-15T12:00:00Z")), t("2026-07-15T12:00:00Z"));
+    }
+
+    #[test]
+    fn the_latest_wall_clock_of_an_instant_is_the_zones_clock_then() {
+        let berlin = Zone::rules(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
+        let at = t("2026-07-15T12:00:00Z");
+        assert_eq!(berlin.latest_wall_clock(at), t("2026-07-15T14:00:00Z"));
+        assert_eq!(berlin.latest_wall_clock(t("2026-01-15T12:00:00Z")), t("2026-01-15T13:00:00Z"));
+        assert_eq!(Zone::Fixed(-18_000_000).latest_wall_clock(at), t("2026-07-15T07:00:00Z"));
+        // No zone given: any server's clock, up to UTC+14:00.
+        assert_eq!(Zone::Utc.latest_wall_clock(at), t("2026-07-16T02:00:00Z"));
     }
 }

@@ -391,7 +391,7 @@ pub fn read_logs(paths: &[PathBuf], options: &LogOptions, each: &mut EachBatch<'
                 None => {
                     // The year is inferred from the last line: standard input is read twice, from a copy.
                     let opened = opened.rereadable_copy()?;
-                    let inferred = infer_year(&opened, options.now)?;
+                    let inferred = infer_year(&opened, options.now, &options.zone)?;
                     if let Some(note) = inferred.note() {
                         stats.note(note);
                     }
@@ -776,8 +776,9 @@ impl InferredYear {
 }
 
 /// The year of the first line of a syslog file without years: its last line is at or before its modification time
-/// (standard input: now).
-fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<InferredYear> {
+/// (standard input: now) on the server's clock, which `zone` gives (without `--tz`, a clock up to 14 hours ahead of
+/// UTC, as the easternmost zones keep).
+fn infer_year(opened: &source::Opened, now: Timestamp, zone: &Zone) -> Result<InferredYear> {
     let mut inference = YearInference::default();
     lines::for_each_block(opened.reader()?, BLOCK, |block| {
         if let lines::Block::Lines(bytes, ..) = block {
@@ -791,9 +792,11 @@ fn infer_year(opened: &source::Opened, now: Timestamp) -> Result<InferredYear> {
     })
     .with_context(|| format!("{}: cannot read", opened.name))?;
     let reference = opened.modified.unwrap_or(now);
+    // The times are the server's wall clock: the last one is at or before its clock at the reference.
+    let wall = zone.latest_wall_clock(reference);
     Ok(InferredYear {
-        first_year: inference.first_year(reference),
-        last: inference.last_time(reference),
+        first_year: inference.first_year(wall),
+        last: inference.last_time(wall),
         reference,
         modified: opened.modified.is_some(),
     })

@@ -87,3 +87,29 @@ fn an_unknown_zone_is_an_error_that_says_what_a_zone_looks_like() {
     assert!(run.stderr.contains("--tz 'Mars/Olympus_Mons' is not a time zone"), "{}", run.stderr);
     assert!(run.stderr.contains("Europe/Berlin"), "{}", run.stderr);
 }
+
+#[test]
+fn the_year_of_a_log_just_written_east_of_utc_is_its_own() {
+    // A server in Berlin wrote its last line at 14:18:58 on its clock, 12:18:58 UTC, and the file was last changed
+    // two seconds later. Read as UTC, that line would be after the change: a year earlier, the inference used to say.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.log");
+    std::fs::write(&path, traditional_maillog()).unwrap();
+    let changed = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_779_106_740); // 2026-05-18T12:19:00Z
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(changed).unwrap();
+    let log = path.to_str().unwrap();
+    let year_of = |rows: &[(String, String)]| rows.iter().map(|(_, t)| t[..4].to_string()).collect::<Vec<_>>();
+    let guessed = deactivations(log, &[]);
+    assert!(!guessed.is_empty() && year_of(&guessed).iter().all(|y| y == "2026"), "{guessed:?}");
+    assert_eq!(guessed, deactivations(log, &["--year", "2026"]));
+    let berlin = deactivations(log, &["--tz", "Europe/Berlin"]);
+    assert_eq!(berlin, deactivations(log, &["--tz", "Europe/Berlin", "--year", "2026"]));
+    // Twelve hours later on a clock 14 hours ahead (Kiribati), still the same year; a day later, the year before.
+    let kiribati = ["--tz", "+14:00"];
+    let mut late = deactivations(log, &kiribati);
+    assert!(year_of(&late).iter().all(|y| y == "2026"), "{late:?}");
+    std::fs::write(&path, traditional_maillog().replace("May 18", "May 19")).unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(changed).unwrap();
+    late = deactivations(log, &kiribati);
+    assert!(!late.is_empty() && year_of(&late).iter().all(|y| y == "2025"), "{late:?}");
+}
