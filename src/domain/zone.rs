@@ -112,44 +112,66 @@ fn wall_clock(local: Timestamp) -> Option<jiff::civil::DateTime> {
     jiff::civil::DateTime::new(y, mo, d, h, mi, s, nanos).ok()
 }
 
-/// A [`Zone`] that remembers the offset of the hour it last converted: the lines of a log come in time order, and
-/// the tz database is then looked up about once an hour of log, not once a line.
+/// A [`Zone`] read along a log, line after line. It remembers the offset of the hour it last converted: the lines
+/// of a log come in time order, and the tz database is then looked up about once an hour of log, not once a line.
+/// And it places a time the clocks showed twice (fall back) by the lines before it: the first of the two, unless
+/// the log is in the repeated hour's second round (the line before was, or was well after the first instant).
 #[derive(Debug)]
 pub struct ZoneClock<'a> {
     zone: &'a Zone,
     /// The hour (of wall-clock time, counted from the epoch as if UTC) whose offset is known, and that offset.
     known: Option<(i64, i64)>,
+    /// The instant of the last time converted, and the offset it was read with.
+    last: Option<(Timestamp, i64)>,
 }
 
 impl<'a> ZoneClock<'a> {
+    /// How far behind the log's last time the first of two instants must fall for the second to be taken: a log's
+    /// lines may be a few seconds out of order, never ten minutes.
+    const PASSED_MS: i64 = MS_PER_HOUR / 6;
+
     /// A clock for `zone`, with nothing remembered yet.
     pub fn new(zone: &'a Zone) -> Self {
-        ZoneClock { zone, known: None }
+        ZoneClock { zone, known: None, last: None }
     }
 
-    /// [`Zone::to_utc`].
+    /// [`Zone::to_utc`], but for a time shown twice, which is the second in the repeated hour's second round.
     pub fn to_utc(&mut self, local: Timestamp) -> Timestamp {
         let Zone::Rules(tz) = self.zone else { return self.zone.to_utc(local) };
+        let offset = self.offset(tz, local);
+        self.last = Some((local.plus_millis(-offset), offset));
+        local.plus_millis(-offset)
+    }
+
+    /// The offset, in milliseconds, that the wall-clock time `local` is read with.
+    fn offset(&mut self, tz: &jiff::tz::TimeZone, local: Timestamp) -> i64 {
         let hour = local.millis().div_euclid(MS_PER_HOUR);
         if let Some((h, offset)) = self.known
             && h == hour
         {
-            return local.plus_millis(-offset);
+            return offset;
         }
         // An hour's offset is remembered only if the clocks do not change within it (its first and last moments
         // have the same offset, and neither is skipped or repeated); the hour of a change is worked out line by line.
         let start = Timestamp::from_millis(hour * MS_PER_HOUR);
         let end = start.plus_millis(MS_PER_HOUR - 1);
-        let plain = |t: Timestamp| match tz.to_ambiguous_timestamp(wall_clock(t)?).offset() {
-            jiff::tz::AmbiguousOffset::Unambiguous { offset } => Some(i64::from(offset.seconds()) * 1000),
-            _ => None,
-        };
-        match (plain(start), plain(end)) {
-            (Some(a), Some(b)) if a == b => {
-                self.known = Some((hour, a));
-                local.plus_millis(-a)
+        let offset = |t: Timestamp| Some(tz.to_ambiguous_timestamp(wall_clock(t)?).offset());
+        let ms = |o: jiff::tz::Offset| i64::from(o.seconds()) * 1000;
+        use jiff::tz::AmbiguousOffset::{Fold, Unambiguous};
+        match (offset(start), offset(end)) {
+            (Some(Unambiguous { offset: a }), Some(Unambiguous { offset: b })) if a == b => {
+                self.known = Some((hour, ms(a)));
+                ms(a)
             }
-            _ => self.zone.to_utc(local),
+            _ => match offset(local) {
+                Some(Fold { before, after }) => {
+                    let first = local.plus_millis(-ms(before));
+                    let second_round =
+                        self.last.is_some_and(|(l, o)| o == ms(after) || first.plus_millis(Self::PASSED_MS) < l);
+                    ms(if second_round { after } else { before })
+                }
+                _ => local.millis() - self.zone.to_utc(local).millis(),
+            },
         }
     }
 }
@@ -194,6 +216,31 @@ mod tests {
             assert_eq!(berlin.to_utc(t(local)), t(utc), "{local}");
             assert_eq!(clock.to_utc(t(local)), t(utc), "{local}, remembered hour by hour");
         }
+        // A log through the night the clocks went back: 02:00 to 02:59 twice, each round in its own instants, a
+        // line a few seconds out of order kept in its round.
+        let mut night = ZoneClock::new(&berlin);
+        let placed: Vec<Timestamp> = [
+            "2026-10-25T01:59:00Z",
+            "2026-10-25T02:10:00Z",
+            "2026-10-25T02:59:30Z",
+            "2026-10-25T02:59:20Z",
+            "2026-10-25T02:00:10Z",
+            "2026-10-25T02:59:50Z",
+            "2026-10-25T03:00:00Z",
+        ]
+        .iter()
+        .map(|l| night.to_utc(t(l)))
+        .collect();
+        let want = [
+            "2026-10-24T23:59:00Z",
+            "2026-10-25T00:10:00Z",
+            "2026-10-25T00:59:30Z",
+            "2026-10-25T00:59:20Z",
+            "2026-10-25T01:00:10Z",
+            "2026-10-25T01:59:50Z",
+            "2026-10-25T02:00:00Z",
+        ];
+        assert_eq!(placed, want.map(t));
         // Back to an hour already seen, and within it: the remembered offset is that hour's.
         assert_eq!(clock.to_utc(t("2026-07-15T12:59:59.999Z")), t("2026-07-15T10:59:59.999Z"));
         assert_eq!(ZoneClock::new(&Zone::Utc).to_utc(t("2026-07-15T12:00:00Z")), t("2026-07-15T12:00:00Z"));

@@ -113,3 +113,56 @@ fn the_year_of_a_log_just_written_east_of_utc_is_its_own() {
     late = deactivations(log, &kiribati);
     assert!(!late.is_empty() && year_of(&late).iter().all(|y| y == "2025"), "{late:?}");
 }
+
+#[test]
+fn the_hour_the_clocks_go_back_is_read_in_its_two_rounds() {
+    // Berlin, 25 October 2026: the clocks show 02:00 to 02:59 twice. A soft bounce at 02:40 in the first round
+    // (00:40 UTC), then a delivery at 02:20 in the second (01:20 UTC): the delivery ends the run of soft bounces.
+    // Read as the first round both times, the delivery would come first and the bounce would still count.
+    let message = |id: &str, time: &str, status: &str| {
+        let (dsn, words) = match status {
+            "sent" => ("2.0.0", "250 2.0.0 OK"),
+            _ => ("5.2.2", "552 5.2.2 Mailbox full"),
+        };
+        [
+            format!(
+                "Oct 25 {time} mta1 postfix/qmgr[1]: {id}: from=<news@news.example>, size=1, nrcpt=1 (queue active)"
+            ),
+            format!(
+                "Oct 25 {time} mta1 postfix/smtp[2]: {id}: to=<a@example.org>, relay=mx.example.org[192.0.2.1]:25, \
+                 delay=1, delays=0/0/0/1, dsn={dsn}, status={status} (host mx.example.org[192.0.2.1] said: {words} \
+                 (in reply to RCPT TO command))"
+            ),
+            format!("Oct 25 {time} mta1 postfix/qmgr[1]: {id}: removed"),
+        ]
+        .join("\n")
+    };
+    let log = [
+        message("AAAAAAAAA1", "01:50:00", "sent"),
+        message("AAAAAAAAA2", "02:40:00", "bounced"),
+        message("AAAAAAAAA3", "02:20:00", "sent"),
+    ]
+    .join("\n")
+        + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.log");
+    std::fs::write(&path, log).unwrap();
+    let contact = |tz: &str| {
+        let args =
+            ["contact", "a@example.org", path.to_str().unwrap(), "--year", "2026", "--tz", tz, "--format", "csv"];
+        let run = bounces(&args).ok();
+        run.csv()
+            .iter()
+            .map(|r| format!("{} {} {}", r["time"], r["outcome"], r["consecutive_soft"]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        contact("Europe/Berlin"),
+        ["2026-10-24T23:50:00Z delivered 0", "2026-10-25T00:40:00Z soft 1", "2026-10-25T01:20:00Z delivered 0"]
+    );
+    // At a fixed offset there is no second round: the log goes back in time, and is replayed in time order.
+    assert_eq!(
+        contact("+02:00"),
+        ["2026-10-24T23:50:00Z delivered 0", "2026-10-25T00:20:00Z delivered 0", "2026-10-25T00:40:00Z soft 1"]
+    );
+}
