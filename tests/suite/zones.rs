@@ -166,3 +166,14 @@ fn the_hour_the_clocks_go_back_is_read_in_its_two_rounds() {
         ["2026-10-24T23:50:00Z delivered 0", "2026-10-25T00:20:00Z delivered 0", "2026-10-25T00:40:00Z soft 1"]
     );
 }
+
+#[test]
+fn sendmail_times_are_placed_in_the_zone_too() {
+    let first_time = |tz: &str| {
+        let args = ["classify", "tests/fixtures/formats/sendmail.log", "--year", "2025", "--tz", tz, "--format", "csv"];
+        bounces(&args).ok().csv()[0]["time"].clone()
+    };
+    assert_eq!(first_time("UTC"), "2025-11-20T09:00:01Z");
+    // New York keeps UTC-5 in November.
+    assert_eq!(first_time("America/New_York"), "2025-11-20T14:00:01Z");
+}
