@@ -90,17 +90,22 @@ fn read_response<'a>(line: &'a str, classifier: &Classifier) -> Option<(&'a str,
 /// How many characters of a response a table of `classify --text` shows.
 const INPUT_SHOWN: usize = 80;
 
-/// The responses of a line: itself, or, where it holds bare CRs (a file with old Mac line ends, which lines are not
-/// split at), each piece between them. SMTP ends a reply's lines with CRLF, so a bare CR is never inside a response.
-fn responses(line: &str) -> impl Iterator<Item = &str> {
-    line.split('\r')
+/// Hands `f` each response of a line with its reply and verdict; Ignored if there is none (a blank line). A line's
+/// responses are itself, or, where it holds bare CRs (a file with old Mac line ends, which lines are not split at),
+/// each piece between them: SMTP ends a reply's lines with CRLF, so a bare CR is never inside a response.
+fn each_response(line: &str, classifier: &Classifier, mut f: impl FnMut(&str, Reply, Verdict)) -> Parsed<()> {
+    let mut used = Parsed::Ignored;
+    for (text, reply, verdict) in line.split('\r').filter_map(|r| read_response(r, classifier)) {
+        f(text, reply, verdict);
+        used = Parsed::Used(());
+    }
+    used
 }
 
-/// The rows of a line's responses for a table ([`responses`]): the input clipped, and with `explain` the rule's id
+/// The rows of a line's responses for a table ([`each_response`]): the input clipped, and with `explain` the rule's id
 /// and description. Ignored if the line is blank.
 fn text_rows(line: &str, classifier: &Classifier, explain: bool, rows: &mut Vec<Vec<Cell>>) -> Parsed<()> {
-    let mut used = Parsed::Ignored;
-    for (text, reply, verdict) in responses(line).filter_map(|r| read_response(r, classifier)) {
+    each_response(line, classifier, |text, reply, verdict| {
         let rule = classifier.rule(&verdict);
         let mut row = vec![
             Cell::text(clip(text, INPUT_SHOWN)),
@@ -115,17 +120,14 @@ fn text_rows(line: &str, classifier: &Classifier, explain: bool, rows: &mut Vec<
             row.push(Cell::text(rule.description.clone()));
         }
         rows.push(row);
-        used = Parsed::Used(());
-    }
-    used
+    })
 }
 
-/// The rows of a line's responses ([`responses`]) for csv and json ([`TEXT_COLUMNS`], or
+/// The rows of a line's responses ([`each_response`]) for csv and json ([`TEXT_COLUMNS`], or
 /// [`TEXT_COLUMNS_EXPLAINED`] with `explain`), encoded into `rows` without building cells. Ignored if the line is
 /// blank.
 fn encode_text_rows(line: &str, classifier: &Classifier, explain: bool, rows: &mut RowBuffer) -> Parsed<()> {
-    let mut used = Parsed::Ignored;
-    for (text, reply, verdict) in responses(line).filter_map(|r| read_response(r, classifier)) {
+    each_response(line, classifier, |text, reply, verdict| {
         // A reply code is three digits (Reply::parse reads no other).
         let code = reply.code.map(|c| [b'0' + (c / 100 % 10) as u8, b'0' + (c / 10 % 10) as u8, b'0' + (c % 10) as u8]);
         let mut enhanced = [0u8; 16];
@@ -141,9 +143,7 @@ fn encode_text_rows(line: &str, classifier: &Classifier, explain: bool, rows: &m
             Some(&rule.description),
         ];
         rows.push(if explain { &row } else { &row[..row.len() - 1] });
-        used = Parsed::Used(());
-    }
-    used
+    })
 }
 
 /// The length of the longest of `names`: how wide a column of names from a known list must be.

@@ -116,7 +116,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// `bounces man`: one page printed (the main one, or a command's), or every page written into `dir`. The pages of
-/// the commands are the ones the main page's SEE ALSO names.
+/// the commands are the ones the main page lists under SUBCOMMANDS.
 fn manual(command: &[String], dir: Option<&std::path::Path>) -> Result<()> {
     let mut cli = Cli::command().disable_help_subcommand(true);
     cli.build();

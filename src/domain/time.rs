@@ -243,18 +243,24 @@ fn parse_offset(s: &[u8]) -> Option<i64> {
     let s = s.strip_prefix(b" ").unwrap_or(s);
     match s {
         [] | [b'Z' | b'z'] => Some(0),
-        [sign @ (b'+' | b'-'), rest @ ..] => {
-            let (h, m) = match rest.len() {
-                5 if rest[2] == b':' => (digits(rest, 2)?, digits(&rest[3..], 2)?),
-                4 => (digits(rest, 2)?, digits(&rest[2..], 2)?),
-                2 => (digits(rest, 2)?, 0),
-                _ => return None,
-            };
-            let ms = (i64::from(h) * 60 + i64::from(m)) * 60_000;
-            Some(if *sign == b'-' { -ms } else { ms })
-        }
-        _ => None,
+        _ => offset_fields(s).map(|(sign, h, m)| sign * (i64::from(h) * 60 + i64::from(m)) * 60_000),
     }
+}
+
+/// The sign (1 or -1), hours and minutes of an offset written `+01:00`, `+0100` or `+01`.
+pub(super) fn offset_fields(s: &[u8]) -> Option<(i64, u32, u32)> {
+    let (sign, rest) = match s {
+        [b'+', rest @ ..] => (1, rest),
+        [b'-', rest @ ..] => (-1, rest),
+        _ => return None,
+    };
+    let (h, m) = match rest.len() {
+        5 if rest[2] == b':' => (digits(rest, 2)?, digits(&rest[3..], 2)?),
+        4 => (digits(rest, 2)?, digits(&rest[2..], 2)?),
+        2 => (digits(rest, 2)?, 0),
+        _ => return None,
+    };
+    Some((sign, h, m))
 }
 
 /// A syslog time without its year (`Nov 26 03:30:13`): the year is found later, from the file as a whole.

@@ -10,7 +10,7 @@
 //! Looking a zone up by name reads the system's tz database, so it is done by the caller ([`Zone::rules`] takes what
 //! it found); nothing here reads a file.
 
-use super::time::Timestamp;
+use super::time::{Timestamp, offset_fields};
 
 /// Milliseconds in an hour.
 const MS_PER_HOUR: i64 = 3_600_000;
@@ -35,25 +35,17 @@ impl Zone {
         if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("gmt") {
             return Some(Zone::Utc);
         }
-        let (sign, rest) = match t.as_bytes().first()? {
-            b'+' => (1, &t[1..]),
-            b'-' => (-1, &t[1..]),
-            _ => return None,
+        // `+2`: an hour of one digit, as people write it.
+        let padded = match t.as_bytes() {
+            [sign @ (b'+' | b'-'), digit] => format!("{}0{}", char::from(*sign), char::from(*digit)),
+            _ => t.to_string(),
         };
-        let digits = rest.replace(':', "");
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.matches(':').count() > 1 {
-            return None;
-        }
-        let (h, m): (i64, i64) = match digits.len() {
-            1 | 2 => (digits.parse().ok()?, 0),
-            4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
-            _ => return None,
-        };
+        let (sign, h, m) = offset_fields(padded.as_bytes())?;
         // Real offsets run from -12:00 to +14:00.
         if h > 14 || m > 59 || (h == 14 && m > 0) {
             return None;
         }
-        Some(match sign * (h * 60 + m) * 60_000 {
+        Some(match sign * (i64::from(h) * 60 + i64::from(m)) * 60_000 {
             0 => Zone::Utc,
             ms => Zone::Fixed(ms),
         })
@@ -74,9 +66,7 @@ impl Zone {
             Zone::Rules(tz) => local.plus_millis(-offset_at(tz, local)),
         }
     }
-}
 
-impl Zone {
     /// How far ahead of UTC a server's clock can be: the easternmost zones keep UTC+14:00.
     pub const FURTHEST_AHEAD_MS: i64 = 14 * MS_PER_HOUR;
 
@@ -170,7 +160,7 @@ impl<'a> ZoneClock<'a> {
                         self.last.is_some_and(|(l, o)| o == ms(after) || first.plus_millis(Self::PASSED_MS) < l);
                     ms(if second_round { after } else { before })
                 }
-                _ => local.millis() - self.zone.to_utc(local).millis(),
+                _ => offset_at(tz, local),
             },
         }
     }

@@ -815,11 +815,7 @@ fn written_year(head: &[u8]) -> Option<i32> {
 
 /// The time of the first syslog line in a file's first bytes, a wall-clock time placed by `zone`.
 fn first_time(head: &[u8], first_year: i32, zone: &Zone) -> Option<Timestamp> {
-    head_times(head).find_map(|time| match time {
-        syslog::LineTime::Full(t) => Some(t),
-        syslog::LineTime::Local(t) => Some(zone.to_utc(t)),
-        syslog::LineTime::Yearless(t) => t.in_year(first_year).map(|t| zone.to_utc(t)),
-    })
+    head_times(head).find_map(|time| time.resolve(&mut YearCounter::new(first_year), &mut ZoneClock::new(zone)).ok())
 }
 
 /// Streams one Postfix file through the parser and the joiner ([`lines::stream_line_blocks`]): each block is parsed on
