@@ -119,70 +119,12 @@ pub fn run(args: &ContactArgs) -> Result<()> {
                 Cell::text(deactivated.map_or(String::new(), |d| d.response.clone())),
                 Cell::text(""),
             ]);
-            if rows.is_empty() {
-                human.push(Block::Line("no messages in these logs".into()));
-                human.push(Block::Line(status_line(&analysis, email)));
-                human.push(Block::Line(String::new()));
-                continue;
-            }
         }
-        let mut table = Table::new(&["#", "time", "campaign", "outcome", "reason", "soft", "hard", "note", "response"]);
-        let mut proof = Vec::new();
-        for (n, &i) in rows.iter().enumerate() {
-            let o = &analysis.outcomes[i];
-            let step = &analysis.replay.steps[i];
-            let reason =
-                if o.kind == OutcomeKind::Delivered { String::new() } else { o.verdict.reason.as_str().to_string() };
-            let note = match step.event {
-                Some(Event::Deactivated) => "deactivated".to_string(),
-                Some(Event::SentAfterDeactivation) => "sent after deactivation".to_string(),
-                None if o.kind == OutcomeKind::Soft && !step.counted => "not counted (sender fault)".to_string(),
-                None if o.attempts > 1 => format!("{} tries", o.attempts),
-                None => String::new(),
-            };
-            let response = o.reply.display();
-            table.push(vec![
-                Cell::int(n + 1),
-                Cell::text(o.time.rfc3339()),
-                Cell::text(o.campaign.as_deref().unwrap_or("-")),
-                Cell::text(o.kind.as_str()),
-                Cell::text(reason.clone()),
-                Cell::int(step.consecutive_soft),
-                Cell::int(step.hard_bounces),
-                Cell::text(note),
-                Cell::text(clip(&response, 60)),
-            ]);
-            // Long retry series: the first try and the last two tell the story; csv and json keep every line.
-            let lines = &o.proof;
-            for (k, line) in lines.iter().enumerate() {
-                if lines.len() > 4 && k > 0 && k < lines.len() - 2 {
-                    if k == 1 {
-                        proof.push(format!("  #{:<3} ... {} more tries ...", n + 1, lines.len() - 3));
-                    }
-                    continue;
-                }
-                proof.push(format!("  #{:<3} {line}", n + 1));
-            }
-            machine.push(vec![
-                Cell::text(email.clone()),
-                Cell::text(o.time.rfc3339()),
-                Cell::opt(o.campaign.clone()),
-                Cell::text(o.kind.as_str()),
-                Cell::text(reason),
-                Cell::text(if o.kind == OutcomeKind::Delivered { "" } else { o.verdict.fault.as_str() }),
-                Cell::opt(o.reply.code.map(|c| c.to_string())),
-                Cell::opt(o.reply.enhanced.map(|e| e.to_string())),
-                Cell::int(step.consecutive_soft),
-                Cell::int(step.hard_bounces),
-                Cell::opt(step.event.map(|e| e.as_str())),
-                Cell::text(response),
-                Cell::text(o.proof.join("\n")),
-            ]);
-        }
-        human.push(Block::Table(table));
-        if !proof.is_empty() {
-            human.push(Block::Line("server log:".into()));
-            human.extend(proof.into_iter().map(Block::Line));
+        if rows.is_empty() {
+            // Known only from the state file.
+            human.push(Block::Line("no messages in these logs".into()));
+        } else {
+            push_history(&analysis, email, &rows, &mut human, &mut machine);
         }
         human.push(Block::Line(status_line(&analysis, email)));
         human.push(Block::Line(String::new()));
@@ -192,6 +134,69 @@ pub fn run(args: &ContactArgs) -> Result<()> {
     }
     emit(&Output { human, machine }, &out)?;
     analysis.save_state()
+}
+
+/// The contact's outcomes `rows` (indexes into the analysis's outcomes): a table and the server's log lines as proof
+/// for people, a row each for machines.
+fn push_history(analysis: &Analysis, email: &str, rows: &[usize], human: &mut Vec<Block>, machine: &mut Table) {
+    let mut table = Table::new(&["#", "time", "campaign", "outcome", "reason", "soft", "hard", "note", "response"]);
+    let mut proof = Vec::new();
+    for (n, &i) in rows.iter().enumerate() {
+        let o = &analysis.outcomes[i];
+        let step = &analysis.replay.steps[i];
+        let reason =
+            if o.kind == OutcomeKind::Delivered { String::new() } else { o.verdict.reason.as_str().to_string() };
+        let note = match step.event {
+            Some(Event::Deactivated) => "deactivated".to_string(),
+            Some(Event::SentAfterDeactivation) => "sent after deactivation".to_string(),
+            None if o.kind == OutcomeKind::Soft && !step.counted => "not counted (sender fault)".to_string(),
+            None if o.attempts > 1 => format!("{} tries", o.attempts),
+            None => String::new(),
+        };
+        let response = o.reply.display();
+        table.push(vec![
+            Cell::int(n + 1),
+            Cell::text(o.time.rfc3339()),
+            Cell::text(o.campaign.as_deref().unwrap_or("-")),
+            Cell::text(o.kind.as_str()),
+            Cell::text(reason.clone()),
+            Cell::int(step.consecutive_soft),
+            Cell::int(step.hard_bounces),
+            Cell::text(note),
+            Cell::text(clip(&response, 60)),
+        ]);
+        // Long retry series: the first try and the last two tell the story; csv and json keep every line.
+        let lines = &o.proof;
+        for (k, line) in lines.iter().enumerate() {
+            if lines.len() > 4 && k > 0 && k < lines.len() - 2 {
+                if k == 1 {
+                    proof.push(format!("  #{:<3} ... {} more tries ...", n + 1, lines.len() - 3));
+                }
+                continue;
+            }
+            proof.push(format!("  #{:<3} {line}", n + 1));
+        }
+        machine.push(vec![
+            Cell::text(email),
+            Cell::text(o.time.rfc3339()),
+            Cell::opt(o.campaign.clone()),
+            Cell::text(o.kind.as_str()),
+            Cell::text(reason),
+            Cell::text(if o.kind == OutcomeKind::Delivered { "" } else { o.verdict.fault.as_str() }),
+            Cell::opt(o.reply.code.map(|c| c.to_string())),
+            Cell::opt(o.reply.enhanced.map(|e| e.to_string())),
+            Cell::int(step.consecutive_soft),
+            Cell::int(step.hard_bounces),
+            Cell::opt(step.event.map(|e| e.as_str())),
+            Cell::text(response),
+            Cell::text(o.proof.join("\n")),
+        ]);
+    }
+    human.push(Block::Table(table));
+    if !proof.is_empty() {
+        human.push(Block::Line("server log:".into()));
+        human.extend(proof.into_iter().map(Block::Line));
+    }
 }
 
 /// Why the contact is active or deactivated.
