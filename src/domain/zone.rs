@@ -129,8 +129,9 @@ impl<'a> ZoneClock<'a> {
     pub fn to_utc(&mut self, local: Timestamp) -> Timestamp {
         let Zone::Rules(tz) = self.zone else { return self.zone.to_utc(local) };
         let offset = self.offset(tz, local);
-        self.last = Some((local.plus_millis(-offset), offset));
-        local.plus_millis(-offset)
+        let instant = local.plus_millis(-offset);
+        self.last = Some((instant, offset));
+        instant
     }
 
     /// The offset, in milliseconds, that the wall-clock time `local` is read with.
